@@ -1,0 +1,49 @@
+# One-command setup and the README's two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PIP := $(VENV)/bin/pip
+BIN := $(VENV)/bin
+CONSTRAINTS := requirements/constraints.txt
+# pip's own resolver installs the ROS 2 wheels and everything else in one pass, pinned.
+PIP_INSTALL := $(PIP) install --disable-pip-version-check -c $(CONSTRAINTS)
+
+.PHONY: setup setup-train run test test-slow lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q --upgrade pip
+
+# Car + simulator: no torch.
+$(VENV)/.setup-car: $(BIN)/python setup.py $(CONSTRAINTS) requirements/ros.txt
+	$(PIP_INSTALL) -r requirements/ros.txt -e '.[hardware,sim,analysis]'
+	touch $@
+
+# Training and tests: adds CPU torch (torch==2.13.0 is pinned in the constraints), SB3, gymnasium.
+$(VENV)/.setup-train: $(VENV)/.setup-car
+	$(PIP_INSTALL) -e '.[hardware,sim,analysis,train,test]'
+	-$(PIP_INSTALL) deepracer-utils  # optional: cross-checks analysis figures where it installs
+	touch $@
+
+setup: $(VENV)/.setup-car
+setup-train: $(VENV)/.setup-train
+
+# The main job: the simulated car driven by the bundled model through the node graph.
+run: setup
+	$(BIN)/deepracer sim --laps 2 --video out/sim.mp4 --png out/trajectory.png
+
+lint: setup-train
+	$(BIN)/ruff check .
+
+test: setup-train lint
+	$(BIN)/python -m pytest -q
+
+test-slow: setup-train
+	$(BIN)/python -m pytest -q -m slow
+
+bench: setup-train
+	$(BIN)/deepracer bench latency --json
+	$(BIN)/deepracer bench sim --json
+
+clean:
+	rm -rf $(VENV) build install log *.egg-info out

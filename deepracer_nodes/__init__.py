@@ -1,0 +1,1 @@
+"""Thin ROS 2 nodes over the ROS-free `deepracer` core."""

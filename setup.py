@@ -1,0 +1,54 @@
+"""ament_python package `deepracer`: builds with colcon on a car, installs with pip in a venv."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "deepracer"
+
+NODES = {
+    "camera_node": "deepracer_nodes.camera_node:main",
+    "inference_node": "deepracer_nodes.inference_node:main",
+    "control_node": "deepracer_nodes.control_node:main",
+    "servo_node": "deepracer_nodes.servo_node:main",
+    "calibration_node": "deepracer_nodes.calibration_node:main",
+    "sim_node": "deepracer_nodes.sim_node:main",
+}
+
+
+def data_dir(folder: str, pattern: str = "*") -> tuple[str, list[str]]:
+    return (f"share/{PACKAGE}/{folder}", [p for p in glob(f"{folder}/{pattern}") if "." in p])
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="Open, local DeepRacer-style car software, simulator, training and analysis",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["deepracer", "deepracer.*", "deepracer_nodes", "deepracer_nodes.*"]),
+    package_data={"deepracer": ["sim/tracks/*.npy", "sim/assets/*"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        data_dir("launch", "*.py"),
+        data_dir("config", "*.yaml"),
+        data_dir("models", "*.tar.gz"),
+        data_dir("udev", "*.rules"),
+        data_dir("systemd", "*"),
+    ],
+    # The car needs only these; rclpy comes from the ROS 2 distro (or the venv's ros-* wheels).
+    install_requires=["numpy", "pyyaml", "onnxruntime", "opencv-python-headless"],
+    extras_require={
+        "hardware": ["smbus2", "gpiozero", "pyserial"],
+        "sim": ["matplotlib", "tqdm"],
+        "train": ["gymnasium", "stable-baselines3", "torch", "tqdm", "onnx", "shapely", "scipy"],
+        "analysis": ["matplotlib", "tqdm"],
+        "test": ["pytest", "pytest-timeout", "ruff", "onnx", "gymnasium", "smbus2", "gpiozero", "pyserial"],
+    },
+    zip_safe=False,
+    entry_points={
+        "console_scripts": [f"{name} = {target}" for name, target in NODES.items()]
+        + ["deepracer = deepracer.cli:main"],
+    },
+)
