@@ -41,7 +41,7 @@ setup(
     install_requires=["numpy", "pyyaml", "onnxruntime", "opencv-python-headless"],
     extras_require={
         "hardware": ["smbus2", "gpiozero", "pyserial"],
-        "sim": ["matplotlib", "tqdm"],
+        "sim": ["matplotlib", "tqdm", "onnx"],
         "train": ["gymnasium", "stable-baselines3", "torch", "tqdm", "onnx", "shapely", "scipy"],
         "analysis": ["matplotlib", "tqdm"],
         "test": ["pytest", "pytest-timeout", "ruff", "onnx", "gymnasium", "smbus2", "gpiozero", "pyserial"],
