@@ -66,6 +66,12 @@ def _fmt(v: Any) -> Any:
 
 def iter_rows(path: str | Path) -> Iterator[dict[str, str]]:
     """Rows as dicts of strings; a missing column or short row names the file and the line."""
+    for _line, row in iter_numbered_rows(path):
+        yield row
+
+
+def iter_numbered_rows(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs, so a reader can name the line of a bad value."""
     path = Path(path)
     try:
         f = path.open(newline="", encoding="utf-8")
@@ -91,4 +97,4 @@ def iter_rows(path: str | Path) -> Iterator[dict[str, str]]:
                 i = header.index("action")
                 extra = len(row) - len(header)
                 row = row[:i] + [",".join(row[i:i + extra + 1])] + row[i + extra + 1:]
-            yield dict(zip(header, row, strict=True))
+            yield reader.line_num, dict(zip(header, row, strict=True))
