@@ -25,6 +25,7 @@ import numpy as np
 
 from deepracer.control.kinematics import MAX_STEERING_DEG, TRACK_WIDTH_M, WHEELBASE_M
 from deepracer.errors import TrackError
+from deepracer.sim.camera import CameraPose
 
 MODEL_NAME = "deepracer"
 TRACK_MODEL_NAME = "deepracer_track"
@@ -36,16 +37,19 @@ WHEEL_RADIUS_M = 0.033
 WHEEL_WIDTH_M = 0.025
 
 
+_POSE = CameraPose()  # the built-in renderer's camera mounting
+
+
 @dataclass(frozen=True)
 class CameraSpec:
     """The camera as the built-in renderer sees it, so a policy sees the same picture."""
 
     width: int = 160
     height: int = 120
-    horizontal_fov_rad: float = math.radians(120.0)  # DeepRacer's wide-angle lens
-    x_m: float = 0.12  # forward of the rear axle (base_link)
-    z_m: float = 0.11  # above the ground
-    pitch_rad: float = math.radians(15.0)  # looking down
+    horizontal_fov_rad: float = math.radians(_POSE.hfov_deg)  # DeepRacer's wide-angle lens
+    x_m: float = _POSE.forward_m  # forward of the rear axle (base_link)
+    z_m: float = _POSE.height_m  # above the ground
+    pitch_rad: float = math.radians(_POSE.pitch_deg)  # looking down (SDF: positive pitch = nose down)
     hz: float = 15.0
     grayscale: bool = True
 

@@ -179,3 +179,12 @@ def test_unreadable_route_file_names_the_file(tmp_path):
     bad.write_text("not numpy")
     with pytest.raises(TrackError, match="broken.npy"):
         gazebo.route_borders(bad)
+
+
+def test_camera_spec_follows_the_renderers_mounting():
+    from deepracer.sim.camera import CameraPose
+
+    pose, spec = CameraPose(), gazebo.CameraSpec()
+    assert spec.horizontal_fov_rad == pytest.approx(math.radians(pose.hfov_deg))
+    assert (spec.x_m, spec.z_m) == (pose.forward_m, pose.height_m)
+    assert spec.pitch_rad == pytest.approx(math.radians(pose.pitch_deg))
