@@ -1,0 +1,112 @@
+"""camera_node: frames from a V4L2 camera (or a file, folder, synthetic pattern) -> `camera/image_raw`.
+
+Parameters (config/drive.yaml): device, capture_width, capture_height, fps, width, height,
+encoding, frame_id, loop (files/folders). The image is resized and converted at the source
+(deepracer.hardware.camera); capture runs on its own thread so a blocking read never stalls the
+executor, and an unplugged camera only produces a warning until it is back.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import rclpy
+from builtin_interfaces.msg import Time
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+
+from deepracer.hardware.camera import Camera, Frame, open_source
+from deepracer_nodes.image_conversion import to_image_msg
+
+DEFAULTS: dict[str, Any] = {
+    "device": "/dev/deepracer/camera",
+    "capture_width": 640,
+    "capture_height": 480,
+    "fps": 30.0,
+    "width": 160,
+    "height": 120,
+    "encoding": "mono8",
+    "frame_id": "camera",
+    "loop": True,
+}
+QOS_DEPTH = 5
+
+
+class CameraNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("camera_node", **kwargs)
+        # dynamic typing: `device: 0` and `fps: 30` in a params file are as valid as "0" and 30.0
+        loose = ParameterDescriptor(dynamic_typing=True)
+        p = {name: self.declare_parameter(name, default, loose).value for name, default in DEFAULTS.items()}
+        self.frame_id = str(p["frame_id"])
+        source = open_source(p["device"], int(p["capture_width"]), int(p["capture_height"]), float(p["fps"]),
+                             loop=bool(p["loop"]))
+        self.camera = Camera(source, int(p["width"]), int(p["height"]), str(p["encoding"]), float(p["fps"]),
+                             on_status=self.get_logger().warning)
+        self.pub_image = self.create_publisher(Image, "camera/image_raw", QOS_DEPTH)
+        self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", QOS_DEPTH)
+        self.frames_published = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._capture_loop, name="camera_capture", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"{source.description}: publishing {self.camera.width}x{self.camera.height} {self.camera.encoding}"
+            f" at {p['fps']} fps"
+        )
+
+    def _capture_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                frame = self.camera.read(self._stop)
+            except Exception as err:  # a camera that gave up must not take the graph down
+                self.get_logger().error(f"camera failed: {err}; retrying in 1 s")
+                self.camera.close()
+                self._stop.wait(1.0)
+                continue
+            if frame is None:
+                if not self._stop.is_set():
+                    self.get_logger().info(f"{self.camera.source.description}: end of stream")
+                return
+            try:
+                self._publish(frame)
+            except Exception as err:  # context shut down under us: stop quietly
+                if not self._stop.is_set() and self.context.ok():
+                    self.get_logger().error(f"publishing a frame failed: {err}")
+                return
+
+    def _publish(self, frame: Frame) -> None:
+        stamp = Time(sec=frame.stamp_ns // 1_000_000_000, nanosec=frame.stamp_ns % 1_000_000_000)
+        self.pub_image.publish(to_image_msg(frame.image, frame.encoding, stamp, self.frame_id))
+        info = CameraInfo()
+        info.header.stamp = stamp
+        info.header.frame_id = self.frame_id
+        info.height, info.width = frame.image.shape[:2]
+        self.pub_info.publish(info)  # uncalibrated (K = 0), as ROS expects without a calibration
+        self.frames_published += 1
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3.0)
+        self.camera.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = CameraNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""camera_node with real rclpy: published images, camera_info, and an unplugged device."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+
+from deepracer_nodes.camera_node import CameraNode  # noqa: E402
+from deepracer_nodes.image_conversion import from_image_msg  # noqa: E402
+
+pytestmark = pytest.mark.ros
+_ns = itertools.count()
+
+
+class Rig:
+    def __init__(self, ctx, **params):
+        self.ns = f"/t_camera_{next(_ns)}"
+        self.node = CameraNode(context=ctx, namespace=self.ns,
+                               parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        self.probe = rclpy.create_node("probe", context=ctx, namespace=self.ns)
+        self.images: list[Image] = []
+        self.infos: list[CameraInfo] = []
+        self.probe.create_subscription(Image, "camera/image_raw", self.images.append, 10)
+        self.probe.create_subscription(CameraInfo, "camera/camera_info", self.infos.append, 10)
+        self.executor = SingleThreadedExecutor(context=ctx)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.probe)
+
+    def spin_until(self, predicate, timeout: float = 5.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not predicate():
+            self.executor.spin_once(timeout_sec=0.01)
+        return predicate()
+
+    def close(self):
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.probe.destroy_node()
+
+
+@pytest.fixture
+def rig(ros_context):
+    made = []
+
+    def make(**params):
+        made.append(Rig(ros_context, **params))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def test_publishes_small_mono_images_with_capture_stamp_and_info(rig):
+    before = time.time_ns()
+    r = rig(device="synthetic", fps=60.0, frame_id="cam_front")
+    assert r.spin_until(lambda: len(r.images) >= 3 and len(r.infos) >= 3)
+    img, info = r.images[0], r.infos[0]
+    frame, encoding = from_image_msg(img)
+    assert (frame.shape, encoding, img.header.frame_id) == ((120, 160), "mono8", "cam_front")
+    stamp_ns = img.header.stamp.sec * 10**9 + img.header.stamp.nanosec
+    assert before <= stamp_ns <= time.time_ns()
+    assert (info.header.stamp, info.header.frame_id, info.width, info.height) == (img.header.stamp, "cam_front", 160, 120)
+    assert not np.array_equal(from_image_msg(r.images[1])[0], frame)  # the pattern moves
+
+
+def test_bgr8_at_a_custom_size(rig):
+    r = rig(device="synthetic", width=80, height=60, encoding="bgr8", fps=60.0)
+    assert r.spin_until(lambda: len(r.images) >= 1)
+    frame, encoding = from_image_msg(r.images[0])
+    assert frame.shape == (60, 80, 3) and encoding == "bgr8"
+
+
+def test_unplugged_camera_does_not_stall_the_graph_and_resumes(rig, tmp_path):
+    folder = tmp_path / "camera"
+    r = rig(device=str(folder) + "/", fps=60.0)  # not there yet: "unplugged"
+    echo: list[str] = []
+    pub = r.probe.create_publisher(String, "echo", 10)
+    r.probe.create_subscription(String, "echo", lambda m: echo.append(m.data), 10)
+    assert r.spin_until(lambda: pub.get_subscription_count() > 0)
+    pub.publish(String(data="alive"))
+    assert r.spin_until(lambda: echo == ["alive"])  # other callbacks keep running
+    assert r.images == []
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0001.png"), np.full((48, 64, 3), 200, np.uint8))
+    assert r.spin_until(lambda: len(r.images) >= 2, timeout=10.0)  # backoff is capped at 2 s
+    assert from_image_msg(r.images[0])[0].shape == (120, 160)
