@@ -1,0 +1,117 @@
+"""`deepracer model info|check|predict|pack`: inspect, validate, run and pack model packages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="model_command", metavar="ACTION")
+    sub.required = True
+    p = sub.add_parser("info", help="metadata, action space, input and output of a package")
+    p.add_argument("package", help="model package folder or .tar.gz")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p = sub.add_parser("check", help="validate a package; lists every problem, exits non-zero if any")
+    p.add_argument("package", help="model package folder or .tar.gz")
+    p = sub.add_parser("predict", help="run the model on one image file")
+    p.add_argument("package", help="model package folder or .tar.gz")
+    p.add_argument("--image", required=True, help="image file (any size; colour or gray)")
+    p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (default 1)")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p = sub.add_parser("pack", help="check a package folder and pack it into a reproducible .tar.gz")
+    p.add_argument("folder", help="model package folder")
+    p.add_argument("-o", "--output", help="output .tar.gz (default: FOLDER.tar.gz beside the folder)")
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"info": _info, "check": _check, "predict": _predict, "pack": _pack}[args.model_command](args)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from deepracer.model.package import load_model_package
+
+    info = load_model_package(args.package).describe()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"model        {info['name']}  ({info['source']})")
+    print(f"algorithm    {info['training_algorithm']}, network {info['neural_network']}, "
+          f"sensor {', '.join(info['sensor'])}, version {info['version']}")
+    space = info["action_space"]
+    if info["action_space_type"] == "discrete":
+        print(f"actions      discrete, {len(space)}:")
+        for a in space:
+            print(f"  {a['index']:>3}  steering {a['steering_angle']:+7.2f} deg   speed {a['speed']:5.2f} m/s")
+    else:
+        st, sp = space["steering_angle"], space["speed"]
+        print(f"actions      continuous: steering {st['low']:+.2f}..{st['high']:+.2f} deg, "
+              f"speed {sp['low']:.2f}..{sp['high']:.2f} m/s")
+    i = info["input"]
+    print(f"input        {i['name']!r} {i['layout']} {i['tensor_shape']}: {i['width']}x{i['height']} "
+          f"{i['color_order']}, frame stack {i['frame_stack']}, scale {i['scale']:.6g}, "
+          f"mean {i['mean']}, std {i['std']}  ({info['input_from']})")
+    o = info["output"]
+    print(f"output       {o['name']!r} {info['onnx_output']['shape']}: {o['kind']}, {o['num_outputs']} values")
+    print(f"onnx         {info['onnx']} ({info['onnx_bytes'] / 1e6:.1f} MB)")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from deepracer.model.package import check_model_package
+
+    problems = check_model_package(args.package)
+    if not problems:
+        print(f"{args.package}: OK")
+        return 0
+    print(f"{args.package}: {len(problems)} problem(s)", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1
+
+
+def _read_image(path: Path):
+    import cv2
+    import numpy as np
+
+    from deepracer.errors import ConfigError
+
+    if not path.is_file():
+        raise ConfigError("image file not found", path)
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ConfigError("not an image OpenCV can read", path)
+    if image.dtype != np.uint8:  # 16-bit PNG: keep the high byte
+        image = (image >> 8).astype(np.uint8) if image.dtype == np.uint16 else image.astype(np.uint8)
+    return image
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from deepracer.model.policy import OnnxPolicy
+
+    image = _read_image(Path(args.image))
+    policy = OnnxPolicy(args.package, num_threads=args.threads)
+    d = policy.predict(image)
+    result = {
+        "steering_angle": round(d.steering_angle, 4), "speed": round(d.speed, 4), "index": d.index,
+        "inference_ms": round(d.inference_ms, 3), "raw": [round(float(x), 6) for x in d.raw],
+        "model": policy.name, "image": args.image,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>15}: {value}")
+    return 0
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from deepracer.model.tarball import pack_model
+
+    folder = Path(args.folder)
+    out = Path(args.output) if args.output else folder.resolve().parent / f"{folder.resolve().name}.tar.gz"
+    pack_model(folder, out)
+    print(f"packed {folder} -> {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0

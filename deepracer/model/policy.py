@@ -1,0 +1,104 @@
+"""Running a model package: camera image -> (steering angle, speed).
+
+`OnnxPolicy` owns the onnxruntime session and the preprocessing buffers; `decode`
+turns a raw network output into an action without any session, so the trainer and
+the evaluator decode exactly as the car does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepracer.errors import ModelPackageError
+from deepracer.model.metadata import ModelMetadata
+from deepracer.model.package import ModelPackage, load_model_package, make_session
+from deepracer.model.preprocess import FrameStacker, Preprocessor
+
+
+@dataclass(frozen=True)
+class Decision:
+    steering_angle: float  # degrees, positive = left
+    speed: float  # m/s
+    index: int | None  # discrete action index; None for continuous
+    raw: np.ndarray  # the network output, flattened
+    inference_ms: float = 0.0  # preprocessing + session.run
+
+
+def decode(raw: np.ndarray, metadata: ModelMetadata) -> Decision:
+    """Raw network output -> Decision.
+
+    discrete: argmax over the N outputs (probabilities or logits: same winner).
+    continuous: each of the two outputs clipped to [-1, 1] and mapped linearly onto
+    [low, high]; output 0 is the steering angle, output 1 the speed.
+    """
+    values = np.asarray(raw, dtype=np.float32).reshape(-1)
+    n = metadata.num_outputs
+    if values.size != n:
+        raise ModelPackageError(f"the network gave {values.size} outputs, the action space needs {n}")
+    if metadata.action_space_type == "discrete":
+        if not np.all(np.isfinite(values)):
+            raise ModelPackageError(f"the network output is not finite: {values.tolist()}")
+        index = int(np.argmax(values))
+        action = metadata.actions[index]
+        return Decision(action.steering_angle, action.speed, index, values)
+    r = metadata.continuous
+    assert r is not None
+    if not np.all(np.isfinite(values)):
+        raise ModelPackageError(f"the network output is not finite: {values.tolist()}")
+    s, v = np.clip(values, -1.0, 1.0).tolist()
+    steering = r.steering_low + (s + 1.0) * 0.5 * (r.steering_high - r.steering_low)
+    speed = r.speed_low + (v + 1.0) * 0.5 * (r.speed_high - r.speed_low)
+    return Decision(float(steering), float(speed), None, values)
+
+
+class OnnxPolicy:
+    """A loaded model package, ready to drive: `predict(image)` per camera frame."""
+
+    def __init__(self, package: ModelPackage | str, num_threads: int = 1) -> None:
+        if not isinstance(package, ModelPackage):
+            package = load_model_package(package)
+        self.package = package
+        self.metadata = package.metadata
+        self.num_threads = num_threads
+        try:
+            self.session = make_session(package.onnx_path, num_threads=num_threads)
+        except Exception as err:  # validated at load; this is a changed or vanished file
+            raise ModelPackageError(f"onnxruntime cannot load the model: {err}", package.onnx_path) from err
+        spec = package.input_spec
+        self._input_name = package.onnx_input["name"]
+        self._output_names = [package.onnx_output["name"]]
+        self._preprocess = Preprocessor(spec)
+        self._stacker = FrameStacker(spec) if spec.frame_stack > 1 else None
+        self._frame = np.zeros(self._preprocess.frame_shape, np.float32)
+        self._tensor = np.zeros(spec.shape(), np.float32)  # frame_stack 1: preprocess writes here directly
+
+    @property
+    def name(self) -> str:
+        return self.package.name
+
+    def reset(self) -> None:
+        """Forget stacked frames (a new episode or a restart)."""
+        if self._stacker is not None:
+            self._stacker.reset()
+
+    def run(self, image: np.ndarray) -> np.ndarray:
+        """Image -> raw network output (flattened)."""
+        if self._stacker is None:
+            self._preprocess(image, out=self._tensor[0])
+            tensor = self._tensor
+        else:
+            tensor = self._stacker.push(self._preprocess(image, out=self._frame))
+        return self.session.run(self._output_names, {self._input_name: tensor})[0].reshape(-1)
+
+    def predict(self, image: np.ndarray) -> Decision:
+        start = time.perf_counter()
+        raw = self.run(image)
+        elapsed_ms = (time.perf_counter() - start) * 1000.0
+        d = decode(raw, self.metadata)
+        return Decision(d.steering_angle, d.speed, d.index, d.raw, elapsed_ms)
+
+    def decode(self, raw: np.ndarray) -> Decision:
+        return decode(raw, self.metadata)
