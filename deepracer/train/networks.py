@@ -1,0 +1,63 @@
+"""Camera feature extractors for stable-baselines3 policies.
+
+`shallow` is DeepRacer's DEEP_CONVOLUTIONAL_NETWORK_SHALLOW (3 conv layers + a 512 dense layer,
+about 6 M parameters, a ~23 MB ONNX file). `small` halves the image first and is ~40x smaller:
+it learns faster on a CPU and its package stays well under a megabyte.
+Inputs are float images in [0, 1], channels first (SB3 transposes and scales uint8 frames).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import torch
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from torch import nn
+
+NETWORKS = ("shallow", "small")
+# DeepRacer's names for the metadata's neural_network key
+NETWORK_NAMES = {"shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "small": "DEEPRACER_SMALL_CNN"}
+
+
+def _conv_stack(kind: str, channels: int) -> nn.Sequential:
+    if kind == "shallow":
+        return nn.Sequential(
+            nn.Conv2d(channels, 32, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+    if kind == "small":
+        return nn.Sequential(
+            nn.AvgPool2d(2),  # 120x160 -> 60x80: enough detail to see the track edges
+            nn.Conv2d(channels, 16, 5, stride=2), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=2), nn.ReLU(),
+            nn.Flatten(),
+        )
+    raise ValueError(f"unknown network {kind!r}; choose from {', '.join(NETWORKS)}")
+
+
+class CameraCNN(BaseFeaturesExtractor):
+    def __init__(self, observation_space: gym.spaces.Box, kind: str = "small") -> None:
+        channels = observation_space.shape[0]
+        cnn = _conv_stack(kind, channels)
+        with torch.no_grad():
+            flat = cnn(torch.zeros(1, *observation_space.shape)).shape[1]
+        dense = 512 if kind == "shallow" else 128
+        super().__init__(observation_space, features_dim=dense)
+        self.cnn = cnn
+        self.linear = nn.Sequential(nn.Linear(flat, dense), nn.ReLU())
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.cnn(observations))
+
+
+def policy_kwargs(kind: str) -> dict:
+    """SB3 policy_kwargs: our extractor, then small heads (DeepRacer's networks have none)."""
+    if kind not in NETWORKS:
+        raise ValueError(f"unknown network {kind!r}; choose from {', '.join(NETWORKS)}")
+    return {
+        "features_extractor_class": CameraCNN,
+        "features_extractor_kwargs": {"kind": kind},
+        "net_arch": [64] if kind == "small" else [],
+    }

@@ -1,0 +1,1 @@
+"""Example reward functions, as the DeepRacer console shows them."""
