@@ -140,6 +140,10 @@ class GraphRunner:
             self._tmp.cleanup()
             self._tmp = None
 
+    def request_stop(self) -> None:
+        """Make wait() return; safe to call from a signal handler. shutdown() does the work."""
+        self._stopping.set()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until shutdown() is called (e.g. from a signal handler) or `timeout`; True if stopped."""
         return self._stopping.wait(timeout)
@@ -156,8 +160,12 @@ class GraphRunner:
         from rclpy.parameter import Parameter
 
         if self.context is None:
+            from rclpy.signals import SignalHandlerOptions
+
+            # Signals stay with the caller (`deepracer drive` turns them into request_stop()),
+            # so nodes are destroyed on a live context and their exit paths can still publish.
             self.context = Context()
-            rclpy.init(context=self.context, args=[])
+            rclpy.init(context=self.context, args=[], signal_handler_options=SignalHandlerOptions.NO)
             self._own_context = True
         for spec in self.specs:
             cls = node_class(spec)
@@ -184,7 +192,7 @@ class GraphRunner:
         except Exception as err:  # a node callback raised: the graph stops, safely
             self.on_event(f"executor stopped: {type(err).__name__}: {err}")
             log.exception("executor failed")
-            self._stopping.set()
+        self._stopping.set()  # wait() returns when the context was shut down from outside, too
 
     def _stop_composed(self) -> None:
         if self._thread is not None and self._thread is not threading.current_thread():

@@ -1,0 +1,49 @@
+"""`deepracer drive`: the car's node graph (camera -> inference -> control -> servo) without launch_ros.
+
+The same graph as `ros2 launch deepracer drive.launch.py` (both built by deepracer.graph.drive_graph).
+Composed in one process by default (lowest latency, see docs/latency.md); `--processes` runs one
+process per node with respawn, like the launch file. Ctrl-C / SIGTERM stop it cleanly: nodes are
+destroyed (the servo writes neutral) or, with --processes, get SIGINT then SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="ROS 2 params file (default: config/drive.yaml)")
+    parser.add_argument("--processes", action="store_true", help="one process per node (respawned after a crash)")
+    parser.add_argument("--namespace", metavar="NS", default="", help="prefix for every node and topic")
+    parser.add_argument("--model", metavar="PKG", default="", help="model package (directory or .tar.gz)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepracer.graph import drive_graph
+    from deepracer_nodes.graph_runner import GraphRunner
+    from deepracer_nodes.launch_support import overrides_from_launch_args
+
+    specs = drive_graph(args.config, **overrides_from_launch_args(args.model))
+    runner = GraphRunner(specs, processes=args.processes, namespace=args.namespace,
+                         on_event=lambda msg: print(f"deepracer drive: {msg}", file=sys.stderr, flush=True))
+    stop_signal: list[int] = []
+
+    def on_signal(signum, frame):
+        stop_signal.append(signum)
+        runner.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with runner:
+            print("deepracer drive: running; Ctrl-C stops", file=sys.stderr, flush=True)
+            runner.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stop_signal:
+        print(f"deepracer drive: stopped ({signal.Signals(stop_signal[0]).name})", file=sys.stderr)
+        return 0
+    print("deepracer drive: the node graph stopped on its own", file=sys.stderr)
+    return 1
