@@ -1,0 +1,56 @@
+"""A pure-pursuit driver on the centre line: a reference for tests, warm starts and demos.
+
+Steers the rear axle towards the centre-line point `lookahead` metres ahead,
+δ = atan(2 L sin α / ℓ), and slows for the tightest bend within a braking distance,
+v = sqrt(a_lat / κ). Not a racing line: a safe, predictable baseline.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from deepracer.control.kinematics import MAX_STEERING_DEG, WHEELBASE_M
+from deepracer.sim.track import Track
+from deepracer.sim.vehicle import VehicleState
+
+
+class PurePursuitDriver:
+    def __init__(self, track: Track, max_speed: float = 2.5, min_speed: float = 0.6,
+                 lateral_accel: float = 3.0, lookahead_min_m: float = 0.35, lookahead_gain_s: float = 0.3,
+                 wheelbase_m: float = WHEELBASE_M) -> None:
+        self.track = track
+        self.max_speed, self.min_speed = max_speed, min_speed
+        self.lateral_accel = lateral_accel
+        self.lookahead_min_m, self.lookahead_gain_s = lookahead_min_m, lookahead_gain_s
+        self.wheelbase_m = wheelbase_m
+        # curvature at each waypoint from the heading change over neighbouring segments
+        dh = np.diff(np.unwrap(np.r_[track.seg_heading, track.seg_heading[:1]]))
+        seg = (track.seg_len + np.roll(track.seg_len, -1)) / 2
+        kappa = np.abs(np.roll(dh, 1)) / np.roll(seg, 1)
+        self.kappa = np.maximum(kappa, np.roll(kappa, 1))
+        self._hint: int | None = None
+
+    def reset(self) -> None:
+        self._hint = None
+
+    def command(self, state: VehicleState) -> tuple[float, float]:
+        """(steering_deg, speed_mps) for the current state."""
+        tr = self.track
+        p = tr.project(state.x, state.y, hint=self._hint, window=15)
+        self._hint = p.segment
+        lookahead = self.lookahead_min_m + self.lookahead_gain_s * max(state.speed, 0.0)
+        tx, ty, _ = tr.point_at(p.s + lookahead)
+        alpha = math.atan2(ty - state.y, tx - state.x) - state.yaw
+        alpha = (alpha + math.pi) % (2 * math.pi) - math.pi
+        dist = math.hypot(tx - state.x, ty - state.y)
+        steer = math.degrees(math.atan2(2 * self.wheelbase_m * math.sin(alpha), max(dist, 1e-3)))
+        steer = max(-MAX_STEERING_DEG, min(MAX_STEERING_DEG, steer))
+        # slow for the tightest bend within ~1 s of driving (or 1 m)
+        horizon = max(1.0, state.speed * 1.0)
+        n_ahead = int(horizon / tr.seg_len.mean()) + 2
+        idx = (p.segment + np.arange(n_ahead)) % tr.n
+        k = float(self.kappa[idx].max())
+        speed = self.max_speed if k < 1e-6 else min(self.max_speed, math.sqrt(self.lateral_accel / k))
+        return steer, max(self.min_speed, speed)

@@ -1,0 +1,229 @@
+"""The simulator: vehicle physics at a fixed step, the camera, race state and reward params.
+
+`step()` advances one camera period (several physics steps) and is what the gym env and
+the lock-step sim node call; `advance(dt)` advances by any dt for real-time use. Race
+state is updated once per call, as DeepRacer does once per agent step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from deepracer.errors import ConfigError
+from deepracer.sim.camera import (
+    Appearance,
+    CameraPose,
+    Renderer,
+    randomize_appearance,
+    randomize_pose,
+)
+from deepracer.sim.race import FAILURES, RaceStatus, RaceTracker
+from deepracer.sim.track import DEFAULT_TRACK, Projection, Track, load_track
+from deepracer.sim.trackmap import TrackMap
+from deepracer.sim.vehicle import Vehicle, VehicleParams, VehicleState
+
+# x, y of DeepRacer's reward params are this far ahead of the car's origin (see docs/simulator.md)
+DEEPRACER_XY_OFFSET_M = 0.14
+
+
+@dataclass
+class Randomization:
+    """Ranges of the sim-to-real randomisation, drawn per episode (reset) unless noted."""
+
+    appearance: bool = True  # lighting, colours, ground texture
+    camera_pose: bool = True  # height, pitch, yaw, field of view
+    blur_sigma_max: float = 1.0  # px, Gaussian blur (per episode sigma)
+    image_noise_max: float = 6.0  # grey levels, per-frame Gaussian noise (per episode std)
+    latency_max_s: float = 0.1  # actuation latency, uniform 0..max per episode
+    speed_gain: float = 0.1  # the car's actual speed is command * (1 ± this)
+
+
+@dataclass
+class SimConfig:
+    track: str | Path | Track = DEFAULT_TRACK
+    physics_hz: float = 60.0
+    camera_hz: float = 15.0
+    width: int = 160
+    height: int = 120
+    grayscale: bool = True
+    randomize: bool = False
+    seed: int | None = 0
+    reverse_direction: bool = False  # drive the track clockwise (DeepRacer's is_reversed)
+    off_track: Literal["reset", "end"] = "reset"  # failure: put the car back (evaluation) or stop
+    off_track_penalty_s: float = 3.0  # added to the lap time on each reset
+    vehicle: VehicleParams = field(default_factory=VehicleParams)
+    camera: CameraPose = field(default_factory=CameraPose)
+    appearance: Appearance = field(default_factory=Appearance)
+    randomization: Randomization = field(default_factory=Randomization)
+    map_resolution_m: float = 0.01
+
+    def validate(self) -> None:
+        if self.physics_hz <= 0 or self.camera_hz <= 0:
+            raise ConfigError(f"physics_hz and camera_hz must be positive (got {self.physics_hz}, {self.camera_hz})")
+        if self.camera_hz > self.physics_hz:
+            raise ConfigError(f"camera_hz {self.camera_hz} cannot exceed physics_hz {self.physics_hz}")
+        if not (8 <= self.width <= 1920 and 8 <= self.height <= 1080):
+            raise ConfigError(f"camera size {self.width}x{self.height} is out of range")
+        if self.off_track not in ("reset", "end"):
+            raise ConfigError(f"off_track must be 'reset' or 'end', not {self.off_track!r}")
+
+
+class Simulator:
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = cfg = config or SimConfig()
+        cfg.validate()
+        track = cfg.track if isinstance(cfg.track, Track) else load_track(cfg.track)
+        self.track = track.reversed() if cfg.reverse_direction else track
+        self.map = TrackMap(self.track, cfg.map_resolution_m)
+        self.renderer = Renderer(self.map, cfg.width, cfg.height, cfg.grayscale, cfg.camera, cfg.appearance)
+        self.vehicle = Vehicle(cfg.vehicle)
+        self.race_tracker = RaceTracker(self.track.length_m)
+        self.physics_dt = 1.0 / cfg.physics_hz
+        self.camera_dt = 1.0 / cfg.camera_hz
+        self.rng = np.random.default_rng(cfg.seed)
+        self.command = (0.0, 0.0)  # last (steering_deg, speed_mps) asked for
+        self.done = False
+        self._queue: deque[tuple[float, float]] = deque()
+        self._latency_steps = 0
+        self._speed_gain = 1.0
+        self._blur = 0.0
+        self._noise = 0.0
+        self._acc = 0.0
+        self._proj: Projection = self.track.project(*self.track.center[0])
+        self.reset(0)
+
+    # -- episode ---------------------------------------------------------------------
+    def seed(self, seed: int | None) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, start_waypoint: int = 0, lateral_m: float = 0.0, heading_offset_rad: float = 0.0) -> RaceStatus:
+        """Car at rest on the centre line at a waypoint, heading along the track."""
+        tr = self.track
+        i = int(start_waypoint) % tr.n
+        x, y, heading = tr.point_at(tr.cum[i])
+        x -= math.sin(heading) * lateral_m
+        y += math.cos(heading) * lateral_m
+        self.vehicle.reset(x, y, heading + heading_offset_rad)
+        self._acc = 0.0
+        self.done = False
+        self.command = (0.0, 0.0)
+        self._randomize_episode()
+        self._queue = deque([(0.0, 0.0)] * self._latency_steps)
+        self._proj = tr.project(x, y, hint=i)
+        self.race_tracker.reset(self._proj.s, x, y, self.vehicle.state.t, tr.closest_waypoint(x, y, self._proj.segment))
+        self._update_wheels()
+        self.race_tracker.status.all_wheels_on_track = self._all_on
+        return self.race
+
+    def _randomize_episode(self) -> None:
+        cfg, r = self.config, self.config.randomization
+        if not cfg.randomize:
+            self._latency_steps, self._speed_gain, self._blur, self._noise = 0, 1.0, 0.0, 0.0
+            return
+        rng = self.rng
+        self.renderer.set_appearance(randomize_appearance(rng, cfg.appearance) if r.appearance else cfg.appearance)
+        self.renderer.set_pose(randomize_pose(rng, cfg.camera) if r.camera_pose else cfg.camera)
+        self._latency_steps = int(rng.integers(0, int(r.latency_max_s * cfg.physics_hz) + 1))
+        self._speed_gain = float(rng.uniform(1 - r.speed_gain, 1 + r.speed_gain))
+        self._blur = float(rng.uniform(0.0, r.blur_sigma_max))
+        self._noise = float(rng.uniform(0.0, r.image_noise_max))
+
+    # -- stepping --------------------------------------------------------------------
+    def step(self, steering_deg: float, speed_mps: float) -> RaceStatus:
+        """Apply a command and advance one camera period."""
+        return self.advance(self.camera_dt, steering_deg, speed_mps)
+
+    def advance(self, dt: float, steering_deg: float, speed_mps: float) -> RaceStatus:
+        """Apply a command for dt seconds (fixed physics steps; the remainder carries over)."""
+        if self.done:
+            return self.race
+        if not (math.isfinite(steering_deg) and math.isfinite(speed_mps)):
+            raise ValueError(f"command must be finite, got steering {steering_deg}, speed {speed_mps}")
+        self.command = (float(steering_deg), float(speed_mps))
+        self._acc += dt
+        h = self.physics_dt
+        veh, q = self.vehicle, self._queue
+        while self._acc >= h - 1e-9:
+            self._acc -= h
+            if self._latency_steps:
+                q.append(self.command)
+                steer, speed = q.popleft()
+            else:
+                steer, speed = self.command
+            veh.step(h, steer, speed * self._speed_gain)
+        self._update_race()
+        return self.race
+
+    def _update_race(self) -> None:
+        s, tr = self.vehicle.state, self.track
+        window = 12 + int(abs(s.speed) * self.camera_dt / max(tr.seg_len.min(), 1e-3))
+        self._proj = p = tr.project(s.x, s.y, hint=self._proj.segment, window=min(window, tr.n // 2))
+        self._update_wheels()
+        cw = tr.closest_waypoint(s.x, s.y, p.segment)
+        status = self.race_tracker.update(p.s, s.x, s.y, s.t, self._any_on, self._all_on, cw)
+        if status.status in FAILURES:
+            if self.config.off_track == "end":
+                self.done = True
+            else:
+                self._put_back()
+
+    def _update_wheels(self) -> None:
+        on = [self.map.on_road(x, y) for x, y in self.vehicle.wheels()]
+        self._any_on, self._all_on = any(on), all(on)
+
+    def _put_back(self) -> None:
+        """Evaluation rule: the car goes back on the centre line where it left, at rest."""
+        tr, p = self.track, self._proj
+        x, y, heading = tr.point_at(p.s)
+        t = self.vehicle.state.t
+        self.vehicle.reset(x, y, heading, 0.0, t)
+        self._queue = deque([(0.0, 0.0)] * self._latency_steps)
+        self.race_tracker.penalty(self.config.off_track_penalty_s)
+        self._proj = tr.project(x, y, hint=p.segment)
+        self.race_tracker.restart_counters(self._proj.s, x, y)
+        self._update_wheels()
+
+    # -- outputs -----------------------------------------------------------------------
+    @property
+    def state(self) -> VehicleState:
+        return self.vehicle.state
+
+    @property
+    def race(self) -> RaceStatus:
+        return self.race_tracker.status
+
+    @property
+    def projection(self) -> Projection:
+        return self._proj
+
+    def render(self) -> np.ndarray:
+        """The car's camera view: uint8 (H, W) grey or (H, W, 3) BGR. A fresh array."""
+        s = self.vehicle.state
+        frame = self.renderer.render(s.x, s.y, s.yaw)
+        if self._blur > 0.3:
+            frame = cv2.GaussianBlur(frame, (0, 0), self._blur)
+        else:
+            frame = frame.copy()
+        if self._noise > 0.5:
+            noise = self.rng.normal(0.0, self._noise, frame.shape).astype(np.float32)
+            frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
+        return frame
+
+    def reward_params(self) -> dict[str, Any]:
+        """DeepRacer's reward-function input for the current state (see docs/simulator.md)."""
+        from deepracer.sim.reward_params import reward_params
+
+        return reward_params(self)
+
+    def top_down(self, size: int = 480, trail: list[tuple[float, float]] | None = None) -> np.ndarray:
+        """uint8 BGR bird's-eye view of the track with the car (for videos and `tracks show`)."""
+        from deepracer.sim.render2d import top_down
+
+        return top_down(self, size, trail)
