@@ -1,0 +1,312 @@
+"""servo_node: `cmd_vel` -> steering and throttle pulses on a PWM backend, fail-safe.
+
+Subscribes `cmd_vel` (geometry_msgs/Twist) and `servo/raw` (std_msgs/String JSON
+`{"throttle_us", "steering_us"}`, honoured only while parameter `calibration_mode` is true);
+publishes what it wrote on `servo/pulses` (std_msgs/String JSON `{"throttle_us",
+"steering_us", "reason", "written_at"}`, reason start|command|stale|calibration|exit|fault).
+
+Safety: neutral throttle and centred steering at start (held `arm_seconds` when `arm_esc`),
+when the input goes stale (own watchdog on the steady clock, `command_timeout`), on
+SIGINT/SIGTERM, at exit and in destroy_node(). An I2C/serial/sysfs fault that survives the
+backend's retries is logged, published (reason fault) and stops the node (main exits 1, so
+systemd restarts it). Calibration: services `~/get_calibration` and `~/reload_calibration`
+(std_srvs/Trigger, JSON in the message) and parameters `calibration.<section>.<key>` that,
+when set, are validated as a whole, saved atomically to `calibration_file` and applied.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from geometry_msgs.msg import Twist
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
+from rclpy.task import Future
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from deepracer.control import calibration as calib
+from deepracer.control.servo_mapping import Pulses, ServoMapping
+from deepracer.errors import CalibrationError, DeepRacerError, HardwareError
+from deepracer.hardware.pwm import BackendOptions, open_backend
+from deepracer.hardware.pwm.output import ServoOutput
+
+CAL_PREFIX = "calibration."
+
+
+class ServoNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("servo_node", **kwargs)
+        loose = ParameterDescriptor(dynamic_typing=True)
+        p = self.declare_parameter
+        backend = p("backend", "pca9685").value
+        cal_file = p("calibration_file", "").value or str(calib.default_path())
+        self.wheelbase = float(p("wheelbase", 0.164, loose).value)
+        self.command_timeout = float(p("command_timeout", 0.5, loose).value)
+        throttle_channel = int(p("throttle_channel", 0).value)
+        steering_channel = int(p("steering_channel", 1).value)
+        d = BackendOptions()
+        options = BackendOptions(
+            backend=backend,
+            i2c_bus=int(p("i2c_bus", d.i2c_bus).value),
+            i2c_address=int(p("i2c_address", d.i2c_address).value),
+            sysfs_root=str(p("sysfs_root", d.sysfs_root).value),
+            pwmchip=int(p("pwmchip", d.pwmchip).value),
+            gpio_pins=[int(x) for x in p("gpio_pins", d.gpio_pins).value],
+            serial_port=str(p("serial_port", d.serial_port).value),
+            baud=int(p("baud", d.baud).value),
+        )
+        arm_esc = bool(p("arm_esc", False).value)
+        arm_seconds = float(p("arm_seconds", 2.0, loose).value)
+        self.calibration_mode = bool(p("calibration_mode", False).value)
+
+        self.calibration_file = cal_file
+        self.loaded = calib.load_for_driving(cal_file)
+        if self.loaded.problem:
+            self.get_logger().error(self.loaded.problem)
+        for key, value in calib.flat_values(self.loaded.calibration).items():
+            # The file is the source of truth: launch-file overrides of these are ignored.
+            p(CAL_PREFIX + key, float(value), loose, ignore_override=True)
+
+        self._lock = threading.RLock()
+        self._syncing = False
+        self.failed: Future = Future()  # done (with the error) after a hardware fault
+        self.closed = False
+        self.options = options
+        self.pulses_pub = self.create_publisher(String, "servo/pulses", 10)
+        mapping = ServoMapping(self.loaded.calibration, self.wheelbase, self.loaded.throttle_locked)
+        channels = [throttle_channel, steering_channel]
+        self.output = ServoOutput(open_backend(options, self.loaded.calibration.frequency_hz, channels), mapping,
+                                  throttle_channel, steering_channel)
+        atexit.register(self._stop_outputs)
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._armed_at = time.monotonic() + (arm_seconds if arm_esc else 0.0)
+        self._last_input: float | None = None  # monotonic time of the last honoured cmd_vel/raw
+        self._raw = Pulses(mapping.calibration.throttle.neutral_us, mapping.calibration.steering.center_us)
+        self._write(mapping.neutral(), "start")
+
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
+        self.create_subscription(String, "servo/raw", self._on_raw, 10)
+        self.create_service(Trigger, "~/get_calibration", self._on_get_calibration)
+        self.create_service(Trigger, "~/reload_calibration", self._on_reload_calibration)
+        period = max(0.01, min(0.05, self.command_timeout / 4))
+        self._watchdog = self.create_timer(period, self._on_watchdog, clock=self._steady)
+        self.get_logger().info(
+            f"backend {self.output.backend.name}, calibration {self.loaded.source or 'safe default (throttle locked)'}, "
+            f"command_timeout {self.command_timeout} s" + (f", arming ESC for {arm_seconds} s" if arm_esc else "")
+        )
+
+    # ------------------------------------------------------------ writing
+
+    def _write(self, pulses: Pulses, reason: str, raw: bool = False) -> Pulses | None:
+        with self._lock:
+            if self.closed or self.failed.done():
+                return None
+            try:
+                written = self.output.write(pulses, raw=raw)
+            except HardwareError as err:
+                self._fault(err)
+                return None
+            self._publish(written, reason)
+            return written
+
+    def _publish(self, written: Pulses, reason: str) -> None:
+        msg = String()
+        msg.data = json.dumps({"throttle_us": written.throttle_us, "steering_us": written.steering_us,
+                               "reason": reason, "written_at": time.time()})
+        try:
+            self.pulses_pub.publish(msg)
+        except Exception:  # context already shut down (exit path): the hardware write is what counts
+            pass
+
+    def _fault(self, err: HardwareError) -> None:
+        self.get_logger().fatal(f"PWM output failed, stopping: {err}")
+        last = self.output.last or self.output.mapping.neutral()
+        msg = String()
+        msg.data = json.dumps({"throttle_us": last.throttle_us, "steering_us": last.steering_us, "reason": "fault",
+                               "written_at": time.time(), "error": str(err)})
+        try:
+            self.pulses_pub.publish(msg)
+        except Exception:
+            pass
+        try:
+            self.output.neutral()  # may well fail too; worth one try
+        except DeepRacerError:
+            pass
+        self._watchdog.cancel()
+        self.failed.set_result(err)
+
+    def _stop_outputs(self) -> None:
+        """Neutral and centred, then release the device. Idempotent; also runs at interpreter exit."""
+        with self._lock:
+            if self.closed:
+                return
+            if not self.failed.done():
+                try:
+                    self._publish(self.output.neutral(), "exit")
+                except DeepRacerError as err:
+                    self.get_logger().error(f"could not write neutral at exit: {err}")
+            self.closed = True
+            self.output.close()
+
+    def destroy_node(self) -> None:
+        self._stop_outputs()
+        atexit.unregister(self._stop_outputs)
+        super().destroy_node()
+
+    # ------------------------------------------------------------ inputs
+
+    def _arming(self) -> bool:
+        return time.monotonic() < self._armed_at
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        if self.calibration_mode or self._arming():
+            return
+        with self._lock:
+            self._last_input = time.monotonic()
+            self._write(self.output.mapping.for_twist(msg.linear.x, msg.angular.z), "command")
+
+    def _on_raw(self, msg: String) -> None:
+        if not self.calibration_mode:
+            self.get_logger().warning("servo/raw ignored: not in calibration mode", throttle_duration_sec=5.0)
+            return
+        try:
+            data = json.loads(msg.data)
+            throttle = float(data.get("throttle_us", self._raw.throttle_us))
+            steering = float(data.get("steering_us", self._raw.steering_us))
+        except (ValueError, TypeError, AttributeError) as err:
+            self.get_logger().warning(f"servo/raw: bad message {msg.data!r}: {err}")
+            return
+        with self._lock:
+            self._last_input = time.monotonic()
+            written = self._write(Pulses(throttle, steering), "calibration", raw=True)
+            if written:
+                self._raw = written
+
+    def _on_watchdog(self) -> None:
+        with self._lock:
+            if self._last_input is None or time.monotonic() - self._last_input <= self.command_timeout:
+                return
+            self._last_input = None  # one neutral per stale episode
+            if self.calibration_mode:  # keep the wheels where the wizard left them, stop the motor
+                neutral = self.output.mapping.calibration.throttle.neutral_us
+                self._raw = Pulses(neutral, self._raw.steering_us)
+                self._write(self._raw, "stale", raw=True)
+            else:
+                self._write(self.output.mapping.neutral(), "stale")
+            self.get_logger().warning(f"no input for {self.command_timeout} s: neutral")
+
+    # ------------------------------------------------------------ calibration
+
+    def calibration_report(self) -> dict[str, Any]:
+        return {
+            "file": self.calibration_file,
+            "source": str(self.loaded.source) if self.loaded.source else None,
+            "throttle_locked": self.output.mapping.throttle_locked,
+            "problem": self.loaded.problem,
+            "calibration_mode": self.calibration_mode,
+            "calibration": self.output.mapping.calibration.to_dict(),
+        }
+
+    def _on_get_calibration(self, request, response: Trigger.Response) -> Trigger.Response:
+        response.success = True
+        response.message = json.dumps(self.calibration_report())
+        return response
+
+    def _on_reload_calibration(self, request, response: Trigger.Response) -> Trigger.Response:
+        loaded = calib.load_for_driving(self.calibration_file)
+        with self._lock:
+            self._apply(loaded)
+        response.success = loaded.problem is None
+        response.message = loaded.problem or f"loaded {loaded.source}"
+        self._sync_parameters()
+        return response
+
+    def _sync_parameters(self) -> None:
+        """Show the calibration in use as parameters (without saving it back)."""
+        self._syncing = True
+        try:
+            self.set_parameters([Parameter(CAL_PREFIX + k, value=float(v))
+                                 for k, v in calib.flat_values(self.output.mapping.calibration).items()])
+        finally:
+            self._syncing = False
+
+    def _apply(self, loaded: calib.LoadedCalibration) -> None:
+        old = self.output.mapping.calibration
+        self.loaded = loaded
+        mapping = self.output.mapping
+        mapping.calibration, mapping.throttle_locked = loaded.calibration, loaded.throttle_locked
+        if loaded.calibration.frequency_hz != old.frequency_hz:
+            channels = list(self.output.channels.values())
+            self.output.backend.close()
+            self.output.backend = open_backend(self.options, loaded.calibration.frequency_hz, channels)
+        self._last_input = None
+        self._write(mapping.neutral(), "calibration")
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        changes = {p.name[len(CAL_PREFIX):]: p.value for p in params if p.name.startswith(CAL_PREFIX)}
+        mode = next((p.value for p in params if p.name == "calibration_mode"), None)
+        if any(p.name not in ("calibration_mode",) and not p.name.startswith(CAL_PREFIX) for p in params):
+            names = [p.name for p in params if p.name != "calibration_mode" and not p.name.startswith(CAL_PREFIX)]
+            return SetParametersResult(successful=False, reason=f"{', '.join(names)}: set at start only")
+        with self._lock:
+            if changes and not self._syncing:
+                missing = set(calib.flat_keys(self.output.mapping.calibration)) - set(changes)
+                if self.output.mapping.throttle_locked and missing:
+                    # Never turn the safe default into a saved calibration by a partial change.
+                    return SetParametersResult(successful=False, reason=(
+                        f"{self.calibration_file} is not calibrated: set all calibration.* parameters "
+                        "at once (atomically) or run `deepracer calibrate`"))
+                try:
+                    trial = self.output.mapping.calibration.with_values(changes, self.calibration_file)
+                    calib.save(trial, self.calibration_file)
+                except (CalibrationError, OSError) as err:
+                    return SetParametersResult(successful=False, reason=str(err))
+                self.get_logger().info(f"calibration saved to {self.calibration_file}")
+                self._apply(calib.LoadedCalibration(trial, Path(self.calibration_file), False, None))
+            if mode is not None and bool(mode) != self.calibration_mode:
+                self.calibration_mode = bool(mode)
+                self._last_input = None
+                self._write(self.output.mapping.neutral(), "calibration")
+                self.get_logger().info(f"calibration mode {'on' if mode else 'off'}")
+        return SetParametersResult(successful=True)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Own signal handling: SIGINT and SIGTERM both end in destroy_node(), which writes neutral."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    node = None
+    code = 0
+    try:
+        node = ServoNode()
+        while not stop.is_set() and not node.failed.done() and rclpy.ok():
+            rclpy.spin_once(node, timeout_sec=0.1)
+        if node.failed.done():
+            code = 1
+    except DeepRacerError as err:  # bad backend/config at start: say so, exit non-zero
+        rclpy.logging.get_logger("servo_node").fatal(str(err))
+        code = 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    if code:
+        raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()
