@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("package", help="model package folder or .tar.gz")
     p.add_argument("--image", required=True, help="image file (any size; colour or gray)")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (default 1)")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="run N times after 20 warm-up runs and report inference_ms p50/p99 (a quick latency check)")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p = sub.add_parser("pack", help="check a package folder and pack it into a reproducible .tar.gz")
     p.add_argument("folder", help="model package folder")
@@ -92,6 +94,12 @@ def _predict(args: argparse.Namespace) -> int:
     from deepracer.model.policy import OnnxPolicy
 
     image = _read_image(Path(args.image))
+    import numpy as np
+
+    from deepracer.errors import ConfigError
+
+    if args.repeat < 1:
+        raise ConfigError(f"--repeat must be >= 1, not {args.repeat}")
     policy = OnnxPolicy(args.package, num_threads=args.threads)
     d = policy.predict(image)
     result = {
@@ -99,11 +107,18 @@ def _predict(args: argparse.Namespace) -> int:
         "inference_ms": round(d.inference_ms, 3), "raw": [round(float(x), 6) for x in d.raw],
         "model": policy.name, "image": args.image,
     }
+    if args.repeat > 1:
+        for _ in range(20):
+            policy.predict(image)
+        times = np.array([policy.predict(image).inference_ms for _ in range(args.repeat)])
+        result |= {"runs": args.repeat, "threads": args.threads,
+                   "inference_ms_p50": round(float(np.percentile(times, 50)), 3),
+                   "inference_ms_p99": round(float(np.percentile(times, 99)), 3)}
     if args.json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:>15}: {value}")
+            print(f"{key:>16}: {value}")
     return 0
 
 

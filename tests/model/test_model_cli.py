@@ -59,3 +59,12 @@ def test_pack_then_load_the_tarball(reference_package, tmp_path, capsys):
     assert main(["model", "pack", str(reference_package), "-o", str(out)]) == 0
     assert out.is_file()
     assert main(["model", "check", str(out)]) == 0
+
+
+def test_predict_repeat_reports_latency_percentiles(tmp_path, capsys):
+    pkg = make_brightness_package(tmp_path / "b")
+    cv2.imwrite(str(tmp_path / "gray.png"), np.full((120, 160), 128, np.uint8))
+    assert main(["model", "predict", str(pkg), "--image", str(tmp_path / "gray.png"), "--repeat", "30", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["runs"] == 30 and result["index"] == 2
+    assert 0 < result["inference_ms_p50"] <= result["inference_ms_p99"]

@@ -213,3 +213,13 @@ def test_a_frame_of_another_size_or_a_bad_encoding_does_not_stop_the_node(rig, m
     r.spin_for(0.3)
     assert len(r.actions) == 1
     assert r.drive(0)["index"] == 0
+
+
+def test_a_broken_model_at_start_publishes_nothing(rig, models, tmp_path):
+    broken = shutil.copytree(models["left"], tmp_path / "broken")
+    (broken / "model.onnx").write_bytes(b"")
+    r = rig(model=str(broken))
+    assert r.node.policy is None
+    r.send(255)
+    r.spin_for(0.5)
+    assert r.twists == [] and r.actions == []
