@@ -1,0 +1,309 @@
+"""sim_node: the simulator behind the car's topics (replaces camera_node and servo_node).
+
+Publishes `camera/image_raw` + `camera/camera_info` (stamped in sim time), `odom`, `/clock`
+and `sim/status` (JSON); obeys `cmd_vel` like the servo does (last steering angle kept at
+zero speed, zero speed when commands stop). The node itself runs on wall time (it is the
+clock's source); every other node in the sim graph has `use_sim_time`.
+
+Two modes:
+- real time (default): a wall timer advances physics at `physics_hz`, publishes /clock on
+  every physics step and a frame every camera period.
+- lock-step (`lock_step: true`): frame k is published, and the first `cmd_vel` after it
+  advances exactly one camera period, then frame k+1 goes out. Event driven (the executor
+  is never blocked); the clock stands still while a frame is processed, so control_node's
+  watchdog (sim time) cannot fire mid-frame. If no command comes within `lock_step_timeout`
+  wall seconds the node steps with zero speed and warns; before the first command ever
+  arrives it re-sends frame 0 instead (nobody is driving yet, the race has not started).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import rclpy
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+
+from deepracer.control.kinematics import WHEELBASE_M, twist_to_action
+from deepracer.errors import ConfigError
+from deepracer_nodes.image_conversion import to_image_msg
+
+ENCODINGS = ("mono8", "bgr8")
+
+
+def _time_msg(seconds: float):
+    from builtin_interfaces.msg import Time
+
+    sec = int(math.floor(seconds))
+    return Time(sec=sec, nanosec=min(int(round((seconds - sec) * 1e9)), 999_999_999))
+
+
+class SimNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("sim_node", **kwargs)
+        # The simulator is the source of /clock: it must not wait for its own clock.
+        if self.get_parameter("use_sim_time").value:
+            self.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, False)])
+
+        self.params = p = self._declare_all()
+        from deepracer.sim import SimConfig, Simulator, load_track
+
+        self.track = load_track(p["track"] or None)
+        self.encoding = p["encoding"]
+        self.config = SimConfig(
+            track=self.track,
+            physics_hz=p["physics_hz"],
+            camera_hz=p["camera_hz"],
+            width=p["width"],
+            height=p["height"],
+            grayscale=self.encoding == "mono8",
+            randomize=p["randomize"],
+            seed=p["seed"],
+            off_track=p["off_track"],
+            off_track_penalty_s=p["off_track_penalty"],
+        )
+        self.sim = Simulator(self.config)
+        self.camera_period = 1.0 / p["camera_hz"]
+        self.physics_dt = 1.0 / p["physics_hz"]
+
+        self.pub_image = self.create_publisher(Image, "camera/image_raw", 5)
+        self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", 5)
+        self.pub_odom = self.create_publisher(Odometry, "odom", 10)
+        self.pub_clock = self.create_publisher(Clock, "/clock", 10)
+        self.pub_status = self.create_publisher(String, "sim/status", 10)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
+
+        self.steering_deg = 0.0
+        self.speed_mps = 0.0
+        self.last_cmd_sim_time = -math.inf
+        self.commands_received = 0
+        self.frames_published = 0
+        self.driving = False  # real time: the race (and time) starts with the first moving command
+        self.finish_reason = ""  # laps_done | time_up | off_track/reversed/immobilized (off_track: end)
+
+        self.status = self.sim.reset(start_waypoint=p["start_waypoint"])
+        self._next_frame_t = self.sim.state.t
+        self._awaiting = False  # lock-step: frame sent, its command not yet received
+        self._frame_sent_wall = 0.0
+        if p["lock_step"]:
+            # only checks the fallback timeout; stepping happens in the cmd_vel callback
+            self._timer = self.create_timer(min(0.05, p["lock_step_timeout"] / 4), self._lock_step_tick)
+        else:
+            self._wall_start: float | None = None
+            self._physics_steps = 0
+            self._timer = self.create_timer(self.physics_dt / p["real_time_factor"], self._real_time_tick)
+        self.get_logger().info(
+            f"track {self.track.name!r} ({self.track.length_m:.1f} m), "
+            f"{'lock-step' if p['lock_step'] else 'real time'}, camera {p['width']}x{p['height']} "
+            f"{self.encoding} @ {p['camera_hz']:g} Hz, physics {p['physics_hz']:g} Hz"
+        )
+
+    def _declare_all(self) -> dict[str, Any]:
+        defaults: dict[str, Any] = {
+            "track": "",
+            "camera_hz": 15.0,
+            "physics_hz": 60.0,
+            "width": 160,
+            "height": 120,
+            "encoding": "mono8",
+            "lock_step": False,
+            "randomize": False,
+            "seed": 0,
+            # additions to config/sim.yaml
+            "start_waypoint": 0,
+            "max_laps": 0,  # stop the car after this many laps (0 = drive on)
+            "max_time": 0.0,  # sim seconds, 0 = no limit
+            "off_track": "reset",  # reset: back on the centre line with a penalty (evaluation); end: stop
+            "off_track_penalty": 3.0,  # seconds added to the lap time per reset
+            "command_timeout": 0.5,  # real time: zero speed without cmd_vel for this long (as the servo)
+            "lock_step_timeout": 2.0,  # lock-step: wall seconds to wait for the answer to a frame
+            "real_time_factor": 1.0,  # real time: sim seconds per wall second
+            "frame_id": "camera",
+        }
+        out = {}
+        for name, default in defaults.items():
+            value = self.declare_parameter(name, default).value
+            out[name] = float(value) if isinstance(default, float) else value
+        for key in ("camera_hz", "physics_hz", "lock_step_timeout", "real_time_factor"):
+            if out[key] <= 0:
+                raise ConfigError(f"sim_node: parameter {key} must be > 0, got {out[key]}")
+        if out["encoding"] not in ENCODINGS:
+            raise ConfigError(f"sim_node: encoding must be one of {ENCODINGS}, not {out['encoding']!r}")
+        return out
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.finish_reason)
+
+    # --- commands ---------------------------------------------------------------------
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        self.steering_deg, self.speed_mps = twist_to_action(
+            msg.linear.x, msg.angular.z, WHEELBASE_M, last_steering_deg=self.steering_deg
+        )
+        self.last_cmd_sim_time = self.sim.state.t
+        self.commands_received += 1
+        if abs(self.speed_mps) > 0:
+            self.driving = True
+        if self.params["lock_step"] and self._awaiting:
+            self._awaiting = False
+            self._lock_step_advance(self.steering_deg, self.speed_mps)
+
+    def command(self) -> tuple[float, float]:
+        """(steering, speed) to apply now: zero speed once finished or without fresh commands."""
+        if self.finished or self.sim.state.t - self.last_cmd_sim_time > self.params["command_timeout"]:
+            return self.steering_deg, 0.0
+        return self.steering_deg, self.speed_mps
+
+    # --- real time --------------------------------------------------------------------
+    def _real_time_tick(self) -> None:
+        if not self.driving:
+            # Nobody drives yet (the model may still be loading): offer the start frame at
+            # camera rate, time stands still, so the race starts with the first command.
+            now = time.monotonic()
+            if now - self._frame_sent_wall >= self.camera_period:
+                self._publish_clock()
+                self._publish_frame()
+                self._frame_sent_wall = now
+            return
+        now = time.monotonic()
+        if self._wall_start is None:
+            self._wall_start = now
+        # catch up with wall time (bounded, so a stalled process does not spin for ever)
+        due = int((now - self._wall_start) * self.params["real_time_factor"] / self.physics_dt) - self._physics_steps
+        for _ in range(max(0, min(due, 5))):
+            self._physics_steps += 1
+            steering, speed = self.command()
+            status = self.sim.advance(self.physics_dt, steering, speed)
+            self._publish_clock()
+            if self.sim.state.t + 1e-9 >= self._next_frame_t + self.camera_period:
+                self._next_frame_t += self.camera_period
+                self._after_step(status)
+                self._publish_frame()
+        if due > 5:  # too far behind: drop the backlog instead of running faster than real time
+            self._physics_steps += due - 5
+
+    # --- lock-step --------------------------------------------------------------------
+    def _lock_step_tick(self) -> None:
+        now = time.monotonic()
+        if self.frames_published == 0:
+            if self.pub_image.get_subscription_count() > 0:
+                self._publish_clock()
+                self._publish_odom_status(self.status)
+                self._send_lock_step_frame(now)
+            return
+        if not self._awaiting or now - self._frame_sent_wall < self.params["lock_step_timeout"]:
+            return
+        if self.commands_received == 0:  # nobody drives yet: offer the first frame again
+            self._send_lock_step_frame(now)
+            return
+        self.get_logger().warning(
+            f"lock-step: no cmd_vel within {self.params['lock_step_timeout']:.2f} s of frame "
+            f"{self.frames_published - 1}; stepping with zero speed"
+        )
+        self._awaiting = False
+        self._lock_step_advance(self.steering_deg, 0.0)
+
+    def _lock_step_advance(self, steering: float, speed: float) -> None:
+        if self.finished:
+            return
+        status = self.sim.step(steering, speed)
+        self._publish_clock()
+        self._after_step(status)
+        if not self.finished:
+            self._send_lock_step_frame(time.monotonic())
+
+    def _send_lock_step_frame(self, now: float) -> None:
+        self._publish_frame()
+        self._frame_sent_wall = now
+        self._awaiting = True
+
+    # --- publishing -------------------------------------------------------------------
+    def _after_step(self, status: Any) -> None:
+        self.status = status
+        if not self.finished:
+            max_laps, max_time = self.params["max_laps"], self.params["max_time"]
+            if max_laps > 0 and len(status.lap_times) >= max_laps:
+                self.finish_reason = "laps_done"
+                laps = ", ".join(f"{t:.2f} s" for t in status.lap_times)
+                self.get_logger().info(f"{len(status.lap_times)} lap(s) done: {laps}; car stopped")
+            elif max_time > 0 and status.sim_time >= max_time - 1e-9:
+                self.finish_reason = "time_up"
+                self.get_logger().info(f"time up after {status.sim_time:.1f} s; car stopped")
+            elif self.sim.done:
+                self.finish_reason = status.status
+                self.get_logger().info(f"episode over: {status.status}; car stopped")
+        self._publish_odom_status(status)
+
+    def _publish_clock(self) -> None:
+        self.pub_clock.publish(Clock(clock=_time_msg(self.sim.state.t)))
+
+    def _publish_frame(self) -> None:
+        stamp = _time_msg(self.sim.state.t)
+        frame = self.sim.render()
+        self.pub_image.publish(to_image_msg(frame, self.encoding, stamp, self.params["frame_id"]))
+        self.pub_info.publish(self._camera_info(stamp))
+        self.frames_published += 1
+
+    def _camera_info(self, stamp) -> CameraInfo:
+        info = CameraInfo()
+        info.header.stamp = stamp
+        info.header.frame_id = self.params["frame_id"]
+        info.width, info.height = self.params["width"], self.params["height"]
+        fx = info.width / 2.0 / math.tan(math.radians(self.config.camera.hfov_deg) / 2.0)
+        cx, cy = info.width / 2.0, info.height / 2.0
+        info.distortion_model = "plumb_bob"
+        info.d = [0.0] * 5
+        info.k = [fx, 0.0, cx, 0.0, fx, cy, 0.0, 0.0, 1.0]
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        info.p = [fx, 0.0, cx, 0.0, 0.0, fx, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+        return info
+
+    def _publish_odom_status(self, status: Any) -> None:
+        s = self.sim.state
+        odom = Odometry()
+        odom.header.stamp = _time_msg(s.t)
+        odom.header.frame_id = "odom"
+        odom.child_frame_id = "base_link"
+        odom.pose.pose.position.x, odom.pose.pose.position.y = float(s.x), float(s.y)
+        odom.pose.pose.orientation.z = math.sin(s.yaw / 2.0)
+        odom.pose.pose.orientation.w = math.cos(s.yaw / 2.0)
+        odom.twist.twist.linear.x = float(s.speed)
+        odom.twist.twist.angular.z = float(s.speed * math.tan(math.radians(s.steering_deg)) / WHEELBASE_M)
+        self.pub_odom.publish(odom)
+        self.pub_status.publish(String(data=json.dumps(self.status_dict(status))))
+
+    def status_dict(self, status: Any) -> dict[str, Any]:
+        """sim/status: DeepRacer's race state plus the car's pose (one message per step)."""
+        s = self.sim.state
+        out = status.to_dict()
+        out.update(
+            x=float(s.x), y=float(s.y), yaw=float(s.yaw), steering_deg=float(s.steering_deg), speed=float(s.speed),
+            frame=self.frames_published, finished=self.finished, finish_reason=self.finish_reason,
+            track=self.track.name,
+        )
+        return out
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = SimNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()
