@@ -111,6 +111,8 @@ class Renderer:
         self._gx = (cam.gx * scale).astype(np.float32)
         self._gy = (cam.gy * scale).astype(np.float32)
         self._scale = scale
+        # pyrDown centres level-k cell j on level-0 cell 2^k j: shift so that floor() picks the nearest
+        self._bias = (0.5 - 0.5 * 0.5**level).astype(np.float32)
         w = np.array([d[0] for d in self._dims])
         h = np.array([d[1] for d in self._dims])
         self._wmax = (w[level] - 1).astype(np.float32)
@@ -169,11 +171,13 @@ class Renderer:
         wx, wy, tmp, ix, iy = self._wx, self._wy, self._tmp, self._ix, self._iy
         # world position in cells of each pixel's mip level: scale * (origin) + R @ g
         np.multiply(self._scale, ox, out=wx)
+        wx += self._bias
         np.multiply(self._gx, c, out=tmp)
         wx += tmp
         np.multiply(self._gy, s, out=tmp)
         wx -= tmp
         np.multiply(self._scale, oy, out=wy)
+        wy += self._bias
         np.multiply(self._gx, s, out=tmp)
         wy += tmp
         np.multiply(self._gy, c, out=tmp)

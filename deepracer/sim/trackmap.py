@@ -37,35 +37,37 @@ class TrackMap:
 
     def to_cells(self, pts: np.ndarray) -> np.ndarray:
         """World (x, y) -> fixed-point cell coordinates for cv2 drawing (4 fractional bits)."""
-        c = (pts - (self.x0, self.y0)) / self.res
+        c = (pts - (self.x0, self.y0)) / self.res - 0.5  # cv2 samples cell i at its centre, i + 0.5
         return np.round(c * 16).astype(np.int32)
 
     def _rasterise(self) -> np.ndarray:
+        """Everything is filled as polygons with sub-cell vertices, so lines are centred exactly."""
         t = self.track
         labels = np.zeros((self.h, self.w), np.uint8)
-        inner, outer = self.to_cells(t.inner), self.to_cells(t.outer)
-        n = t.n
-        # road: one quadrilateral per segment (handles crossings and varying widths)
-        quads = [np.array([inner[i], outer[i], outer[(i + 1) % n], inner[(i + 1) % n]]) for i in range(n)]
-        cv2.fillPoly(labels, quads, ROAD, lineType=cv2.LINE_8, shift=4)
-        # border lines: drawn on both border polylines, then kept inside the road only
-        lines = np.zeros_like(labels)
-        px = max(1, int(round(2 * BORDER_LINE_M / self.res)))
-        cv2.polylines(lines, [inner, outer], True, 1, thickness=px, lineType=cv2.LINE_8, shift=4)
-        labels[(lines == 1) & (labels == ROAD)] = BORDER
-        # dashed centre line
-        dash = np.zeros_like(labels)
-        s = 0.0
-        length = t.length_m
-        thick = max(1, int(round(CENTER_LINE_M / self.res)))
-        while s < length - GAP_M:
-            e = min(s + DASH_M, length)
-            ss = np.linspace(s, e, 6)
-            pts = np.array([t.point_at(v)[:2] for v in ss])
-            cv2.polylines(dash, [self.to_cells(pts)], False, 1, thickness=thick, lineType=cv2.LINE_8, shift=4)
+        self._fill_band(labels, t.inner, t.outer, ROAD)
+        # border lines: bands from each border BORDER_LINE_M towards the centre line
+        for border in (t.inner, t.outer):
+            toward = t.center - border
+            toward /= np.maximum(np.hypot(*toward.T), 1e-9)[:, None]
+            self._fill_band(labels, border, border + toward * BORDER_LINE_M, BORDER)
+        # dashed centre line: one thin polygon per dash
+        s, half, dashes = 0.0, CENTER_LINE_M / 2, []
+        while s < t.length_m - GAP_M:
+            pts = np.array([t.point_at(v) for v in np.linspace(s, min(s + DASH_M, t.length_m), 6)])
+            normal = np.stack([-np.sin(pts[:, 2]), np.cos(pts[:, 2])], axis=1)
+            poly = np.concatenate([pts[:, :2] + normal * half, (pts[:, :2] - normal * half)[::-1]])
+            dashes.append(self.to_cells(poly))
             s += DASH_M + GAP_M
-        labels[(dash == 1) & (labels == ROAD)] = CENTER
+        cv2.fillPoly(labels, dashes, CENTER, lineType=cv2.LINE_8, shift=4)
         return labels
+
+    def _fill_band(self, labels: np.ndarray, a: np.ndarray, b: np.ndarray, value: int) -> None:
+        """Fill the quadrilaterals between two closed polylines (one per segment: crossings work)."""
+        ca, cb = self.to_cells(a), self.to_cells(b)
+        n = len(ca)
+        quads = [np.array([ca[i], cb[i], cb[(i + 1) % n], ca[(i + 1) % n]]) for i in range(n)]
+        for q in quads:  # one call per quad: a single fillPoly would XOR overlapping quads
+            cv2.fillConvexPoly(labels, q, value, lineType=cv2.LINE_8, shift=4)
 
     def on_road(self, x: float, y: float) -> bool:
         ix = int((x - self.x0) / self.res)

@@ -1,0 +1,77 @@
+"""`deepracer bench sim`: simulator speed on one core (env steps, rendering, physics).
+
+steps_per_s is the full gym step: command decode, physics (4 steps at 60 Hz for a
+15 Hz camera), race state, 160x120 render, reward params and a reward function.
+Each figure is the median over --repeats runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--track", default=None, help="track name or route file (default: the default track)")
+    parser.add_argument("--steps", type=int, default=3000, help="env steps per repeat")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--randomize", action="store_true", help="with domain randomisation (training setting)")
+    parser.add_argument("--color", action="store_true", help="render BGR instead of grey")
+
+
+def _rate(fn, n: int) -> float:
+    t0 = time.perf_counter()
+    fn(n)
+    return n / (time.perf_counter() - t0)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from deepracer.sim.env import DeepRacerEnv
+    from deepracer.sim.pure_pursuit import PurePursuitDriver
+    from deepracer.sim.simulator import SimConfig, Simulator
+    from deepracer.sim.track import DEFAULT_TRACK
+
+    try:  # one core, as the figure promises
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    except (AttributeError, OSError):
+        pass
+    track = args.track or DEFAULT_TRACK
+    env = DeepRacerEnv(track=track, randomize=args.randomize, seed=0, grayscale=not args.color)
+    driver = PurePursuitDriver(env.sim.track)
+    r = env.continuous
+    assert r is not None
+
+    def env_steps(n: int) -> None:
+        env.reset(seed=0)
+        driver.reset()
+        for _ in range(n):
+            steer, speed = driver.command(env.sim.state)
+            a = (2 * (steer - r.steering_low) / (r.steering_high - r.steering_low) - 1,
+                 2 * (min(speed, r.speed_high) - r.speed_low) / (r.speed_high - r.speed_low) - 1)
+            _, _, term, trunc, _ = env.step(a)
+            if term or trunc:
+                env.reset()
+                driver.reset()
+
+    sim = Simulator(SimConfig(track=track, grayscale=not args.color))
+
+    def renders(n: int) -> None:
+        for _ in range(n):
+            sim.render()
+
+    def physics(n: int) -> None:  # one physics step each
+        v = sim.vehicle
+        for _ in range(n):
+            v.step(sim.physics_dt, 5.0, 1.0)
+
+    result: dict[str, Any] = {"track": track, "image": f"{sim.config.width}x{sim.config.height} "
+                              f"{'bgr' if args.color else 'gray'}", "randomize": bool(args.randomize)}
+    for name, fn, n in (("steps_per_s", env_steps, args.steps), ("render_per_s", renders, args.steps),
+                        ("physics_per_s", physics, args.steps * 4)):
+        result[name] = round(statistics.median(_rate(fn, n) for _ in range(args.repeats)))
+    result["repeats"] = args.repeats
+    result["deepracer_gazebo_steps_per_s"] = 15
+    return result
