@@ -34,6 +34,14 @@ class Preprocessor:
             float(offset[0]) if np.all(offset == offset[0]) else offset.reshape(bshape))
         self._size = (spec.width, spec.height)  # cv2 order
         self._chw = chw
+        # Intermediate images, reused frame after frame (reallocated only if the camera size changes).
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def _buffer(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[key] = np.empty(shape, np.uint8)
+        return buf
 
     def _convert(self, image: np.ndarray) -> np.ndarray:
         spec = self.spec
@@ -47,19 +55,23 @@ class Preprocessor:
             raise ValueError(f"camera image must be HxW (mono) or HxWx3 (BGR), not shape {image.shape}")
         if spec.channels == 1:
             if image.ndim == 3:  # to gray first: then only one channel is resized
-                image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+                image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY, dst=self._buffer("gray", image.shape[:2]))
             return self._resize(image)
         image = self._resize(image)
+        colour = (spec.height, spec.width, 3)
         if image.ndim == 2:
-            return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if spec.color_order == "rgb" else image
+            return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR, dst=self._buffer("colour", colour))
+        if spec.color_order == "rgb":
+            return cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=self._buffer("colour", colour))
+        return image
 
     def _resize(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         if (w, h) == self._size:
             return image
         shrink = w >= self._size[0] and h >= self._size[1]
-        return cv2.resize(image, self._size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        dst = self._buffer(f"resized{image.ndim}", (self._size[1], self._size[0], *image.shape[2:]))
+        return cv2.resize(image, self._size, dst=dst, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
     def __call__(self, image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The float32 frame; written into `out` (shape `frame_shape`) when given."""
