@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepracer.analysis.trackmatch import closed
+
 
 def _pyplot():
     import matplotlib
@@ -53,7 +55,7 @@ def _draw_track(ax: Any, track: Any | None) -> None:
     if track is None:
         return
     for line, style in ((track.inner, "-"), (track.outer, "-"), (track.center, "--")):
-        pts = np.asarray(line)
+        pts = closed(line)
         ax.plot(pts[:, 0], pts[:, 1], style, color="black", linewidth=1.2 if style == "-" else 0.6, zorder=3)
 
 

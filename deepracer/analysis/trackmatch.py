@@ -59,12 +59,20 @@ def route_from_npy(path: str | Path) -> Route:
     return Route(path.stem, data[:, 0:2], data[:, 2:4], data[:, 4:6])
 
 
-def load_any_track(name_or_path: str | Path) -> Any:
-    """A built-in track or a route file, through the simulator's loader where it exists."""
+def _sim_loader() -> Any | None:
     try:
         from deepracer.sim import load_track
     except ImportError:
-        load_track = None
+        try:
+            from deepracer.sim.track import load_track
+        except ImportError:
+            return None
+    return load_track
+
+
+def load_any_track(name_or_path: str | Path) -> Any:
+    """A built-in track or a route file, through the simulator's loader where it exists."""
+    load_track = _sim_loader()
     if load_track is not None:
         return load_track(str(name_or_path))
     path = Path(name_or_path)
@@ -76,19 +84,13 @@ def load_any_track(name_or_path: str | Path) -> Any:
 def builtin_tracks() -> list[Any]:
     """The simulator's own tracks, if the simulator is installed."""
     try:
-        from deepracer import sim
+        from deepracer.sim.track import builtin_names, load_track
     except ImportError:
         return []
-    names = []
-    for attr in ("list_tracks", "track_names"):
-        fn = getattr(sim, attr, None)
-        if callable(fn):
-            names = list(fn())
-            break
     tracks = []
-    for name in names:
+    for name in builtin_names():
         try:
-            tracks.append(sim.load_track(name))
+            tracks.append(load_track(name))
         except Exception:  # a broken built-in must not stop the analysis
             continue
     return tracks
@@ -98,7 +100,14 @@ def tracks_in(folder: str | Path) -> list[Route]:
     return [route_from_npy(p) for p in sorted(Path(folder).glob("*.npy"))]
 
 
+def closed(points: Any) -> np.ndarray:
+    """The loop with its closing point (the simulator's tracks drop the duplicate row)."""
+    pts = np.asarray(points, dtype=float)
+    return pts if np.allclose(pts[0], pts[-1]) else np.vstack([pts, pts[:1]])
+
+
 def _dense(points: np.ndarray, step: float = 0.02) -> np.ndarray:
+    points = closed(points)
     out = []
     for a, b in zip(points[:-1], points[1:], strict=True):
         n = max(1, int(np.ceil(np.linalg.norm(b - a) / step)))
@@ -112,7 +121,7 @@ def match_score(track: TrackLike, xy: np.ndarray, track_len: float | None) -> fl
     from scipy.spatial import cKDTree
 
     length = float(track.length_m)
-    if track_len is not None and np.isfinite(track_len) and abs(length - track_len) > 0.02 * track_len + 0.05:
+    if track_len is not None and np.isfinite(track_len) and abs(length - track_len) > 0.005 * track_len + 0.02:
         return None
     dist, _ = cKDTree(_dense(np.asarray(track.center, dtype=float))).query(xy)
     half_width = float(np.mean(np.linalg.norm(np.asarray(track.outer) - np.asarray(track.inner), axis=1))) / 2
