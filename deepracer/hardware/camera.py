@@ -238,12 +238,17 @@ class Frame:
 
 
 def convert(frame: np.ndarray, width: int, height: int, encoding: str) -> np.ndarray:
-    """Resize (INTER_AREA: no aliasing when shrinking) and convert to mono8 or bgr8."""
+    """Resize (INTER_AREA: no aliasing when shrinking) and convert to mono8 or bgr8.
+
+    mono8 converts to grey before resizing: resizing one channel instead of three halves the cost.
+    """
+    if encoding == "mono8" and frame.ndim == 3:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     if frame.shape[1] != width or frame.shape[0] != height:
         frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-    if encoding == "mono8":
-        return frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    return frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if encoding == "bgr8" and frame.ndim == 2:
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    return frame
 
 
 @dataclass

@@ -1,0 +1,272 @@
+"""`deepracer bench latency`: frame available -> command written, through the real car graph.
+
+Frames come at `--fps` from the synthetic camera source through the real camera_node ->
+inference_node (the DeepRacer-sized reference CNN) -> control_node (autonomous) ->
+servo_node (emulated PCA9685) when it is installed, else up to `cmd_vel` (`"endpoint"` says
+which). Frame available = the capture stamp (taken right after the source delivers the
+frame, before resize, conversion and publishing). Command written = the servo's
+`written_at` in `servo/pulses`, or the arrival of `cmd_vel` at a probe node.
+
+Correlation by time/order: a command belongs to the newest frame captured before it (frames
+are 1/fps apart, latency a few ms), each frame to at most one command. A frame without a
+command is a dropped frame; a policy command that never reached the endpoint is a dropped
+command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODES = ("composed", "processes")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", choices=[*MODES, "both"], default="both", help="graph in one process, separate processes, or both")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measurement time per mode (after warm-up)")
+    parser.add_argument("--fps", type=float, default=30.0, help="camera frame rate")
+    parser.add_argument("--executor", choices=["single", "multi"], default="single",
+                        help="composed mode: single- or multi-threaded executor")
+    parser.add_argument("--endpoint", choices=["auto", "cmd_vel", "servo"], default="auto",
+                        help="measure to the servo's PWM write (auto: when servo_node is installed) or to cmd_vel")
+
+
+@dataclass
+class Records:
+    """What the probe saw, in wall-clock nanoseconds."""
+
+    frames: list[int] = field(default_factory=list)  # capture stamps (camera_info)
+    policy: list[int] = field(default_factory=list)  # policy/cmd_vel arrivals
+    commands: list[int] = field(default_factory=list)  # endpoint times (cmd_vel arrival or servo written_at)
+    policy_ms: list[float] = field(default_factory=list)  # frame -> policy/cmd_vel, as inference_node reports it
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.frames.clear()
+            self.policy.clear()
+            self.commands.clear()
+            self.policy_ms.clear()
+
+
+def correlate(frames: list[int], commands: list[int], period_ns: int) -> tuple[list[float], int, int]:
+    """(latencies in ms of matched frame->command pairs, frames without a command, surplus commands).
+
+    A command belongs to the newest frame stamped at or before it; a second command for the
+    same frame is surplus. Frames in the last period are ignored (their command may still be
+    on its way), as are commands before the first frame.
+    """
+    frames = sorted(frames)
+    commands = sorted(commands)
+    if not frames:
+        return [], 0, 0
+    cutoff = (commands[-1] if commands else frames[-1]) - period_ns
+    counted = [f for f in frames if f <= cutoff] or frames[:0]
+    matched: dict[int, int] = {}
+    surplus = 0
+    i = 0
+    for c in commands:
+        while i + 1 < len(frames) and frames[i + 1] <= c:
+            i += 1
+        if frames[i] > c:
+            continue  # before the first frame
+        if frames[i] in matched:
+            surplus += 1
+        else:
+            matched[frames[i]] = c
+    latencies = [(matched[f] - f) / 1e6 for f in counted if f in matched]
+    dropped = sum(1 for f in counted if f not in matched)
+    return latencies, dropped, surplus
+
+
+def summarize(records: Records, fps: float, seconds: float, endpoint: str) -> dict[str, Any]:
+    with records.lock:
+        frames, commands, policy = list(records.frames), list(records.commands), list(records.policy)
+        policy_ms = np.asarray(records.policy_ms or [math.nan])
+    latencies, dropped_frames, surplus = correlate(frames, commands, int(1e9 / fps))
+    lat = np.asarray(latencies) if latencies else np.asarray([math.nan])
+    dropped_commands = max(0, len(policy) - len(commands))
+    return {
+        "endpoint": endpoint,
+        "fps": fps,
+        "seconds": round(seconds, 2),
+        "frames": len(frames),
+        "commands": len(commands),
+        "matched": len(latencies),
+        "dropped_frames": dropped_frames,
+        "dropped_commands": dropped_commands,
+        "dropped": dropped_frames + dropped_commands,
+        "surplus_commands": surplus,
+        "p50_ms": round(float(np.percentile(lat, 50)), 3),
+        "p99_ms": round(float(np.percentile(lat, 99)), 3),
+        "max_ms": round(float(np.max(lat)), 3),
+        "mean_ms": round(float(np.mean(lat)), 3),
+        # where the time goes: frame -> policy/cmd_vel published (camera, transport, inference)
+        "to_policy_p50_ms": round(float(np.percentile(policy_ms, 50)), 3),
+        "to_policy_p99_ms": round(float(np.percentile(policy_ms, 99)), 3),
+    }
+
+
+def _reference_model(folder: Path) -> Path:
+    from deepracer.model.reference_net import make_reference_package
+
+    return Path(make_reference_package(folder / "reference_model"))
+
+
+def _servo_available() -> bool:
+    try:
+        import deepracer_nodes.servo_node  # noqa: F401
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def bench_specs(model: Path, fps: float, endpoint: str, workdir: Path) -> list:
+    from deepracer.graph import drive_graph
+
+    overrides: dict[str, dict[str, Any]] = {
+        "camera_node": {"device": "synthetic", "fps": float(fps), "capture_width": 640, "capture_height": 480},
+        "inference_node": {"model": str(model), "num_threads": 1},
+        "control_node": {"mode": "autonomous"},
+        "servo_node": {"backend": "emulated", "calibration_file": str(workdir / "calibration.yaml")},
+    }
+    if endpoint == "servo":  # a calibrated car: the throttle is not locked at neutral
+        from deepracer.control.calibration import Calibration, save
+
+        save(Calibration(), workdir / "calibration.yaml")
+    specs = drive_graph(**overrides)
+    return specs if endpoint == "servo" else [s for s in specs if s.name != "servo_node"]
+
+
+class Probe:
+    """A node of its own (own context, own executor thread) recording what the graph does."""
+
+    def __init__(self, namespace: str, endpoint: str) -> None:
+        import rclpy
+        from geometry_msgs.msg import Twist
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.signals import SignalHandlerOptions
+        from sensor_msgs.msg import CameraInfo
+        from std_msgs.msg import String
+
+        self.records = Records()
+        self.context = Context()
+        rclpy.init(context=self.context, args=[], signal_handler_options=SignalHandlerOptions.NO)
+        self.node = rclpy.create_node("latency_probe", namespace=namespace, context=self.context)
+        r = self.records
+
+        def on_frame(msg: CameraInfo) -> None:
+            with r.lock:
+                r.frames.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+
+        def on_policy(_msg: Twist) -> None:
+            with r.lock:
+                r.policy.append(time.time_ns())
+
+        def on_cmd_vel(_msg: Twist) -> None:
+            now = time.time_ns()
+            with r.lock:
+                r.commands.append(now)
+
+        def on_action(msg: String) -> None:
+            with r.lock:
+                r.policy_ms.append(float(json.loads(msg.data)["latency_ms"]))
+
+        def on_pulses(msg: String) -> None:
+            data = json.loads(msg.data)
+            if data.get("reason") == "command":
+                with r.lock:
+                    r.commands.append(int(float(data["written_at"]) * 1e9))
+
+        self.node.create_subscription(CameraInfo, "camera/camera_info", on_frame, 50)
+        self.node.create_subscription(Twist, "policy/cmd_vel", on_policy, 50)
+        self.node.create_subscription(String, "policy/action", on_action, 50)
+        if endpoint == "servo":
+            self.node.create_subscription(String, "servo/pulses", on_pulses, 50)
+        else:
+            self.node.create_subscription(Twist, "cmd_vel", on_cmd_vel, 50)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set():
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def close(self) -> None:
+        import rclpy
+
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def measure(mode: str, args: argparse.Namespace, model: Path, endpoint: str, workdir: Path) -> dict[str, Any]:
+    from deepracer.errors import DeepRacerError
+    from deepracer_nodes.graph_runner import GraphRunner
+
+    namespace = f"/bench_latency_{os.getpid()}_{mode}"
+    specs = bench_specs(model, args.fps, endpoint, workdir)
+    probe = Probe(namespace, endpoint)
+    try:
+        with GraphRunner(specs, processes=(mode == "processes"), namespace=namespace,
+                         multithreaded=(args.executor == "multi"), on_event=lambda m: None) as graph:
+            deadline = time.monotonic() + 60.0
+            while not probe.records.commands:  # warm-up: discovery, model load, first frames
+                if time.monotonic() > deadline or not graph.running:
+                    raise DeepRacerError(f"latency bench ({mode}): no command reached {endpoint} within 60 s")
+                time.sleep(0.1)
+            time.sleep(1.0)
+            probe.records.clear()
+            start = time.monotonic()
+            _wait_with_progress(args.seconds, f"latency {mode}")
+            elapsed = time.monotonic() - start
+            result = summarize(probe.records, args.fps, elapsed, endpoint)
+    finally:
+        probe.close()
+    result["mode"] = mode
+    if mode == "composed":
+        result["executor"] = args.executor
+    return result
+
+
+def _wait_with_progress(seconds: float, label: str) -> None:
+    try:
+        from tqdm import tqdm
+    except ModuleNotFoundError:
+        time.sleep(seconds)
+        return
+    steps = max(1, int(seconds * 10))
+    for _ in tqdm(range(steps), desc=label, file=sys.stderr, leave=False, mininterval=1.0,
+                  bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"):
+        time.sleep(seconds / steps)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    endpoint = args.endpoint
+    if endpoint == "auto":
+        endpoint = "servo" if _servo_available() else "cmd_vel"
+    modes = MODES if args.mode == "both" else (args.mode,)
+    with tempfile.TemporaryDirectory(prefix="deepracer-bench-latency-") as tmp:
+        workdir = Path(tmp)
+        model = _reference_model(workdir)
+        results = {mode: measure(mode, args, model, endpoint, workdir) for mode in modes}
+    if len(results) == 1:
+        return next(iter(results.values()))
+    return {"endpoint": endpoint, "fps": args.fps, **results}
