@@ -28,7 +28,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from deepracer.control.kinematics import action_to_twist
-from deepracer.errors import DeepRacerError
+from deepracer.errors import DeepRacerError, ModelPackageError
 from deepracer.model.policy import OnnxPolicy
 from deepracer.paths import bundled_model
 from deepracer_nodes.image_conversion import from_image_msg
@@ -67,8 +67,8 @@ class InferenceNode(Node):
             return Path(model).expanduser()
         path = bundled_model()
         if not path.exists():
-            raise DeepRacerError(f"the bundled model {path} does not exist yet; set the `model` parameter "
-                                 "to a model package (folder or .tar.gz)")
+            raise ModelPackageError("the bundled model does not exist yet; set the `model` parameter "
+                                    "to a model package (folder or .tar.gz)", path)
         return path
 
     def _load(self, model: str, num_threads: int | None = None) -> OnnxPolicy:

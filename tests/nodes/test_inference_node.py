@@ -177,6 +177,8 @@ def test_without_a_model_nothing_is_published_until_one_is_set(rig, models, monk
     monkeypatch.setenv("DEEPRACER_MODEL", str(tmp_path / "not-there-yet.tar.gz"))
     r = rig(model="")
     assert r.node.policy is None
+    [result] = r.node.set_parameters([Parameter("model", value="")])
+    assert not result.successful and "not-there-yet.tar.gz" in result.reason and "does not exist yet" in result.reason
     r.send(255)
     r.spin_for(0.5)
     assert r.twists == [] and r.actions == []
