@@ -170,6 +170,7 @@ class SimNode(Node):
             now = time.monotonic()
             if now - self._frame_sent_wall >= self.camera_period:
                 self._publish_clock()
+                self._publish_odom_status(self.status)
                 self._publish_frame()
                 self._frame_sent_wall = now
             return

@@ -1,0 +1,322 @@
+"""Run the simulator graph (sim_node -> inference_node -> control_node -> sim_node) to the end
+of a race and collect what happened: lap times, per-step records, camera frames.
+
+`deepracer sim` and `deepracer evaluate --through-ros` use `run_sim_graph`. The nodes are
+the car's, composed by GraphRunner from `deepracer.graph.sim_graph()`, in one process or
+as separate processes; an observer node of our own records `sim/status` (one message per
+simulator step: pose, progress, lap times) and `camera/image_raw`.
+
+If no model package exists at all, a pure-pursuit driver can stand in for inference_node
+(`allow_fallback=True`); the result says so (`driver == "pure_pursuit"`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import Twist
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from deepracer.control.kinematics import action_to_twist
+from deepracer.errors import ModelPackageError
+from deepracer_nodes.image_conversion import from_image_msg
+
+DRIVER_MODEL = "model"
+DRIVER_PURE_PURSUIT = "pure_pursuit"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The car after one simulator step: what an evaluation SIM_TRACE row needs."""
+
+    step: int
+    sim_time: float
+    x: float
+    y: float
+    yaw: float  # rad
+    steer: float  # deg, actual front-wheel angle
+    speed: float  # m/s
+    progress: float  # 0..100 of the current lap
+    lap: int
+    status: str
+    all_wheels_on_track: bool
+    closest_waypoint: int
+    off_track: int  # off-track events so far
+
+
+@dataclass(frozen=True)
+class LapResult:
+    lap: int  # 1-based
+    lap_time_s: float
+    completed: bool  # False: the run stopped during this lap (time_s is how long it ran)
+    progress: float = 100.0
+
+
+@dataclass
+class SimRunResult:
+    track: str
+    model: str
+    driver: str  # "model" or "pure_pursuit" (stand-in, no model package found)
+    lock_step: bool
+    laps_requested: int
+    laps: list[LapResult]
+    stop_reason: str  # laps_done | time_limit | stuck | off_track | wall_timeout
+    steps: list[StepRecord]
+    frames: list[np.ndarray] = field(repr=False)
+    frame_steps: list[int] = field(repr=False)  # index into steps of the pose at each frame
+    wall_time_s: float = 0.0
+    sim_time_s: float = 0.0
+    camera_hz: float = 15.0
+    status_log: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def completed_laps(self) -> int:
+        return sum(1 for lap in self.laps if lap.completed)
+
+    @property
+    def trajectory(self) -> np.ndarray:
+        """(N, 4): x, y, yaw, speed per simulator step."""
+        return np.array([(s.x, s.y, s.yaw, s.speed) for s in self.steps], dtype=float).reshape(-1, 4)
+
+    @property
+    def off_track_count(self) -> int:
+        return self.steps[-1].off_track if self.steps else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "track": self.track,
+            "model": self.model,
+            "driver": self.driver,
+            "lock_step": self.lock_step,
+            "laps_requested": self.laps_requested,
+            "completed_laps": self.completed_laps,
+            "laps": [asdict(lap) for lap in self.laps],
+            "best_lap_s": min((lap.lap_time_s for lap in self.laps if lap.completed), default=None),
+            "stop_reason": self.stop_reason,
+            "off_track_count": self.off_track_count,
+            "steps": len(self.steps),
+            "frames": len(self.frames),
+            "sim_time_s": round(self.sim_time_s, 3),
+            "wall_time_s": round(self.wall_time_s, 3),
+        }
+
+
+class _Recorder(Node):
+    """Records sim/status and camera frames; optionally drives with pure pursuit."""
+
+    def __init__(self, track: Any, record_frames: bool, pure_pursuit: bool, **kwargs: Any) -> None:
+        super().__init__("sim_recorder", **kwargs)
+        self.lock = threading.Lock()
+        self.status: list[dict[str, Any]] = []
+        self.frames: list[np.ndarray] = []
+        self.frame_stamps: list[float] = []
+        self.record_frames = record_frames
+        self.create_subscription(String, "sim/status", self._on_status, 100)
+        self.create_subscription(Image, "camera/image_raw", self._on_image, 100)
+        self.driver = None
+        self._pending_frames: list[float] = []
+        if pure_pursuit:
+            from deepracer.sim.pure_pursuit import PurePursuitDriver
+
+            self.driver = PurePursuitDriver(track)
+            self.pub_cmd = self.create_publisher(Twist, "policy/cmd_vel", 10)
+
+    def _on_status(self, msg: String) -> None:
+        with self.lock:
+            self.status.append(json.loads(msg.data))
+        self._answer_frames()
+
+    def _on_image(self, msg: Image) -> None:
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if self.record_frames and (not self.frame_stamps or stamp > self.frame_stamps[-1]):
+            frame, _ = from_image_msg(msg)
+            with self.lock:
+                self.frames.append(frame.copy())
+                self.frame_stamps.append(stamp)
+        if self.driver is not None:
+            self._pending_frames.append(stamp)
+            self._answer_frames()
+
+    def _answer_frames(self) -> None:
+        """Pure pursuit answers frame t from the status of time t (published just before it)."""
+        if self.driver is None:
+            return
+        while self._pending_frames and self.status:
+            t = self._pending_frames[0]
+            latest = self.status[-1]
+            if latest["sim_time"] < t - 1e-6:
+                return  # the status for this frame has not arrived yet
+            self._pending_frames.pop(0)
+            from deepracer.sim.vehicle import VehicleState
+
+            state = VehicleState(latest["x"], latest["y"], latest["yaw"], latest["speed"], latest["steering_deg"], latest["sim_time"])
+            steering, speed = _as_action(self.driver.command(state))
+            lin, ang = action_to_twist(steering, speed)
+            msg = Twist()
+            msg.linear.x, msg.angular.z = float(lin), float(ang)
+            self.pub_cmd.publish(msg)
+
+
+def _as_action(command: Any) -> tuple[float, float]:
+    if hasattr(command, "steering_angle"):
+        return float(command.steering_angle), float(command.speed)
+    steering, speed = command
+    return float(steering), float(speed)
+
+
+def resolve_model(model: str | Path | None, allow_fallback: bool) -> tuple[str, str]:
+    """(model path or "", driver). A given model must load; a missing bundled model may fall back."""
+    from deepracer.paths import bundled_model
+
+    explicit = model is not None and str(model) != ""
+    path = Path(model) if explicit else bundled_model()
+    if not path.exists():
+        if explicit or not allow_fallback:
+            raise ModelPackageError("model package not found", path)
+        return "", DRIVER_PURE_PURSUIT
+    from deepracer.model.package import load_model_package
+
+    load_model_package(path)  # raises ModelPackageError naming the file and the problem
+    return str(path), DRIVER_MODEL
+
+
+def run_sim_graph(
+    model: str | Path | None = None,
+    track: str | Path | None = None,
+    laps: int = 1,
+    lock_step: bool = False,
+    seed: int = 0,
+    randomize: bool = False,
+    max_seconds: float | None = None,
+    record: bool = True,
+    processes: bool = False,
+    *,
+    allow_fallback: bool = False,
+    stuck_seconds: float = 10.0,
+    wall_timeout_s: float | None = None,
+    namespace: str = "",
+    sim_params: dict[str, Any] | None = None,
+    config: str | Path | None = None,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
+) -> SimRunResult:
+    """Drive `laps` laps on `track` with the car's nodes and return what happened.
+
+    Stops when the laps are done, after `max_seconds` of simulated time (default 90 s a
+    lap), when progress has not advanced for `stuck_seconds` (stuck, or off track for
+    good), or after `wall_timeout_s` of wall time as a last resort.
+    """
+    from deepracer.graph import sim_graph
+    from deepracer.sim import DEFAULT_TRACK, load_track
+    from deepracer_nodes.graph_runner import GraphRunner
+
+    track_obj = load_track(track or DEFAULT_TRACK)  # TrackError for an unknown name
+    model_path, driver = resolve_model(model, allow_fallback)
+    max_seconds = float(max_seconds if max_seconds is not None else 90.0 * max(1, laps))
+    wall_timeout_s = wall_timeout_s if wall_timeout_s is not None else max(60.0, 4.0 * max_seconds)
+
+    track_arg = str(track) if track else ""
+    sim_over = {"track": track_arg, "lock_step": lock_step, "seed": int(seed), "randomize": bool(randomize),
+                "max_laps": int(laps), "max_time": max_seconds} | dict(sim_params or {})
+    specs = sim_graph(config, sim_node=sim_over, inference_node={"model": model_path})
+    if driver == DRIVER_PURE_PURSUIT:
+        specs = [s for s in specs if s.name != "inference_node"]
+
+    ctx = Context()
+    rclpy.init(context=ctx, args=[], signal_handler_options=SignalHandlerOptions.NO)
+    recorder = _Recorder(track_obj, record, driver == DRIVER_PURE_PURSUIT, context=ctx, namespace=namespace or None)
+    executor = SingleThreadedExecutor(context=ctx)
+    executor.add_node(recorder)
+    stop_reason = "wall_timeout"
+    start = time.monotonic()
+    try:
+        with GraphRunner(specs, processes=processes, namespace=namespace):
+            best_progress, best_at = -1.0, 0.0
+            seen = 0
+            while time.monotonic() - start < wall_timeout_s:
+                executor.spin_once(timeout_sec=0.05)
+                with recorder.lock:
+                    new = recorder.status[seen:]
+                    seen = len(recorder.status)
+                reason = None
+                for st in new:
+                    if on_status is not None:
+                        on_status(st)
+                    total = st["lap"] * 100.0 + st["progress"]  # lap counts completed laps
+                    if total > best_progress + 0.5:
+                        best_progress, best_at = total, st["sim_time"]
+                    if len(st["laps"]) >= laps:
+                        reason = "laps_done"
+                    elif st["sim_time"] >= max_seconds - 1e-9 or st.get("finish_reason") == "time_up":
+                        reason = "time_limit"
+                    elif st.get("finished"):  # the simulator ended the episode (off_track: end)
+                        reason = "off_track" if st["status"] == "off_track" else "stuck"
+                    elif st["sim_time"] - best_at >= stuck_seconds:
+                        reason = "off_track" if not st["all_wheels_on_track"] else "stuck"
+                    if reason:
+                        break
+                if reason:
+                    stop_reason = reason
+                    break
+    finally:
+        wall = time.monotonic() - start
+        executor.shutdown(timeout_sec=1.0)
+        recorder.destroy_node()
+        if ctx.ok():
+            rclpy.shutdown(context=ctx)
+    return _result(track_obj, model_path, driver, lock_step, laps, stop_reason, recorder, wall)
+
+
+def _result(track: Any, model: str, driver: str, lock_step: bool, laps: int, reason: str, rec: _Recorder, wall: float) -> SimRunResult:
+    status = rec.status
+    steps = [
+        StepRecord(i, st["sim_time"], st["x"], st["y"], st["yaw"], st["steering_deg"], st["speed"], st["progress"],
+                   st["lap"], st["status"], st["all_wheels_on_track"], st["closest_waypoint"], st["off_track_count"])
+        for i, st in enumerate(status)
+    ]
+    lap_results: list[LapResult] = []
+    if status:
+        last = status[-1]
+        lap_results = [LapResult(i + 1, float(t), True) for i, t in enumerate(last["laps"][:laps])]
+        if len(lap_results) < laps and reason != "laps_done":
+            lap_results.append(LapResult(len(lap_results) + 1, float(last["lap_time_s"]), False, float(last["progress"])))
+    # each frame shows the car at the step with the frame's stamp (status comes just before it)
+    times = np.array([s.sim_time for s in steps]) if steps else np.zeros(0)
+    frames, frame_steps = [], []
+    for frame, stamp in zip(rec.frames, rec.frame_stamps, strict=True):
+        if len(times):
+            i = int(np.clip(np.searchsorted(times, stamp - 1e-6), 0, len(times) - 1))
+            frames.append(frame)
+            frame_steps.append(i)
+    return SimRunResult(
+        track=track.name,
+        model=model,
+        driver=driver,
+        lock_step=lock_step,
+        laps_requested=laps,
+        laps=lap_results,
+        stop_reason=reason,
+        steps=steps,
+        frames=frames,
+        frame_steps=frame_steps,
+        wall_time_s=wall,
+        sim_time_s=steps[-1].sim_time if steps else 0.0,
+        status_log=status,
+    )
+
+
+def yaw_deg(step: StepRecord) -> float:
+    return math.degrees(step.yaw)
