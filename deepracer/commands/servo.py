@@ -12,13 +12,15 @@ import sys
 from deepracer.hardware.pwm import BACKENDS, BackendOptions
 
 
-def add_backend_arguments(parser: argparse.ArgumentParser, default_backend: str | None = "pca9685") -> None:
-    """--backend and the backend-specific flags (shared with `deepracer calibrate --direct`)."""
+def add_backend_arguments(parser: argparse.ArgumentParser, default_backend: str | None = "pca9685",
+                          calibration_flag: bool = True) -> None:
+    """--backend and the backend-specific flags (shared with `deepracer calibrate --backend ...`)."""
     d = BackendOptions()
     g = parser.add_argument_group("PWM backend")
     g.add_argument("--backend", choices=BACKENDS, default=default_backend, help=f"PWM backend (default {default_backend})")
-    g.add_argument("--calibration", metavar="FILE", help="calibration file (default: $DEEPRACER_CALIBRATION, "
-                   "/var/lib/deepracer/calibration.yaml for the service, else ~/.config/deepracer/calibration.yaml)")
+    if calibration_flag:
+        g.add_argument("--calibration", metavar="FILE", help="calibration file (default: $DEEPRACER_CALIBRATION, "
+                       "/var/lib/deepracer/calibration.yaml for the service, else ~/.config/deepracer/calibration.yaml)")
     g.add_argument("--throttle-channel", type=int, default=0, help="default 0 (DeepRacer)")
     g.add_argument("--steering-channel", type=int, default=1, help="default 1 (DeepRacer)")
     g.add_argument("--i2c-bus", type=int, default=d.i2c_bus, help=f"pca9685: I2C bus number (default {d.i2c_bus})")
