@@ -1,0 +1,115 @@
+"""`deepracer sim` end to end: the real sim_node + inference_node + control_node graph."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+
+from deepracer.cli import main
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from deepracer.model.reference_net import make_reference_package
+
+    return make_reference_package(tmp_path_factory.mktemp("model") / "reference")
+
+
+def _run_json(capsys, *argv: str) -> dict:
+    assert main(["sim", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_sim_json_with_a_model_writes_laps_video_and_png(capsys, tmp_path, model_dir):
+    out = _run_json(capsys, "--model", str(model_dir), "--lock-step", "--max-seconds", "3",
+                    "--video", str(tmp_path / "run.mp4"), "--png", str(tmp_path / "run.png"))
+    assert out["driver"] == "model" and out["model"] == str(model_dir)
+    assert isinstance(out["laps"], list) and out["laps"]
+    lap = out["laps"][0]
+    assert set(lap) >= {"lap_time_s", "completed"}
+    assert out["completed_laps"] == sum(1 for lap in out["laps"] if lap["completed"])
+    assert out["steps"] >= 40  # 3 s at 15 Hz, every frame answered by the model
+    assert out["sim_time_s"] == pytest.approx(3.0, abs=0.1)
+
+    video = cv2.VideoCapture(out["video"])
+    ok, frame = video.read()
+    assert ok and frame.shape[1] > frame.shape[0]  # camera view next to the top-down view
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) >= 40
+    video.release()
+    png = cv2.imread(out["png"])
+    assert png is not None and png.std() > 10
+
+
+def test_without_any_model_pure_pursuit_stands_in_and_says_so(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPRACER_MODEL", str(tmp_path / "absent.tar.gz"))
+    out = _run_json(capsys, "--lock-step", "--laps", "1", "--no-video")
+    assert out["driver"] == "pure_pursuit"
+    assert "pure-pursuit" in out["note"] and "NOT a model" in out["note"]
+    assert out["completed_laps"] == 1 and out["laps"][0]["completed"]
+    assert 5.0 < out["laps"][0]["lap_time_s"] < 30.0
+    assert out["stop_reason"] == "laps_done"
+
+
+def test_table_output_labels_the_stand_in(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPRACER_MODEL", str(tmp_path / "absent.tar.gz"))
+    assert main(["sim", "--lock-step", "--max-seconds", "2", "--no-video"]) == 0
+    text = capsys.readouterr().out
+    assert "pure pursuit (stand-in" in text and "lap" in text and "time limit" in text
+
+
+def test_unknown_track_exits_2_naming_it(capsys):
+    assert main(["sim", "--track", "no_such_track", "--lock-step", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_track" in err and "built-in tracks" in err
+
+
+def test_broken_model_exits_2_naming_the_file(capsys, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.onnx").write_bytes(b"not onnx")
+    (broken / "model_metadata.json").write_text("{}")
+    assert main(["sim", "--model", str(broken), "--lock-step", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert str(broken) in err
+
+
+def test_missing_explicit_model_never_falls_back(capsys, tmp_path):
+    assert main(["sim", "--model", str(tmp_path / "nope"), "--lock-step"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_export_gazebo(capsys, tmp_path):
+    out = _run_json(capsys, "--track", "oval", "--export-gazebo", str(tmp_path / "gz"))
+    assert out["track"] == "oval"
+    for key in ("world", "bridge"):
+        assert (tmp_path / "gz" / f"{'world.sdf' if key == 'world' else 'bridge.yaml'}").is_file()
+    assert (tmp_path / "gz" / "models" / "deepracer" / "model.sdf").is_file()
+
+
+def test_run_sim_graph_lock_step_is_repeatable_and_records_steps(model_dir):
+    from deepracer_nodes.sim_runner import run_sim_graph
+
+    runs = [run_sim_graph(model=model_dir, lock_step=True, seed=3, randomize=True, max_seconds=2.0, record=False)
+            for _ in range(2)]
+    a, b = (r.trajectory for r in runs)
+    assert a.shape == b.shape and len(a) >= 30
+    np.testing.assert_array_equal(a, b)
+    step = runs[0].steps[5]
+    for field in ("x", "y", "yaw", "steer", "speed", "progress", "status", "sim_time", "closest_waypoint"):
+        assert hasattr(step, field)
+    assert runs[0].frames == []  # record=False keeps no frames
+
+
+def test_run_sim_graph_with_one_process_per_node(model_dir):
+    from deepracer_nodes.sim_runner import run_sim_graph
+
+    result = run_sim_graph(model=model_dir, lock_step=True, max_seconds=1.0, processes=True, record=False)
+    assert result.stop_reason == "time_limit"
+    assert len(result.steps) >= 15 and result.steps[-1].sim_time == pytest.approx(1.0, abs=0.07)
