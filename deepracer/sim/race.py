@@ -58,6 +58,7 @@ class RaceTracker:
 
     def penalty(self, seconds: float) -> None:
         self.lap_start -= seconds
+        self.status.lap_time_s += seconds
 
     def update(self, s: float, x: float, y: float, t: float, any_wheel_on: bool, all_wheels_on: bool,
                closest_waypoint: int) -> RaceStatus:
