@@ -1,0 +1,59 @@
+"""`deepracer race`: leaderboard order, JSON, and the video of the best lap."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+
+from deepracer.analysis.race import RaceEntry, leaderboard_table, rank
+from deepracer.cli import main
+from deepracer.errors import ConfigError
+
+
+def _e(name: str, completed: int, best: float | None, progress: float) -> RaceEntry:
+    return RaceEntry(name, name, 3, completed, [], best, best, 0, 0, progress)
+
+
+def test_ranking_laps_then_best_time_then_progress():
+    entries = rank([_e("slow", 3, 15.0, 100), _e("crashy", 1, 11.0, 60), _e("fast", 3, 12.5, 100),
+                    _e("nowhere", 0, None, 10), _e("further", 0, None, 40)])
+    assert [e.model for e in entries] == ["fast", "slow", "crashy", "further", "nowhere"]
+    assert [e.rank for e in entries] == [1, 2, 3, 4, 5]
+    table = leaderboard_table(entries).splitlines()
+    assert table[1].split()[:3] == ["1", "fast", "3/3"] and "12.500" in table[1]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    from deepracer.model.reference_net import make_reference_package
+
+    root = tmp_path_factory.mktemp("models")
+    return [make_reference_package(root / f"net{s}", seed=s) for s in (1, 2)]
+
+
+def test_race_json_and_video(models, tmp_path, capsys):
+    video = tmp_path / "best.mp4"
+    args = ["race", "--models", *map(str, models), "--laps", "1", "--max-lap-seconds", "8", "--json", "--video", str(video)]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    board = data["leaderboard"]
+    assert sorted(e["model"] for e in board) == ["net1", "net2"]
+    assert [e["rank"] for e in board] == [1, 2]
+    first, second = board
+    assert first["completed"] >= second["completed"]
+    if first["completed"] == second["completed"] == 0:
+        assert first["mean_progress"] >= second["mean_progress"]
+    capture = cv2.VideoCapture(str(video))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok and frames > 10 and frame.shape[1] > frame.shape[0]  # camera beside the top-down view
+
+
+def test_race_needs_laps(models):
+    from deepracer.analysis.race import run_race
+
+    with pytest.raises(ConfigError, match="--laps"):
+        run_race([models[0]], laps=0)
