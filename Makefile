@@ -22,7 +22,10 @@ $(VENV)/.setup-car: $(BIN)/python setup.py $(CONSTRAINTS) requirements/ros.txt
 # Training and tests: adds CPU torch (torch==2.13.0 is pinned in the constraints), SB3, gymnasium.
 $(VENV)/.setup-train: $(VENV)/.setup-car
 	$(PIP_INSTALL) -e '.[hardware,sim,analysis,train,test]'
-	-$(PIP_INSTALL) deepracer-utils  # optional: cross-checks analysis figures where it installs
+	# deepracer-utils (cross-checks the analysis figures in tests) ships a top-level package also
+	# named `deepracer`, so it goes beside the venv, off sys.path; tests load it from there.
+	-$(PIP_INSTALL) boto3 joblib scikit-learn python-dateutil pandas pillow && \
+	  $(PIP_INSTALL) --no-deps --target $(VENV)/opt/deepracer-utils deepracer-utils
 	touch $@
 
 setup: $(VENV)/.setup-car
