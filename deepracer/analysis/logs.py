@@ -216,6 +216,10 @@ def load_logs(root: str | Path, quiet: bool = False) -> LogSet:
             logs.training_metrics = list(_read_json(p).get("metrics", []))
         elif p.name.startswith("EvaluationMetrics") and p.suffix == ".json":
             logs.evaluation_metrics[p.stem] = list(_read_json(p).get("metrics", []))
+        elif p.name == "evaluation.json" and logs.track_name is None:  # written by `deepracer evaluate`
+            data = _read_json(p)
+            track = data.get("track") if isinstance(data, dict) else None
+            logs.track_name = str(track) if track else None
         elif p.suffix in (".yaml", ".yml") and logs.track_name is None:
             m = re.search(r"^WORLD_NAME:\s*\"?([\w.-]+)", p.read_text(encoding="utf-8", errors="replace"), re.M)
             if m:

@@ -124,3 +124,21 @@ def test_bad_input(reference_model, tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "missing" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing written for a failed evaluation
+
+
+def test_analyze_reads_an_evaluation(reference_model, tmp_path):
+    """`deepracer analyze` on an evaluation folder: the track is known and the trials are the same."""
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(reference_model), "--trials", "2", "--resets", "1",
+                 "--out", str(out), "--json"]) == 0
+    assert main(["analyze", str(out), "--out", str(tmp_path / "report"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    result = json.loads((out / "evaluation.json").read_text())
+    assert summary["track"] == result["track"] and summary["track_found"] == "recorded in the logs"
+    assert summary["evaluation"]["trials"] == 2
+    assert summary["evaluation"]["mean_progress"] == pytest.approx(result["summary"]["mean_progress"], abs=1e-6)
+    # without our evaluation.json the built-in track is recognised from the positions and track_len
+    (out / "evaluation.json").unlink()
+    assert main(["analyze", str(out), "--out", str(tmp_path / "report2"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "report2" / "summary.json").read_text())
+    assert (summary["track"], summary["track_found"]) == (result["track"], "recognised from the trajectory")
