@@ -18,6 +18,9 @@ def add_backend_arguments(parser: argparse.ArgumentParser, default_backend: str 
     d = BackendOptions()
     g = parser.add_argument_group("PWM backend")
     g.add_argument("--backend", choices=BACKENDS, default=default_backend, help=f"PWM backend (default {default_backend})")
+    g.add_argument("--config", metavar="FILE", help="take the servo_node parameters (backend, calibration_file, "
+                   "channels, i2c_bus, ...) from this ROS 2 params file, e.g. the drive.yaml the service runs; "
+                   "flags given explicitly win")
     if calibration_flag:
         g.add_argument("--calibration", metavar="FILE", help="calibration file (default: $DEEPRACER_CALIBRATION, "
                        "/var/lib/deepracer/calibration.yaml for the service, else ~/.config/deepracer/calibration.yaml)")
@@ -32,6 +35,26 @@ def add_backend_arguments(parser: argparse.ArgumentParser, default_backend: str 
                    help="gpiozero: GPIO pin per channel, comma-separated (default 18,19: channel 0 -> GPIO18)")
     g.add_argument("--port", default=d.serial_port, help=f"serial: Maestro port or pyserial URL (default {d.serial_port})")
     g.add_argument("--baud", type=int, default=d.baud, help=f"serial: baud rate (default {d.baud})")
+
+
+# servo_node parameter -> flag dest, for --config
+CONFIG_KEYS = {"backend": "backend", "calibration_file": "calibration", "throttle_channel": "throttle_channel",
+               "steering_channel": "steering_channel", "i2c_bus": "i2c_bus", "i2c_address": "i2c_address",
+               "sysfs_root": "sysfs_root", "pwmchip": "pwmchip", "gpio_pins": "pins", "serial_port": "port",
+               "baud": "baud"}
+
+
+def apply_config(args: argparse.Namespace, parser_defaults: dict) -> None:
+    """Fill flags left at their defaults from the servo_node section of --config."""
+    if not getattr(args, "config", None):
+        return
+    from deepracer.graph import load_params_file
+
+    params = load_params_file(args.config).get("servo_node", {})
+    for key, dest in CONFIG_KEYS.items():
+        if key in params and hasattr(args, dest) and getattr(args, dest) == parser_defaults.get(dest):
+            value = params[key]
+            setattr(args, dest, ",".join(map(str, value)) if key == "gpio_pins" else (None if value == "" else value))
 
 
 def backend_options(args: argparse.Namespace) -> BackendOptions:
@@ -74,6 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    probe = argparse.ArgumentParser()
+    add_backend_arguments(probe)
+    apply_config(args, vars(probe.parse_args([])))
     output, _ = open_output(args)
     try:
         if args.action == "neutral":
