@@ -158,6 +158,11 @@ def _has_sim_trace(path: Path) -> bool:
         return any(_SIM_TRACE in line for line in f)
 
 
+def _is_evaluation_log(path: Path, root: Path) -> bool:
+    name = path.name if path == root else str(path.relative_to(root))
+    return re.search(r"evaluation|leaderboard", name, re.I) is not None
+
+
 def _iteration_of(path: Path) -> int:
     m = _ITERATION_FILE.match(path.name)
     if not m:
@@ -227,7 +232,9 @@ def load_logs(root: str | Path, quiet: bool = False) -> LogSet:
 
     train_csv = [p for p in files if p.parent.name == "training-simtrace" and p.suffix == ".csv"]
     eval_csv = [p for p in files if p.parent.name == "evaluation-simtrace" and p.suffix == ".csv"]
-    text_logs = [p for p in files if p.suffix == ".log" and _has_sim_trace(p)]
+    # the console's export holds the same steps twice (simtrace CSVs and RoboMaker logs): CSVs win
+    text_logs = [p for p in files if p.suffix == ".log" and _has_sim_trace(p)
+                 and not (eval_csv if _is_evaluation_log(p, root) else train_csv)]
     if root.is_file() and root.suffix == ".csv":
         (eval_csv if "eval" in root.name else train_csv).append(root)
     if not (train_csv or eval_csv or text_logs):
@@ -254,7 +261,7 @@ def load_logs(root: str | Path, quiet: bool = False) -> LogSet:
         logs.track_name = logs.track_name or world
         df = read_robomaker_log(p)
         logs.sources.append(p)
-        if re.search(r"evaluation|leaderboard", str(p.relative_to(root) if p != root else p.name), re.I):
+        if _is_evaluation_log(p, root):
             df["stream"] = p.stem
             evaluation.append(df)
         else:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from analysis_helpers import deepracer_utils_or_skip, shared_path
+from analysis_helpers import shared_path
 
 from deepracer.analysis.logs import episode_table, load_logs
+from tests.deepracer_utils_loader import deepracer_utils_or_skip
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +38,37 @@ def test_evaluation_aggregates_match(deepracer_utils, sample):
     assert len(ours) == len(theirs)
     for column in ("progress", "time", "off_track", "steps"):
         assert ours[column].to_numpy() == pytest.approx(theirs[column].to_numpy()), column
+
+
+def _as_robomaker_log(csv_files, path):
+    """The console's RoboMaker log: chatter, then one `SIM_TRACE_LOG:` line per step."""
+    lines = ["Using the following hyper-parameters", '{"num_episodes_between_training": 20}', "chatter"]
+    for f in csv_files:
+        for row in f.read_text().splitlines()[1:]:
+            episode, steps, rest = row.split(",", 2)
+            lines.append(f"SIM_TRACE_LOG:{episode},{int(float(steps))},{rest}\t")  # the console prints steps with %d
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_console_robomaker_log_matches(deepracer_utils, sample, tmp_path):
+    csvs = [sample / "training-simtrace" / f"{i}-iteration.csv" for i in range(3)]
+    log = _as_robomaker_log(csvs, tmp_path / "logs" / "training" / "training-20220709-robomaker.log")
+    io = deepracer_utils.logs.SimulationLogsIO
+    theirs = deepracer_utils.logs.AnalysisUtils.simulation_agg(io.load_pandas(str(log)))
+    ours = episode_table(load_logs(tmp_path, quiet=True).training)
+    assert len(ours) == len(theirs) == 60
+    for column in ("progress", "reward", "steps", "time"):
+        assert ours[column].to_numpy() == pytest.approx(theirs[column].to_numpy(), abs=1e-3), column
+
+
+def test_console_export_counts_steps_once(sample, tmp_path):
+    """The console's export has the simtrace CSVs and the RoboMaker log of the same run."""
+    csvs = [sample / "training-simtrace" / f"{i}-iteration.csv" for i in range(2)]
+    dest = tmp_path / "sim-trace" / "training" / "training-simtrace"
+    dest.mkdir(parents=True)
+    for f in csvs:
+        (dest / f.name).write_text(f.read_text())
+    _as_robomaker_log(csvs, tmp_path / "logs" / "training" / "training-robomaker.log")
+    assert len(episode_table(load_logs(tmp_path, quiet=True).training)) == 40
