@@ -251,3 +251,19 @@ def test_sim_node_runs_on_wall_time_even_when_the_graph_uses_sim_time(rig):
     r = rig({"use_sim_time": True, "lock_step": True}, answer=_straight())
     assert r.sim.get_parameter("use_sim_time").value is False
     assert r.spin_until(lambda: len(r.images) >= 3)  # and it still runs
+
+
+def test_max_laps_stops_the_car_after_the_last_lap(rig):
+    from deepracer.sim.pure_pursuit import PurePursuitDriver
+
+    holder = {}
+    r = rig({"lock_step": True, "max_laps": 1, "track": "oval"},
+            answer=lambda frame: holder["driver"].command(holder["sim"].state))
+    holder["driver"], holder["sim"] = PurePursuitDriver(r.sim.track), r.sim.sim
+    assert r.spin_until(lambda: r.status and r.status[-1]["finished"], timeout=30)
+    last = r.status[-1]
+    assert last["finish_reason"] == "laps_done" and len(last["laps"]) == 1
+    assert last["laps"][0] == pytest.approx(last["sim_time"], abs=0.1)  # one lap, from a standing start
+    n = len(r.images)
+    r.spin_for(0.3)
+    assert len(r.images) == n  # the race is over: no more frames, the car stands
