@@ -22,6 +22,7 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
+from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -134,7 +135,8 @@ def main(args: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="calibration_node", description=__doc__.splitlines()[0])
     parser.add_argument("--servo-node", default="/servo_node", help="full name of the servo node")
     opts = parser.parse_args(ros_args)
-    rclpy.init(args=args)
+    # Ctrl-C must stay a KeyboardInterrupt with ROS still up, so calibration mode is switched off.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     client = None
     try:
         client = CalibrationClient(opts.servo_node)
@@ -143,6 +145,8 @@ def main(args: list[str] | None = None) -> None:
     except (CalibrationError, HardwareError) as err:
         print(f"calibration_node: error: {err}", file=sys.stderr)
         code = 2
+    except KeyboardInterrupt:
+        code = 130
     finally:
         if client is not None:
             client.close()

@@ -83,10 +83,12 @@ def _wizard(args: argparse.Namespace, path) -> int:
     keys = read_keys(sys.stdin)
     if args.backend is None:  # through the running servo node
         import rclpy
+        from rclpy.signals import SignalHandlerOptions
 
         from deepracer_nodes.calibration_node import CalibrationClient, run_wizard
 
-        rclpy.init()
+        # Ctrl-C must stay a KeyboardInterrupt with ROS still up, so calibration mode is switched off.
+        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
         client = None
         try:
             client = CalibrationClient(args.servo_node)

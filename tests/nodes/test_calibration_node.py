@@ -91,3 +91,20 @@ def test_quitting_leaves_file_and_mode(servo, ros_context):
 def test_no_servo_node_is_a_clear_error(ros_context):
     with pytest.raises(HardwareError, match="no servo node at /nowhere/servo_node"):
         CalibrationClient("/nowhere/servo_node", context=ros_context, timeout=0.5)
+
+
+def test_ctrl_c_switches_calibration_mode_off(servo, ros_context):
+    node, chip, cal_file, ns = servo
+
+    def interrupted():
+        yield from "+++"
+        raise KeyboardInterrupt
+
+    client = CalibrationClient(f"{ns}/servo_node", context=ros_context)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_wizard(client, paced(interrupted()), io.StringIO())
+    finally:
+        client.close()
+    assert not node.calibration_mode
+    assert abs(chip.pulse_us(0) - 1500) < 5 and abs(chip.pulse_us(1) - 1500) < 5
