@@ -32,9 +32,10 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from deepracer.control.kinematics import action_to_twist
-from deepracer.errors import ModelPackageError
+from deepracer.errors import DeepRacerError, ModelPackageError
 from deepracer_nodes.image_conversion import from_image_msg
 
+SILENCE_LIMIT_S = 30.0  # wall seconds without any sim/status: the graph is dead, not slow
 DRIVER_MODEL = "model"
 DRIVER_PURE_PURSUIT = "pure_pursuit"
 
@@ -243,14 +244,23 @@ def run_sim_graph(
     stop_reason = "wall_timeout"
     start = time.monotonic()
     try:
-        with GraphRunner(specs, processes=processes, namespace=namespace):
+        with GraphRunner(specs, processes=processes, namespace=namespace) as graph:
             best_progress, best_at = -1.0, 0.0
             seen = 0
+            last_news = time.monotonic()
             while time.monotonic() - start < wall_timeout_s:
                 executor.spin_once(timeout_sec=0.05)
                 with recorder.lock:
                     new = recorder.status[seen:]
                     seen = len(recorder.status)
+                now = time.monotonic()
+                if new:
+                    last_news = now
+                elif not graph.running:
+                    raise DeepRacerError("the simulator graph stopped unexpectedly (see the node log above)")
+                elif now - last_news > SILENCE_LIMIT_S:
+                    raise DeepRacerError(f"no sim/status from sim_node for {SILENCE_LIMIT_S:.0f} s: "
+                                         "the simulator graph is not running (see the node log above)")
                 reason = None
                 for st in new:
                     if on_status is not None:
@@ -277,7 +287,9 @@ def run_sim_graph(
         recorder.destroy_node()
         if ctx.ok():
             rclpy.shutdown(context=ctx)
-    return _result(track_obj, model_path, driver, lock_step, laps, stop_reason, recorder, wall)
+    result = _result(track_obj, model_path, driver, lock_step, laps, stop_reason, recorder, wall)
+    result.camera_hz = float(next(s for s in specs if s.name == "sim_node").parameters.get("camera_hz", 15.0))
+    return result
 
 
 def _result(track: Any, model: str, driver: str, lock_step: bool, laps: int, reason: str, rec: _Recorder, wall: float) -> SimRunResult:

@@ -113,3 +113,11 @@ def test_run_sim_graph_with_one_process_per_node(model_dir):
     result = run_sim_graph(model=model_dir, lock_step=True, max_seconds=1.0, processes=True, record=False)
     assert result.stop_reason == "time_limit"
     assert len(result.steps) >= 15 and result.steps[-1].sim_time == pytest.approx(1.0, abs=0.07)
+
+
+def test_a_sim_node_that_cannot_start_is_a_clear_error(model_dir):
+    from deepracer.errors import ConfigError
+    from deepracer_nodes.sim_runner import run_sim_graph
+
+    with pytest.raises(ConfigError, match="encoding"):
+        run_sim_graph(model=model_dir, lock_step=True, max_seconds=1.0, sim_params={"encoding": "yuv422"})

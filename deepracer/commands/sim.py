@@ -45,18 +45,31 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"deepracer sim: {args.laps} lap(s), {'lock-step' if args.lock_step else 'real time'}"
               f"{', one process per node' if args.processes else ''} ...", file=sys.stderr)
-    result = run_sim_graph(
-        model=args.model,
-        track=args.track,
-        laps=args.laps,
-        lock_step=args.lock_step,
-        seed=args.seed,
-        randomize=args.randomize,
-        max_seconds=args.max_seconds,
-        record=not args.no_video,
-        processes=args.processes,
-        allow_fallback=args.model is None,
-    )
+    from tqdm import tqdm
+
+    bar = tqdm(total=100 * args.laps, unit="%", desc="laps", disable=None, leave=False,
+               bar_format="{desc} {n:.0f}/{total:.0f}% |{bar}| {elapsed}")
+
+    def progress(status: dict) -> None:  # one status per simulator step
+        done = min(bar.total, 100.0 * len(status["laps"]) + float(status["progress"]))
+        bar.update(done - bar.n)
+
+    try:
+        result = run_sim_graph(
+            model=args.model,
+            track=args.track,
+            laps=args.laps,
+            lock_step=args.lock_step,
+            seed=args.seed,
+            randomize=args.randomize,
+            max_seconds=args.max_seconds,
+            record=not args.no_video,
+            processes=args.processes,
+            allow_fallback=args.model is None,
+            on_status=progress,
+        )
+    finally:
+        bar.close()
     out: dict = result.to_json()
     if result.driver == DRIVER_PURE_PURSUIT:
         out["note"] = ("no model package found (models/*.tar.gz): a pure-pursuit driver stood in for "
