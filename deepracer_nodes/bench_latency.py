@@ -150,7 +150,7 @@ def bench_specs(model: Path, fps: float, endpoint: str, workdir: Path) -> list:
 
 
 class Probe:
-    """A node of its own (own context, own executor thread) recording what the graph does."""
+    """A node of its own (own context, own executor thread) recording what the graph does; see probe_main."""
 
     def __init__(self, namespace: str, endpoint: str) -> None:
         import rclpy
@@ -217,45 +217,78 @@ class Probe:
         rclpy.shutdown(context=self.context)
 
 
+_PROBE_CODE = "from deepracer_nodes.bench_latency import probe_main; probe_main()"
+
+
+def probe_main() -> None:
+    """The probe process: warm up, record for `seconds`, print the summary as JSON.
+
+    A process of its own, so that in composed mode the probe does not compete with the
+    graph for the GIL (which would inflate the composed figures).
+    """
+    namespace, endpoint, seconds, fps = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+    probe = Probe(namespace, endpoint)
+    try:
+        deadline = time.monotonic() + 60.0
+        while not probe.records.commands:  # warm-up: discovery, model load, first frames
+            if time.monotonic() > deadline:
+                print(json.dumps({"error": f"no command reached {endpoint} within 60 s"}))
+                return
+            time.sleep(0.1)
+        time.sleep(1.0)
+        probe.records.clear()
+        start = time.monotonic()
+        time.sleep(seconds)
+        result = summarize(probe.records, fps, time.monotonic() - start, endpoint)
+    finally:
+        probe.close()
+    print(json.dumps(result))
+
+
 def measure(mode: str, args: argparse.Namespace, model: Path, endpoint: str, workdir: Path) -> dict[str, Any]:
+    import subprocess
+
     from deepracer.errors import DeepRacerError
     from deepracer_nodes.graph_runner import GraphRunner
 
     namespace = f"/bench_latency_{os.getpid()}_{mode}"
     specs = bench_specs(model, args.fps, endpoint, workdir)
-    probe = Probe(namespace, endpoint)
+    with GraphRunner(specs, processes=(mode == "processes"), namespace=namespace,
+                     multithreaded=(args.executor == "multi"), on_event=lambda m: None) as graph:
+        probe = subprocess.Popen([sys.executable, "-c", _PROBE_CODE, namespace, endpoint, str(args.seconds), str(args.fps)],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            _wait_with_progress(probe, graph, args.seconds, f"latency {mode}")
+            out, _ = probe.communicate(timeout=90.0 + args.seconds)
+        finally:
+            if probe.poll() is None:
+                probe.kill()
+                probe.wait()
     try:
-        with GraphRunner(specs, processes=(mode == "processes"), namespace=namespace,
-                         multithreaded=(args.executor == "multi"), on_event=lambda m: None) as graph:
-            deadline = time.monotonic() + 60.0
-            while not probe.records.commands:  # warm-up: discovery, model load, first frames
-                if time.monotonic() > deadline or not graph.running:
-                    raise DeepRacerError(f"latency bench ({mode}): no command reached {endpoint} within 60 s")
-                time.sleep(0.1)
-            time.sleep(1.0)
-            probe.records.clear()
-            start = time.monotonic()
-            _wait_with_progress(args.seconds, f"latency {mode}")
-            elapsed = time.monotonic() - start
-            result = summarize(probe.records, args.fps, elapsed, endpoint)
-    finally:
-        probe.close()
+        result = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise DeepRacerError(f"latency bench ({mode}): the probe printed no result") from None
+    if "error" in result:
+        raise DeepRacerError(f"latency bench ({mode}): {result['error']}")
     result["mode"] = mode
     if mode == "composed":
         result["executor"] = args.executor
     return result
 
 
-def _wait_with_progress(seconds: float, label: str) -> None:
+def _wait_with_progress(probe, graph, seconds: float, label: str) -> None:
+    """Until the probe is done (warm-up + `seconds`), with a progress bar; stops early if the graph dies."""
     try:
         from tqdm import tqdm
     except ModuleNotFoundError:
-        time.sleep(seconds)
-        return
-    steps = max(1, int(seconds * 10))
-    for _ in tqdm(range(steps), desc=label, file=sys.stderr, leave=False, mininterval=1.0,
-                  bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"):
-        time.sleep(seconds / steps)
+        tqdm = None
+    bar = tqdm(total=round(seconds) + 3, desc=label, unit="s", file=sys.stderr, leave=False) if tqdm else None
+    while probe.poll() is None and graph.running:
+        time.sleep(1.0)
+        if bar is not None and bar.n < bar.total:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
