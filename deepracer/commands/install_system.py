@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     tag = "would " if args.dry_run else ""
     for action in plan(prefix, args.user, enable=not args.no_enable):
         if action.argv is not None:
-            print(f"{tag}run: {' '.join(action.argv)}    # {action.describe}")
+            print(f"{tag}run: {shlex.join(action.argv)}    # {action.describe}")
             if not args.dry_run:
                 result = subprocess.run(action.argv, capture_output=True, text=True)
                 if result.returncode != 0:
