@@ -93,6 +93,8 @@ class Renderer:
         self.levels = levels
         tex = np.random.default_rng(seed).normal(0.0, 1.0, (tmap.h, tmap.w)).astype(np.float32)
         self._texture = cv2.GaussianBlur(tex, (0, 0), 1.5) * 2.0  # blotchy, not per-cell noise
+        self._labels3: np.ndarray | None = None
+        self._texture3: np.ndarray | None = None
         self.appearance = appearance or Appearance()
         self._build_atlas()
         self.set_pose(pose or CameraPose(), force=True)
@@ -120,8 +122,15 @@ class Renderer:
         self._stride = w[level].astype(np.int32)
         self._offset = self._offsets[level].astype(np.int32)
         n = self._gx.size
-        self._wx, self._wy, self._tmp = (np.empty(n, np.float32) for _ in range(3))
-        self._ix, self._iy = np.empty(n, np.int32), np.empty(n, np.int32)
+        # per frame: [wx; wy] = [[c, -s, ox], [s, c, oy]] @ [gx; gy; scale] + bias (one small matmul)
+        self._P = np.ascontiguousarray(np.stack([self._gx, self._gy, scale]), dtype=np.float32)  # (3, n)
+        self._bias2 = np.ascontiguousarray(np.stack([self._bias, self._bias]), dtype=np.float32)
+        self._max2 = np.ascontiguousarray(np.stack([self._wmax, self._hmax]), dtype=np.float32)
+        self._zero2 = np.zeros((2, n), np.float32)
+        self._M = np.zeros((2, 3), np.float32)
+        self._W = np.empty((2, n), np.float32)
+        self._Wi = np.empty((2, n), np.int32)
+        self._idx = np.empty(n, np.int32)
         self._make_sky()
 
     def set_appearance(self, app: Appearance) -> None:
@@ -134,13 +143,20 @@ class Renderer:
         """Textured map and its mip levels, concatenated into one flat array."""
         app = self.appearance
         pal = app.palette()
-        noise = app.texture_noise * app.gain * self._texture
+        labels = self.tmap.labels
         if self.grayscale:
-            pal = pal @ LUMA
-            img = pal[self.tmap.labels] + noise
+            lut = np.zeros(256, np.float32)
+            lut[: len(pal)] = pal @ LUMA
+            texture = self._texture
         else:
-            img = pal[self.tmap.labels] + noise[..., None]
-        mips = [np.clip(img, 0, 255).astype(np.uint8)]
+            lut = np.zeros((1, 256, 3), np.float32)
+            lut[0, : len(pal)] = pal
+            if self._labels3 is None:  # the colour LUT wants 3-channel labels and texture
+                self._labels3 = cv2.merge([labels] * 3)
+                self._texture3 = cv2.merge([self._texture] * 3)
+            labels, texture = self._labels3, self._texture3
+        img = cv2.scaleAdd(texture, app.texture_noise * app.gain, cv2.LUT(labels, lut))  # all in C
+        mips = [cv2.convertScaleAbs(np.maximum(img, 0.0, out=img))]  # saturates to uint8
         for _ in range(1, self.levels):
             mips.append(cv2.pyrDown(mips[-1]))
         ch = () if self.grayscale else (3,)
@@ -165,31 +181,19 @@ class Renderer:
     # -- per frame -----------------------------------------------------------------------
     def render(self, x: float, y: float, yaw: float) -> np.ndarray:
         """The frame for a car at (x, y, yaw). Returns an internal buffer: copy to keep it."""
-        tm = self.tmap
+        tm, M, W, Wi, idx = self.tmap, self._M, self._W, self._Wi, self._idx
         c, s = math.cos(yaw), math.sin(yaw)
-        ox, oy = x - tm.x0, y - tm.y0  # metres; _scale turns them into cells
-        wx, wy, tmp, ix, iy = self._wx, self._wy, self._tmp, self._ix, self._iy
-        # world position in cells of each pixel's mip level: scale * (origin) + R @ g
-        np.multiply(self._scale, ox, out=wx)
-        wx += self._bias
-        np.multiply(self._gx, c, out=tmp)
-        wx += tmp
-        np.multiply(self._gy, s, out=tmp)
-        wx -= tmp
-        np.multiply(self._scale, oy, out=wy)
-        wy += self._bias
-        np.multiply(self._gx, s, out=tmp)
-        wy += tmp
-        np.multiply(self._gy, c, out=tmp)
-        wy += tmp
-        np.clip(wx, 0, self._wmax, out=wx)  # the map's margin is background
-        np.clip(wy, 0, self._hmax, out=wy)
-        ix[...] = wx
-        iy[...] = wy
-        iy *= self._stride
-        iy += ix
-        iy += self._offset
-        np.take(self._atlas, iy, axis=0, out=self._ground)
+        M[0, 0], M[0, 1], M[1, 0], M[1, 1] = c, -s, s, c
+        M[0, 2], M[1, 2] = x - tm.x0, y - tm.y0  # metres; the scale row turns them into cells
+        np.matmul(M, self._P, out=W)  # each pixel's world point, in cells of its mip level
+        W += self._bias2
+        np.maximum(W, self._zero2, out=W)  # clamp into the map: its margin is background
+        np.minimum(W, self._max2, out=W)
+        Wi[...] = W
+        np.multiply(Wi[1], self._stride, out=idx)
+        idx += Wi[0]
+        idx += self._offset
+        np.take(self._atlas, idx, axis=0, out=self._ground)
         return self.frame
 
 

@@ -30,6 +30,7 @@ class PurePursuitDriver:
         seg = (track.seg_len + np.roll(track.seg_len, -1)) / 2
         kappa = np.abs(np.roll(dh, 1)) / np.roll(seg, 1)
         self.kappa = np.maximum(kappa, np.roll(kappa, 1))
+        self._mean_seg = float(track.seg_len.mean())
         self._hint: int | None = None
 
     def reset(self) -> None:
@@ -49,7 +50,7 @@ class PurePursuitDriver:
         steer = max(-MAX_STEERING_DEG, min(MAX_STEERING_DEG, steer))
         # slow for the tightest bend within ~1 s of driving (or 1 m)
         horizon = max(1.0, state.speed * 1.0)
-        n_ahead = int(horizon / tr.seg_len.mean()) + 2
+        n_ahead = int(horizon / self._mean_seg) + 2
         idx = (p.segment + np.arange(n_ahead)) % tr.n
         k = float(self.kappa[idx].max())
         speed = self.max_speed if k < 1e-6 else min(self.max_speed, math.sqrt(self.lateral_accel / k))

@@ -65,6 +65,10 @@ class Track:
             raise TrackError(f"track {self.name!r} has repeated consecutive waypoints", self.source)
         self.seg_dir = self._seg / self.seg_len[:, None]
         self.seg_len2 = self.seg_len**2
+        # tripled copies: a search window around any index is a contiguous slice
+        self._c3 = np.concatenate([self.center] * 3)
+        self._g3 = np.concatenate([self._seg] * 3)
+        self._l2_3 = np.concatenate([self.seg_len2] * 3)
         self.cum = np.concatenate([[0.0], np.cumsum(self.seg_len)])  # (N+1,), cum[N] = length
         self.seg_heading = np.arctan2(self.seg_dir[:, 1], self.seg_dir[:, 0])
         widths = np.hypot(*(self.inner - self.outer).T)
@@ -130,24 +134,33 @@ class Track:
 
     def project(self, x: float, y: float, hint: int | None = None, window: int = 12) -> Projection:
         """Nearest centre-line point. With `hint` (the last segment) only segments within
-        `window` of it are searched; without it, the whole track."""
-        if hint is None:
-            idx = np.arange(self.n)
+        `window` of it are searched (contiguous views of a tripled array: no gather, no
+        allocation beyond a few small temporaries); without it, the whole track."""
+        n = self.n
+        if hint is None or 2 * window + 1 >= n:
+            lo, hi = n, 2 * n
         else:
-            idx = np.arange(hint - window, hint + window + 1) % self.n
-        px = x - self.center[idx, 0]
-        py = y - self.center[idx, 1]
-        sx = self._seg[idx, 0]
-        sy = self._seg[idx, 1]
-        t = np.clip((px * sx + py * sy) / self.seg_len2[idx], 0.0, 1.0)
+            lo = hint % n + n - window
+            hi = lo + 2 * window + 1
+        c, g, l2 = self._c3[lo:hi], self._g3[lo:hi], self._l2_3[lo:hi]
+        px = x - c[:, 0]
+        py = y - c[:, 1]
+        sx, sy = g[:, 0], g[:, 1]
+        t = px * sx
+        t += py * sy
+        t /= l2
+        np.maximum(t, 0.0, out=t)
+        np.minimum(t, 1.0, out=t)
         dx = px - t * sx
         dy = py - t * sy
-        d2 = dx * dx + dy * dy
-        k = int(np.argmin(d2))
-        i = int(idx[k])
+        dx *= dx
+        dy *= dy
+        dx += dy
+        k = int(dx.argmin())
+        i = (lo + k) % n
         tk = float(t[k])
-        cross = sx[k] * py[k] - sy[k] * px[k]  # > 0: point left of the segment
-        dist = math.sqrt(float(d2[k]))
+        cross = float(sx[k] * py[k] - sy[k] * px[k])  # > 0: point left of the segment
+        dist = math.sqrt(float(dx[k]))
         return Projection(i, tk, float(self.cum[i] + tk * self.seg_len[i]), dist if cross >= 0 else -dist, dist)
 
     def half_widths_at(self, segment: int, t: float) -> tuple[float, float]:
