@@ -26,7 +26,7 @@ DEFAULT_TRACK = "reinvent2018"
 DESCRIPTIONS: dict[str, str] = {
     "reinvent2018": "DeepRacer-2018-like loop: long straight, fast sweepers, one tight bend (default)",
     "oval": "simple oval: two straights and two constant-radius bends",
-    "hairpins": "technical: three hairpins and an S-bend",
+    "hairpins": "technical: two hairpins, an S-bend and a long 180° sweeper",
     "speedway": "long, wide (1.07 m) track with fast sweepers and a chicane",
 }
 
