@@ -121,3 +121,28 @@ def test_a_sim_node_that_cannot_start_is_a_clear_error(model_dir):
 
     with pytest.raises(ConfigError, match="encoding"):
         run_sim_graph(model=model_dir, lock_step=True, max_seconds=1.0, sim_params={"encoding": "yuv422"})
+
+
+def test_a_car_that_never_finishes_is_stopped_by_the_time_limit(tmp_path):
+    from deepracer.model.reference_net import make_fixed_package
+    from deepracer_nodes.sim_runner import run_sim_graph
+
+    circler = make_fixed_package(tmp_path / "circler", output=[1.0, 0.0, 0.0, 0.0, 0.0])  # always full right lock
+    result = run_sim_graph(model=circler, lock_step=True, max_seconds=20.0, record=False)
+    assert result.stop_reason == "time_limit"
+    assert result.completed_laps == 0 and not result.laps[0].completed
+    assert result.laps[0].progress < 50  # evaluation resets put it back on track, but it gets nowhere fast
+    assert result.off_track_count > 5
+
+
+def test_a_car_that_does_not_move_is_reported_stuck(tmp_path):
+    from deepracer.model.metadata import Action, ModelMetadata
+    from deepracer.model.reference_net import make_fixed_package
+    from deepracer_nodes.sim_runner import run_sim_graph
+
+    meta = ModelMetadata(action_space_type="discrete", actions=[Action(0.0, 0.0), Action(10.0, 0.0)])
+    parked = make_fixed_package(tmp_path / "parked", output=[1.0, 0.0], metadata=meta)
+    result = run_sim_graph(model=parked, lock_step=True, max_seconds=60.0, stuck_seconds=3.0, record=False)
+    assert result.stop_reason == "stuck"
+    assert 3.0 <= result.sim_time_s < 6.0  # 3 s without progress, long before the time limit
+    assert result.completed_laps == 0 and result.laps[0].progress == 0
