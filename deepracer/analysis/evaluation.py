@@ -88,6 +88,7 @@ class EvaluationResult:
     trials: list[Trial]
     samples: list[tuple[int, Sample, float]] = field(default_factory=list, repr=False)  # (trial index, sample, progress)
     wall_time_s: float = 0.0
+    model_metadata: dict[str, Any] = field(default_factory=dict, repr=False)  # model_metadata.json as loaded
 
     def summary(self) -> dict[str, Any]:
         laps = [t.lap_time_s for t in self.trials if t.lap_time_s is not None]
@@ -280,7 +281,7 @@ def evaluate(
     return EvaluationResult(
         model=package.name, track=track_obj.name, seed=seed, through_ros=through_ros,
         off_track_penalty_s=off_track_penalty_s, resets=resets, trials=book.trials, samples=book.samples,
-        wall_time_s=time.monotonic() - start,
+        wall_time_s=time.monotonic() - start, model_metadata=package.metadata.to_dict(),
     )
 
 
@@ -308,7 +309,8 @@ def _run_through_ros(model: str | Path, track: str | Path | None, seed: int, pen
 
 def write_outputs(result: EvaluationResult, out: str | Path, track_length_m: float) -> dict[str, Path]:
     """DeepRacer-for-Cloud's layout: evaluation-<stamp>/evaluation-simtrace/0-iteration.csv,
-    metrics/EvaluationMetrics-<stamp>.json, plus evaluation.json (our summary)."""
+    metrics/EvaluationMetrics-<stamp>.json, model/model_metadata.json (the action space, and what
+    makes deepracer-utils recognise the folder), plus evaluation.json (our summary)."""
     out = Path(out)
     now = datetime.now(UTC)
     while (stamp := now.strftime("%Y%m%d%H%M%S")) and (out / f"evaluation-{stamp}").exists():
@@ -328,6 +330,10 @@ def write_outputs(result: EvaluationResult, out: str | Path, track_length_m: flo
                   throttle=s.speed, action=s.action, reward=0.0, done=bool(last),
                   all_wheels_on_track=s.all_wheels_on_track, progress=progress, closest_waypoint=s.closest_waypoint,
                   track_len=track_length_m, tstamp=round(s.sim_time, 6), episode_status=status, pause_duration=0.0)
+    metadata = out / "model" / "model_metadata.json"
+    if result.model_metadata and not metadata.exists():
+        metadata.parent.mkdir(parents=True, exist_ok=True)
+        metadata.write_text(json.dumps(result.model_metadata, indent=2) + "\n", encoding="utf-8")
     metrics.parent.mkdir(parents=True, exist_ok=True)
     metrics.write_text(json.dumps({"metrics": evaluation_metrics(result)}) + "\n", encoding="utf-8")
     summary.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")

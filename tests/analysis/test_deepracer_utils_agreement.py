@@ -72,3 +72,18 @@ def test_console_export_counts_steps_once(sample, tmp_path):
         (dest / f.name).write_text(f.read_text())
     _as_robomaker_log(csvs, tmp_path / "logs" / "training" / "training-robomaker.log")
     assert len(episode_table(load_logs(tmp_path, quiet=True).training)) == 40
+
+
+def test_our_evaluation_reads_in_deepracer_utils(deepracer_utils, tmp_path):
+    """`deepracer evaluate`'s files, loaded by deepracer-utils: the same laps and lap times."""
+    from road_follower import make_road_follower
+
+    from deepracer.analysis.evaluation import evaluate, write_outputs
+
+    result = evaluate(make_road_follower(tmp_path / "road", speed=2.5), trials=2)
+    write_outputs(result, tmp_path / "out", 17.6)
+    log = deepracer_utils.logs.DeepRacerLog(str(tmp_path / "out"))
+    log.load_evaluation_trace()
+    agg = deepracer_utils.logs.AnalysisUtils.simulation_agg(log.dataframe(), "stream", is_eval=True)
+    assert list(agg["progress"]) == [100.0, 100.0]
+    assert list(agg["time"]) == pytest.approx([t.lap_time_s for t in result.trials], abs=1e-5)

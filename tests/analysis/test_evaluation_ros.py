@@ -4,6 +4,7 @@ evaluation as the policy called directly; the same seed gives the same trials.""
 from __future__ import annotations
 
 import pytest
+from road_follower import make_road_follower
 
 from deepracer.analysis.evaluation import evaluate
 
@@ -17,8 +18,26 @@ def reference_model(tmp_path_factory):
     return make_reference_package(tmp_path_factory.mktemp("model") / "ref", seed=3)
 
 
-def test_through_ros_equals_direct(reference_model):
-    pytest.importorskip("deepracer_nodes.sim_runner", reason="the ROS sim runner (engineer E) is not installed")
+@pytest.fixture(scope="module")
+def driving_model(tmp_path_factory):
+    return make_road_follower(tmp_path_factory.mktemp("model") / "road", speed=2.5)
+
+
+def test_laps_through_ros_equal_direct(driving_model):
+    """A model that completes laps: the same lap times, to the simulator step."""
+    direct = evaluate(driving_model, trials=2, seed=0)
+    ros = evaluate(driving_model, trials=2, seed=0, through_ros=True)
+    assert [t.status for t in direct.trials] == ["lap_complete", "lap_complete"]
+    assert [t.status for t in ros.trials] == [t.status for t in direct.trials]
+    assert [t.lap_time_s for t in ros.trials] == [t.lap_time_s for t in direct.trials]
+    assert [t.progress for t in ros.trials] == [100.0, 100.0]
+    assert len(ros.samples) == len(direct.samples)
+    for (_, a, _), (_, b, _) in zip(ros.samples, direct.samples, strict=True):
+        assert (a.x, a.y, a.speed) == pytest.approx((b.x, b.y, b.speed), abs=1e-9)
+
+
+def test_failures_through_ros_equal_direct(reference_model):
+    """An untrained network: off-tracks, resets and penalties come out the same."""
     direct = evaluate(reference_model, trials=3, resets=2, seed=0)
     ros = evaluate(reference_model, trials=3, resets=2, seed=0, through_ros=True)
     assert ros.through_ros and not direct.through_ros

@@ -6,6 +6,7 @@ import json
 
 import cv2
 import pytest
+from road_follower import make_road_follower
 
 from deepracer.analysis.race import RaceEntry, leaderboard_table, rank
 from deepracer.cli import main
@@ -30,26 +31,30 @@ def models(tmp_path_factory):
     from deepracer.model.reference_net import make_reference_package
 
     root = tmp_path_factory.mktemp("models")
-    return [make_reference_package(root / f"net{s}", seed=s) for s in (1, 2)]
+    return [make_road_follower(root / "steady", speed=1.5), make_reference_package(root / "untrained", seed=1),
+            make_road_follower(root / "quick", speed=2.5)]
 
 
 def test_race_json_and_video(models, tmp_path, capsys):
     video = tmp_path / "best.mp4"
-    args = ["race", "--models", *map(str, models), "--laps", "1", "--max-lap-seconds", "8", "--json", "--video", str(video)]
+    args = ["race", "--models", *map(str, models), "--laps", "2", "--max-lap-seconds", "15", "--json",
+            "--video", str(video)]
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
     board = data["leaderboard"]
-    assert sorted(e["model"] for e in board) == ["net1", "net2"]
-    assert [e["rank"] for e in board] == [1, 2]
-    first, second = board
-    assert first["completed"] >= second["completed"]
-    if first["completed"] == second["completed"] == 0:
-        assert first["mean_progress"] >= second["mean_progress"]
+    assert [e["model"] for e in board] == ["quick", "steady", "untrained"]
+    assert [e["completed"] for e in board] == [2, 2, 0]
+    quick, steady, untrained = board
+    assert quick["best_lap_s"] < steady["best_lap_s"]
+    assert quick["best_lap_s"] == min(quick["lap_times"])
+    assert untrained["best_lap_s"] is None and untrained["lap_times"] == [None, None]
     capture = cv2.VideoCapture(str(video))
     frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    fps = capture.get(cv2.CAP_PROP_FPS)
     ok, frame = capture.read()
     capture.release()
-    assert ok and frames > 10 and frame.shape[1] > frame.shape[0]  # camera beside the top-down view
+    assert ok and frame.shape[1] > frame.shape[0]  # camera beside the top-down view
+    assert frames / fps == pytest.approx(quick["best_lap_s"], abs=0.15)  # the best lap, no more
 
 
 def test_race_needs_laps(models):
