@@ -1,0 +1,72 @@
+"""`deepracer train`: train a policy with a DeepRacer reward function (see docs/training.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reward", type=Path, default=None,
+                        help="reward_function.py as written for the DeepRacer console "
+                             "(default: DeepRacer-for-Cloud's default reward function)")
+    parser.add_argument("--track", default=None,
+                        help="built-in track name or route .npy; several separated by commas "
+                             "(spread over the environments); default: the default track")
+    parser.add_argument("--action-space", type=Path, default=None, metavar="model_metadata.json",
+                        help="DeepRacer model_metadata.json with the action space (default: 5 discrete actions)")
+    parser.add_argument("--hyperparameters", type=Path, default=None, metavar="hyperparameters.json",
+                        help="DeepRacer hyperparameters.json (default: DeepRacer-for-Cloud's defaults)")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, default=None, help="wall-clock budget")
+    budget.add_argument("--steps", type=int, default=None, help="environment steps budget")
+    parser.add_argument("--algorithm", choices=["ppo", "sac"], default="ppo")
+    parser.add_argument("--envs", type=int, default=0, help="parallel environments (default: one per core)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--network", choices=["small", "shallow"], default="small",
+                        help="small: a compact CNN (fast, < 1 MB); shallow: DeepRacer's 3-conv + 512 network")
+    parser.add_argument("--pretrain", choices=["pure-pursuit"], default=None,
+                        help="behaviour cloning from the pure-pursuit driver on rendered frames before RL")
+    parser.add_argument("--pretrain-minutes", type=float, default=3.0,
+                        help="wall-clock budget of --pretrain (default 3)")
+    parser.add_argument("--eval-trials", type=int, default=1, help="evaluation episodes after each iteration")
+    parser.add_argument("--stop-on-lap", action="store_true", help="stop at the first lap completed in evaluation")
+    parser.add_argument("--max-steps", type=int, default=None, help="steps per training episode")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.zip")
+    parser.add_argument("--bundle", type=Path, default=None, metavar="FILE.tar.gz",
+                        help="also pack the best model into this tarball at the end")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (DeepRacer-for-Cloud layout)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepracer.train.trainer import DEFAULT_MAX_STEPS, TrainConfig, train
+
+    cfg = TrainConfig(
+        out=args.out, reward=args.reward, track=args.track, action_space=args.action_space,
+        hyperparameters=args.hyperparameters, minutes=args.minutes, steps=args.steps,
+        algorithm=args.algorithm, envs=args.envs, seed=args.seed, resume=args.resume, network=args.network,
+        pretrain=args.pretrain, pretrain_minutes=args.pretrain_minutes, eval_trials=args.eval_trials,
+        stop_on_lap=args.stop_on_lap, max_steps=args.max_steps or DEFAULT_MAX_STEPS,
+        progress_bar=not args.no_progress,
+    )
+    result = train(cfg)
+    if args.bundle:
+        from deepracer.train.export import write_tarball
+
+        if not (args.out / "model" / "model.onnx").is_file():
+            print("no model was exported (no evaluation finished); nothing to bundle", file=sys.stderr)
+            return 1
+        write_tarball(args.out / "model", args.bundle)
+    summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"trained {result.steps} steps in {result.wall_s:.0f} s ({result.steps_per_s} steps/s), "
+              f"stopped: {result.stopped_because}")
+        lap = f", best lap {result.best_lap_time_s:.2f} s" if result.best_lap_time_s else ""
+        print(f"best evaluation progress {result.best_progress:.0f}%{lap}; model package: {args.out / 'model'}")
+    return 130 if result.interrupted else 0

@@ -1,0 +1,50 @@
+"""A reward function's dry run over a short scripted drive, like the console's Validate button.
+
+The drive covers what training will ask of the function: the start line, a stretch of
+pure-pursuit driving with every steering angle, the car near the edge, off the track, facing
+backwards, and the track driven in the reverse direction. Any exception or bad value raises
+RewardFunctionError (file, line, params) before training starts.
+"""
+
+from __future__ import annotations
+
+import math
+
+from deepracer.train.reward import RewardFunction
+
+
+def validate_reward(reward: RewardFunction, track: str | None = None) -> list[tuple[str, float]]:
+    """Run every situation; returns (situation, reward) pairs or raises RewardFunctionError."""
+    from deepracer.sim import SimConfig, Simulator
+    from deepracer.sim.pure_pursuit import PurePursuitDriver
+
+    name = (track or "").split(",")[0] or None
+    report: list[tuple[str, float]] = []
+    for reverse in (False, True):
+        sim = Simulator(SimConfig(track=name, randomize=False, off_track="end", reverse_direction=reverse)
+                        if name else SimConfig(randomize=False, off_track="end", reverse_direction=reverse))
+        tr = sim.track
+        half = tr.width_m / 2
+        tag = "reversed track: " if reverse else ""
+        sim.reset(0)
+        report.append((f"{tag}start line", reward(sim.reward_params())))
+        if reverse:
+            continue
+        driver = PurePursuitDriver(tr)
+        for i in range(24):  # a short drive, then the steering extremes
+            steer, speed = driver.command(sim.state)
+            if i >= 20:
+                steer = (-30.0, 30.0, 0.0, 15.0)[i - 20]
+            sim.step(steer, speed)
+            report.append((f"drive step {i + 1}", reward(sim.reward_params())))
+            if sim.done:
+                break
+        quarter = tr.n // 4
+        for label, lateral, heading in (
+            ("near the left edge", 0.8 * half, 0.0), ("near the right edge", -0.8 * half, 0.0),
+            ("off track", half + 0.25, 0.0), ("facing backwards", 0.0, math.pi),
+        ):
+            sim.reset(quarter, lateral_m=lateral, heading_offset_rad=heading)
+            sim.step(0.0, 0.5)
+            report.append((label, reward(sim.reward_params())))
+    return report

@@ -1,0 +1,188 @@
+"""`deepracer train` end to end on tiny budgets: layout, logs other tools read, resume, errors, Ctrl-C."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deepracer.errors import ConfigError, RewardFunctionError
+from deepracer.train.trainer import TrainConfig, train
+
+REPO = Path(__file__).resolve().parents[2]
+REWARDS = Path(__file__).resolve().parent / "rewards"
+TINY = {"num_episodes_between_training": 4, "rollout_steps": 128, "batch_size": 32, "num_epochs": 1}
+
+
+def tiny_config(out: Path, tmp_path: Path, **over) -> TrainConfig:
+    hp = tmp_path / "hyperparameters.json"
+    hp.write_text(json.dumps(TINY))
+    cfg = dict(out=out, hyperparameters=hp, steps=400, envs=1, seed=1, max_steps=150, progress_bar=False)
+    cfg.update(over)
+    return TrainConfig(**cfg)
+
+
+def deepracer_utils():
+    """deepracer-utils' own `deepracer` package, imported under another name.
+
+    It installs a top-level package called `deepracer` too, so it is loaded from its files.
+    """
+    try:
+        dist = importlib.metadata.distribution("deepracer-utils")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("deepracer-utils is not installed")
+    init = Path(dist.locate_file("deepracer/__init__.py"))
+    name = "deepracer_utils_under_test"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except ImportError as err:
+            del sys.modules[name]
+            pytest.skip(f"deepracer-utils cannot be imported: {err}")
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    out = tmp / "run"
+    result = train(tiny_config(out, tmp, reward=REWARDS / "follow_center_line.py"))
+    return out, result, tmp
+
+
+def test_output_follows_deepracer_for_cloud_layout(trained):
+    out, result, _ = trained
+    assert result.steps >= 400 and result.iterations >= 1 and not result.interrupted
+    for rel in ("model/model.onnx", "model/model_metadata.json", "ip/hyperparameters.json",
+                "reward_function.py", "metrics/TrainingMetrics.json", "checkpoints/latest.zip",
+                "checkpoints/best.zip", "training-simtrace/0-iteration.csv"):
+        assert (out / rel).is_file(), rel
+    assert (out / "reward_function.py").read_text() == (REWARDS / "follow_center_line.py").read_text()
+    assert json.loads((out / "ip" / "hyperparameters.json").read_text())["num_episodes_between_training"] == 4
+
+
+def test_best_model_is_a_valid_package(trained):
+    from deepracer.model.package import check_model_package
+
+    out, _, _ = trained
+    assert check_model_package(out / "model") == []
+
+
+def test_iteration_metrics_have_reward_progress_and_evaluation(trained):
+    out, _, _ = trained
+    rows = json.loads((out / "metrics" / "iterations.json").read_text())
+    assert rows and rows[0]["episodes"] == 4
+    assert {"mean_reward", "mean_progress", "laps", "evaluation"} <= set(rows[0])
+    assert 0 <= rows[0]["evaluation"]["mean_progress"] <= 100
+    metrics = json.loads((out / "metrics" / "TrainingMetrics.json").read_text())
+    phases = {m["phase"] for m in metrics["metrics"]}
+    assert phases == {"training", "evaluation"}
+
+
+def test_deepracer_utils_reads_the_training_folder(trained):
+    out, _, _ = trained
+    logs = deepracer_utils().logs
+    log = logs.DeepRacerLog(model_folder=str(out))
+    log.load_training_trace()
+    df = log.dataframe() if hasattr(log, "dataframe") else log.df
+    assert len(df) > 100
+    assert df["episode"].nunique() >= 4
+    assert set(df["iteration"]) >= {0}
+    assert df["progress"].between(0, 100).all()
+    per_episode = logs.AnalysisUtils.simulation_agg(df)
+    assert len(per_episode) == df["unique_episode"].nunique()
+    assert per_episode["progress"].max() > 0
+    stats = logs.episode_stats((out / "training-simtrace" / "0-iteration.csv").read_bytes())
+    assert len(stats) == 4
+    metrics = logs.TrainingMetrics(None, fname=str(out / "metrics" / "TrainingMetrics.json"))
+    assert len(metrics.metrics) >= 4
+
+
+def test_resume_continues_counting(trained):
+    out, first, tmp = trained
+    before = json.loads((out / "metrics" / "iterations.json").read_text())
+    second = train(tiny_config(out, tmp, resume=True, steps=200))
+    assert second.steps >= first.steps + 200
+    after = json.loads((out / "metrics" / "iterations.json").read_text())
+    assert [r["iteration"] for r in after] == list(range(len(after)))
+    assert len(after) >= len(before)
+
+
+def test_a_second_run_into_the_same_folder_needs_resume(trained):
+    out, _, tmp = trained
+    with pytest.raises(ConfigError, match="--resume"):
+        train(tiny_config(out, tmp))
+
+
+def test_resume_without_checkpoint_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="no checkpoints"):
+        train(tiny_config(tmp_path / "empty", tmp_path, resume=True))
+
+
+def test_reward_error_in_a_subprocess_env_stops_training_with_file_and_line(tmp_path):
+    bad = tmp_path / "late_failure.py"
+    bad.write_text("def reward_function(params):\n    if params['steps'] > 40:\n"
+                   "        return params['speed'] / 0\n    return 1.0\n")
+    with pytest.raises(RewardFunctionError) as err:
+        train(tiny_config(tmp_path / "out", tmp_path, reward=bad, envs=2))
+    msg = str(err.value)
+    assert str(bad) in msg and "line 3" in msg and "ZeroDivisionError" in msg and "steps=41" in msg
+
+
+def test_reward_validated_before_training(tmp_path):
+    bad = tmp_path / "offtrack_none.py"
+    bad.write_text("def reward_function(params):\n    if not params['all_wheels_on_track']:\n"
+                   "        return None\n    return 1.0\n")
+    with pytest.raises(RewardFunctionError, match="line 3: returned NoneType"):
+        train(tiny_config(tmp_path / "out", tmp_path, reward=bad))
+    assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+def test_sac_with_a_continuous_action_space(tmp_path, shared):
+    out = tmp_path / "sac"
+    result = train(tiny_config(out, tmp_path, algorithm="sac", steps=200,
+                               action_space=shared("deepracer-formats", "model_metadata_sac.json")))
+    meta = json.loads((out / "model" / "model_metadata.json").read_text())
+    assert result.iterations >= 1
+    assert meta["action_space_type"] == "continuous" and meta["training_algorithm"] == "sac"
+    assert meta["onnx"]["output"]["kind"] == "continuous"
+
+
+def test_sac_refuses_a_discrete_action_space(tmp_path, shared):
+    with pytest.raises(ConfigError, match="continuous"):
+        train(tiny_config(tmp_path / "o", tmp_path, algorithm="sac",
+                          action_space=shared("deepracer-formats", "model_metadata.json")))
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tmp_path):
+    hp = tmp_path / "hp.json"
+    hp.write_text(json.dumps(TINY))
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deepracer.cli", "train", "--out", str(out), "--hyperparameters", str(hp),
+         "--minutes", "5", "--envs", "2", "--no-progress", "--max-steps", "150"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # a background shell starts its jobs with SIGINT ignored; a terminal's Ctrl-C is not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "model" / "model.onnx").is_file():
+        time.sleep(0.5)
+    assert (out / "model" / "model.onnx").is_file(), "no model exported within 2 minutes"
+    os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert (out / "checkpoints" / "latest.zip").is_file()
+    assert (out / "model" / "model.onnx").is_file()
+    json.loads((out / "metrics" / "TrainingMetrics.json").read_text())  # complete, not half written
