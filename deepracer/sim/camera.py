@@ -29,6 +29,7 @@ class CameraPose:
     yaw_deg: float = 0.0  # left
     hfov_deg: float = 120.0  # the DeepRacer's wide lens
     max_range_m: float = 12.0
+    projection: str = "pinhole"  # or "fisheye" (equidistant: pixel radius proportional to the angle)
 
 
 @dataclass(frozen=True)
@@ -56,30 +57,43 @@ class CameraModel:
 
     def __init__(self, width: int, height: int, pose: CameraPose) -> None:
         self.width, self.height, self.pose = width, height, pose
-        f = (width / 2) / math.tan(math.radians(pose.hfov_deg) / 2)
-        u = np.arange(width) + 0.5 - width / 2
-        v = np.arange(height) + 0.5 - height / 2
+        half = math.radians(pose.hfov_deg) / 2
+        vv, uu = np.meshgrid(np.arange(height) + 0.5 - height / 2, np.arange(width) + 0.5 - width / 2,
+                             indexing="ij")
+        # ray in the camera frame: x right, y down, z forward
+        if pose.projection == "pinhole":
+            f = (width / 2) / math.tan(half)
+            xr, yd, zf = uu / f, vv / f, np.ones_like(uu)
+        elif pose.projection == "fisheye":
+            f = (width / 2) / half
+            r = np.hypot(uu, vv)
+            theta = r / f
+            k = np.sin(theta) / np.maximum(r, 1e-9)
+            xr, yd, zf = uu * k, vv * k, np.cos(theta)
+        else:
+            raise ValueError(f"camera projection must be pinhole or fisheye, not {pose.projection!r}")
         th = math.radians(pose.pitch_deg)
-        # ray = axis + (u/f)*right + (v/f)*down, axis pitched down by th:
-        # axis = (cos th, 0, -sin th), right = (0, -1, 0), down = (-sin th, 0, -cos th)
-        row_dz = -math.sin(th) - (v / f) * math.cos(th)
-        below = np.nonzero(row_dz < -1e-4)[0]
-        self.first_row = int(below[0]) if below.size else height
-        vv, uu = np.meshgrid(v[self.first_row:], u, indexing="ij")
-        dfx = math.cos(th) - (vv / f) * math.sin(th)
-        dly = -uu / f
-        dz = -math.sin(th) - (vv / f) * math.cos(th)
+        # car frame (x forward, y left, z up), the camera pitched down by th
+        dfx = zf * math.cos(th) - yd * math.sin(th)
+        dly = -xr
+        dz = -zf * math.sin(th) - yd * math.cos(th)
+        ground_rows = np.nonzero(np.all(dz < -1e-4, axis=1))[0]
+        self.first_row = int(ground_rows[0]) if ground_rows.size else height  # sky above, ground below
+        dfx, dly, dz = dfx[self.first_row:], dly[self.first_row:], dz[self.first_row:]
         t = pose.height_m / -dz
         rng = t * np.hypot(dfx, dly)
         t = np.where(rng > pose.max_range_m, t * pose.max_range_m / rng, t)
         gx, gy = pose.forward_m + t * dfx, t * dly
         yaw = math.radians(pose.yaw_deg)
-        self.gx = (gx * math.cos(yaw) - gy * math.sin(yaw)).ravel()
-        self.gy = (gx * math.sin(yaw) + gy * math.cos(yaw)).ravel()
-        # ground footprint of one pixel: range / f, stretched by the grazing angle
-        norm = np.sqrt(dfx**2 + dly**2 + dz**2)
-        grazing = np.maximum(-dz / norm, 1e-3)
-        self.footprint = ((t * norm / f) / grazing).ravel()
+        gx, gy = gx * math.cos(yaw) - gy * math.sin(yaw), gx * math.sin(yaw) + gy * math.cos(yaw)
+        self.gx, self.gy = gx.ravel(), gy.ravel()
+        # ground footprint of a pixel: how far its neighbours' ground points are
+        if gx.shape[0] > 1:
+            d_row = np.hypot(*(np.gradient(a, axis=0) for a in (gx, gy)))
+        else:
+            d_row = np.zeros_like(gx)
+        d_col = np.hypot(*(np.gradient(a, axis=1) for a in (gx, gy)))
+        self.footprint = np.maximum(d_row, d_col).ravel()
 
 
 class Renderer:

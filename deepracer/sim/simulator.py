@@ -71,6 +71,8 @@ class SimConfig:
             raise ConfigError(f"camera_hz {self.camera_hz} cannot exceed physics_hz {self.physics_hz}")
         if not (8 <= self.width <= 1920 and 8 <= self.height <= 1080):
             raise ConfigError(f"camera size {self.width}x{self.height} is out of range")
+        if self.camera.projection not in ("pinhole", "fisheye"):
+            raise ConfigError(f"camera projection must be 'pinhole' or 'fisheye', not {self.camera.projection!r}")
         if self.off_track not in ("reset", "end"):
             raise ConfigError(f"off_track must be 'reset' or 'end', not {self.off_track!r}")
 

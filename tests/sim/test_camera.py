@@ -82,3 +82,17 @@ def test_top_down_shows_the_car():
     assert img.ndim == 3 and img.shape[2] == 3 and max(img.shape[:2]) == 300
     red = (img[:, :, 2] > 200) & (img[:, :, 0] < 60) & (img[:, :, 1] < 60)
     assert red.sum() > 4
+
+
+def test_fisheye_lens_option():
+    from deepracer.errors import ConfigError
+    from deepracer.sim.camera import CameraPose
+
+    pin = sim_at(0.5).render()
+    sim = sim_at(0.5, camera=CameraPose(projection="fisheye"))
+    fish = sim.render().astype(int)
+    assert fish.shape == pin.shape and not np.array_equal(fish, pin)
+    near = fish[sim.renderer.first_row + 10:]
+    assert np.abs(near - near[:, ::-1]).mean() < 3.0  # still centred
+    with pytest.raises(ConfigError, match="projection"):
+        Simulator(SimConfig(camera=CameraPose(projection="orthographic")))

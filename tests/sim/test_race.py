@@ -124,3 +124,20 @@ def test_pure_pursuit_completes_a_lap_on_every_built_in_track(name):
             break
     assert race.status == "lap_complete" and race.off_track_count == 0
     assert sim.track.length_m / race.lap_times[0] > 1.0  # a lap at more than 1 m/s on average
+
+
+def test_randomised_actuation_latency_delays_the_command():
+    from deepracer.sim.simulator import Randomization
+
+    only_latency = Randomization(appearance=False, camera_pose=False, blur_sigma_max=0.0, image_noise_max=0.0,
+                                 latency_max_s=0.1, speed_gain=0.0)
+    prompt = Simulator(SimConfig(track="oval"))
+    prompt.step(0.0, 2.0)
+    moved = []
+    for seed in range(6):
+        sim = Simulator(SimConfig(track="oval", randomize=True, seed=seed, randomization=only_latency))
+        x0 = sim.state.x
+        sim.step(0.0, 2.0)
+        moved.append(sim.state.x - x0)
+    assert all(m <= prompt.state.x - prompt.track.center[0, 0] + 1e-12 for m in moved)
+    assert min(moved) < 0.5 * (prompt.state.x - prompt.track.center[0, 0])
