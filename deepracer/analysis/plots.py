@@ -54,9 +54,11 @@ def training_curves(
 def _draw_track(ax: Any, track: Any | None) -> None:
     if track is None:
         return
-    for line, style in ((track.inner, "-"), (track.outer, "-"), (track.center, "--")):
+    for line in (track.inner, track.outer):
         pts = closed(line)
-        ax.plot(pts[:, 0], pts[:, 1], style, color="black", linewidth=1.2 if style == "-" else 0.6, zorder=3)
+        ax.plot(pts[:, 0], pts[:, 1], "-", color="black", linewidth=1.2, zorder=3)
+    pts = closed(track.center)
+    ax.plot(pts[:, 0], pts[:, 1], "--", color="0.7", linewidth=0.6, zorder=0)  # under the trajectories
 
 
 def trajectories(
@@ -69,14 +71,15 @@ def trajectories(
     _draw_track(ax, track)
     data = steps[steps["episode_status"] != "prepare"]
     colours = data[value].to_numpy(dtype=float)
+    size = float(np.clip(20000 / max(len(data), 1), 1, 6))  # dense training clouds small, a few laps visible
     if value == "reward" and len(colours):  # a few huge bonuses would flatten the scale
         colours = np.clip(colours, None, np.percentile(colours, 99))
     if discrete:
         n = int(max(colours.max(), 0)) + 1 if len(colours) else 1
-        sc = ax.scatter(data["x"], data["y"], c=colours, s=1, alpha=0.6, cmap=plt.get_cmap("tab20", n),
+        sc = ax.scatter(data["x"], data["y"], c=colours, s=size, alpha=0.6, cmap=plt.get_cmap("tab20", n),
                         vmin=-0.5, vmax=n - 0.5)
     else:
-        sc = ax.scatter(data["x"], data["y"], c=colours, s=1, alpha=0.6, cmap=cmap)
+        sc = ax.scatter(data["x"], data["y"], c=colours, s=size, alpha=0.6, cmap=cmap)
     fig.colorbar(sc, ax=ax, label=value)
     ax.set_aspect("equal")
     ax.set(title=title, xlabel="x (m)", ylabel="y (m)")

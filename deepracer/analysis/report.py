@@ -114,7 +114,7 @@ def analyze(
         })
         figures += [
             ("Speed on track (training)", plots.trajectories(logs.training, the_track, "speed",
-                                                             out / "track_speed.png", "Training: speed (m/s)", "plasma")),
+                                                             out / "track_speed.png", "Training: speed (m/s)", "turbo")),
             ("Action on track (training)", plots.trajectories(logs.training, the_track, "action",
                                                               out / "track_action.png", "Training: action", discrete=True)),
             ("Reward on track (training)", plots.trajectories(logs.training, the_track, "reward",
@@ -146,7 +146,7 @@ def analyze(
             **_lap_stats(laps),
         }
         figures.append(("Speed on track (evaluation)", plots.trajectories(
-            logs.evaluation, the_track, "speed", out / "evaluation_speed.png", "Evaluation: speed (m/s)", "plasma")))
+            logs.evaluation, the_track, "speed", out / "evaluation_speed.png", "Evaluation: speed (m/s)", "turbo")))
         if logs.training is None:
             figures.append(("Action usage (evaluation)", plots.action_histogram(
                 logs.evaluation, logs.model_metadata, out / "action_histogram.png", "Action usage (evaluation)")))
