@@ -14,19 +14,17 @@ from deepracer.sim.trackmap import TrackMap
 if TYPE_CHECKING:
     from deepracer.sim.simulator import Simulator
 
-_cache: dict[tuple[int, int], np.ndarray] = {}
-
 
 def track_image(tmap: TrackMap, size: int, appearance: Appearance | None = None) -> tuple[np.ndarray, float]:
     """(BGR image with the longer side = size, pixels per map cell), north up."""
-    key = (id(tmap), size)
+    cache = tmap.__dict__.setdefault("_images", {})  # per map: the drawing only depends on the map
     scale = size / max(tmap.w, tmap.h)
-    if key not in _cache:
+    if size not in cache:
         pal = np.clip((appearance or Appearance()).palette(), 0, 255).astype(np.uint8)
         img = pal[tmap.labels]
         w, h = max(1, round(tmap.w * scale)), max(1, round(tmap.h * scale))
-        _cache[key] = cv2.flip(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA), 0)
-    return _cache[key].copy(), scale
+        cache[size] = cv2.flip(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA), 0)
+    return cache[size].copy(), scale
 
 
 def to_pixels(tmap: TrackMap, scale: float, height: int, x: float, y: float) -> tuple[int, int]:

@@ -186,6 +186,9 @@ class Simulator:
         if status.status in FAILURES:
             if self.config.off_track == "end":
                 self.done = True
+            elif status.status == "immobilized":
+                # nothing to put right (a stopped car, e.g. e-stop): report it, no penalty
+                self.race_tracker.restart_counters(p.s, s.x, s.y)
             else:
                 self._put_back()
 

@@ -84,6 +84,17 @@ def test_standing_still_is_immobilized():
     assert statuses[-2] == "in_progress" and statuses[-1] == "immobilized"
 
 
+def test_a_stopped_car_in_evaluation_is_reported_not_penalised():
+    sim = Simulator(SimConfig(track="oval", off_track="reset", off_track_penalty_s=5.0))
+    sim.reset(3)
+    x, y = sim.state.x, sim.state.y
+    statuses = [sim.step(0.0, 0.0).status for _ in range(2 * IMMOBILIZED_STEPS)]
+    assert statuses.count("immobilized") == 2 and not sim.done
+    assert sim.race.lap_time_s == pytest.approx(sim.race.sim_time)  # no penalty
+    assert (sim.state.x, sim.state.y) == (x, y)
+    assert sim.step(0.0, 1.0).status == "in_progress"
+
+
 def test_advance_keeps_the_fixed_physics_step():
     a = Simulator(SimConfig(track="oval"))
     b = Simulator(SimConfig(track="oval"))
