@@ -145,3 +145,11 @@ def test_same_seed_same_trajectory():
     f3, _ = run(4)
     assert i1 == i2 and all(np.array_equal(a, b) for a, b in zip(f1, f2, strict=True))
     assert not np.array_equal(f1[0], f3[0])
+
+
+def test_rgb_array_render_mode_shows_the_track():
+    env = DeepRacerEnv(track="oval", randomize=False, render_mode="rgb_array")
+    env.reset(seed=0)
+    img = env.render()
+    assert img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8
+    assert DeepRacerEnv(track="oval", randomize=False).render() is None

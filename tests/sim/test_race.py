@@ -152,3 +152,16 @@ def test_randomised_actuation_latency_delays_the_command():
         moved.append(sim.state.x - x0)
     assert all(m <= prompt.state.x - prompt.track.center[0, 0] + 1e-12 for m in moved)
     assert min(moved) < 0.5 * (prompt.state.x - prompt.track.center[0, 0])
+
+
+@pytest.mark.parametrize("name", ["reinvent_base.npy", "Bowtie_track.npy", "2022_reinvent_champ_ccw.npy"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_pure_pursuit_laps_deepracer_routes_both_ways(shared, name, reverse):
+    sim = Simulator(SimConfig(track=shared("tracks", name), off_track="end", reverse_direction=reverse))
+    driver = PurePursuitDriver(sim.track)
+    for _ in range(4000):
+        race = sim.step(*driver.command(sim.state))
+        if race.status != "in_progress":
+            break
+    assert race.status == "lap_complete"
+    assert sim.reward_params()["is_reversed"] is reverse
