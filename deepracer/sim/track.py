@@ -161,6 +161,8 @@ class Track:
         tk = float(t[k])
         cross = float(sx[k] * py[k] - sy[k] * px[k])  # > 0: point left of the segment
         dist = math.sqrt(float(dx[k]))
+        if tk >= 1.0:  # exactly on a waypoint: it starts the next segment (s stays in [0, L))
+            i, tk = (i + 1) % n, 0.0
         return Projection(i, tk, float(self.cum[i] + tk * self.seg_len[i]), dist if cross >= 0 else -dist, dist)
 
     def half_widths_at(self, segment: int, t: float) -> tuple[float, float]:
