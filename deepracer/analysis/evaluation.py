@@ -90,6 +90,12 @@ class EvaluationResult:
     wall_time_s: float = 0.0
     model_metadata: dict[str, Any] = field(default_factory=dict, repr=False)  # model_metadata.json as loaded
 
+    @property
+    def start_delay_s(self) -> float:
+        """Simulated time the car stood on the start line before its first move (the node graph
+        answers its first frames with zero speed while it comes up); not part of any lap."""
+        return self.samples[0][1].sim_time if self.samples else 0.0
+
     def summary(self) -> dict[str, Any]:
         laps = [t.lap_time_s for t in self.trials if t.lap_time_s is not None]
         return {
@@ -109,6 +115,7 @@ class EvaluationResult:
             "off_track_penalty_s": self.off_track_penalty_s, "resets_per_trial": self.resets,
             "trials": [asdict(t) for t in self.trials],
             "summary": self.summary(),
+            "start_delay_s": round(self.start_delay_s, 6),
             "wall_time_s": round(self.wall_time_s, 3),
         }
 
@@ -128,6 +135,7 @@ class TrialBook:
         self._t0 = 0.0
         self._counts = {"off_track": 0, "reversed": 0, "immobilized": 0}
         self._steps = 0
+        self._start: Sample | None = None  # the first sample, until the car moves
 
     @property
     def done(self) -> bool:
@@ -143,9 +151,21 @@ class TrialBook:
             return
         index = len(self.trials)
         if self._base is None:  # the car at rest before the first step
-            self._base, self._t0 = self._total(s), s.sim_time
+            self._base, self._t0, self._start = self._total(s), s.sim_time, s
             self.samples.append((index, s, 0.0))
             return
+        if self._start is not None:
+            if s.speed == 0.0 and math.hypot(s.x - self._start.x, s.y - self._start.y) < 1e-9:
+                # Still standing on the start line (the node graph answers its first frames with
+                # zero speed until the policy's commands come through): the clock starts on the
+                # first move, in both drivers alike.
+                if s.sim_time - self._start.sim_time >= self.limit:
+                    self._start = None  # a policy that never drives: let time_up end the trial
+                else:
+                    self._base, self._t0 = self._total(s), s.sim_time
+                    self.samples[-1] = (index, s, 0.0)
+                    return
+            self._start = None
         self._steps += 1
         if s.status in FAILURES:
             self._counts[s.status] += 1
@@ -300,7 +320,9 @@ def _run_through_ros(model: str | Path, track: str | Path | None, seed: int, pen
     try:
         run_sim_graph(model=str(model), track=track, laps=10_000, lock_step=True, seed=seed, randomize=False,
                       max_seconds=max_seconds, record=False, stuck_seconds=max_seconds,
-                      namespace=f"eval_{int(time.monotonic() * 1e6) % 10**9}", on_status=on_status)
+                      namespace=f"eval_{int(time.monotonic() * 1e6) % 10**9}", on_status=on_status,
+                      # strict lock-step: a slow answer on a loaded machine must not become a zero-speed step
+                      sim_params={"lock_step_timeout": 60.0})
     except _Done:
         return
     if not book.done:
