@@ -160,7 +160,8 @@ class TrialBook:
                 # zero speed until the policy's commands come through): the clock starts on the
                 # first move, in both drivers alike.
                 if s.sim_time - self._start.sim_time >= self.limit:
-                    self._start = None  # a policy that never drives: let time_up end the trial
+                    self._t0 = self._start.sim_time  # a policy that never drives: time_up from the start
+                    self._start = None
                 else:
                     self._base, self._t0 = self._total(s), s.sim_time
                     self.samples[-1] = (index, s, 0.0)

@@ -142,3 +142,23 @@ def test_analyze_reads_an_evaluation(reference_model, tmp_path):
     assert main(["analyze", str(out), "--out", str(tmp_path / "report2"), "--quiet"]) == 0
     summary = json.loads((tmp_path / "report2" / "summary.json").read_text())
     assert (summary["track"], summary["track_found"]) == (result["track"], "recognised from the trajectory")
+
+
+def _at(t: float, x: float, speed: float, progress: float = 0.0) -> Sample:
+    return Sample(t, x, 0.0, 0.0, 0.0, speed, progress, 0, "in_progress", True, 0)
+
+
+def test_clock_starts_on_the_first_move():
+    """Steps standing on the start line (zero-speed answers) are not part of the first lap."""
+    book = TrialBook(trials=1, resets=0, penalty_s=3.0, max_trial_seconds=100)
+    for s in [_at(0, 1.0, 0.0), _at(1, 1.0, 0.0), _at(2, 1.0, 0.0), _at(3, 1.5, 1.0, 50), _at(9, 1.0, 1.0, 100)]:
+        book.feed(s)
+    assert book.trials[0].lap_time_s == 7 and book.trials[0].steps == 2
+    assert [s.sim_time for _, s, _ in book.samples] == [2, 3, 9]
+
+
+def test_a_car_that_never_moves_is_time_up():
+    book = TrialBook(trials=1, resets=0, penalty_s=3.0, max_trial_seconds=5)
+    for t in range(8):
+        book.feed(_at(t, 1.0, 0.0))
+    assert book.done and book.trials[0].status == "time_up"
