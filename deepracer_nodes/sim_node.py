@@ -28,6 +28,7 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
@@ -37,6 +38,13 @@ from deepracer.errors import ConfigError
 from deepracer_nodes.image_conversion import to_image_msg
 
 ENCODINGS = ("mono8", "bgr8")
+STATUS_DEPTH = 1000  # steps of sim/status and odom kept for late or slow readers (~66 s at 15 Hz)
+
+
+def history_qos(depth: int) -> QoSProfile:
+    """Reliable, transient local: a reader that asks for it also gets what came before it joined."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def _time_msg(seconds: float):
@@ -74,11 +82,15 @@ class SimNode(Node):
         self.camera_period = 1.0 / p["camera_hz"]
         self.physics_dt = 1.0 / p["physics_hz"]
 
-        self.pub_image = self.create_publisher(Image, "camera/image_raw", 5)
-        self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", 5)
-        self.pub_odom = self.create_publisher(Odometry, "odom", 10)
+        # Deep, transient-local histories: in lock-step the simulator can run far ahead of a
+        # recorder on a busy machine, or start before the recorder is discovered, and a
+        # transient-local reader must still get every step (evaluation simtraces). Volatile
+        # and best-effort readers (inference_node, `ros2 topic echo`) match as usual.
+        self.pub_image = self.create_publisher(Image, "camera/image_raw", history_qos(30))
+        self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", 30)
+        self.pub_odom = self.create_publisher(Odometry, "odom", history_qos(STATUS_DEPTH))
         self.pub_clock = self.create_publisher(Clock, "/clock", 10)
-        self.pub_status = self.create_publisher(String, "sim/status", 10)
+        self.pub_status = self.create_publisher(String, "sim/status", history_qos(STATUS_DEPTH))
         self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
 
         self.steering_deg = 0.0
@@ -127,6 +139,7 @@ class SimNode(Node):
             "lock_step_timeout": 2.0,  # lock-step: wall seconds to wait for the answer to a frame
             "real_time_factor": 1.0,  # real time: sim seconds per wall second
             "frame_id": "camera",
+            "wait_for_status_reader": False,  # hold the start until someone reads sim/status (run_sim_graph)
         }
         out = {}
         for name, default in defaults.items():
@@ -164,6 +177,8 @@ class SimNode(Node):
 
     # --- real time --------------------------------------------------------------------
     def _real_time_tick(self) -> None:
+        if not self._reader_ready():
+            return
         if not self.driving:
             # Nobody drives yet (the model may still be loading): offer the start frame at
             # camera rate, time stands still, so the race starts with the first command.
@@ -191,11 +206,14 @@ class SimNode(Node):
         if due > 5:  # too far behind: drop the backlog instead of running faster than real time
             self._physics_steps += due - 5
 
+    def _reader_ready(self) -> bool:
+        return not self.params["wait_for_status_reader"] or self.pub_status.get_subscription_count() > 0
+
     # --- lock-step --------------------------------------------------------------------
     def _lock_step_tick(self) -> None:
         now = time.monotonic()
         if self.frames_published == 0:
-            if self.pub_image.get_subscription_count() > 0:
+            if self.pub_image.get_subscription_count() > 0 and self._reader_ready():
                 self._publish_clock()
                 self._publish_odom_status(self.status)
                 self._send_lock_step_frame(now)

@@ -34,6 +34,7 @@ from std_msgs.msg import String
 from deepracer.control.kinematics import action_to_twist
 from deepracer.errors import DeepRacerError, ModelPackageError
 from deepracer_nodes.image_conversion import from_image_msg
+from deepracer_nodes.sim_node import STATUS_DEPTH, history_qos
 
 SILENCE_LIMIT_S = 30.0  # wall seconds without any sim/status: the graph is dead, not slow
 DRIVER_MODEL = "model"
@@ -126,8 +127,9 @@ class _Recorder(Node):
         self.frames: list[np.ndarray] = []
         self.frame_stamps: list[float] = []
         self.record_frames = record_frames
-        self.create_subscription(String, "sim/status", self._on_status, 100)
-        self.create_subscription(Image, "camera/image_raw", self._on_image, 100)
+        # transient local: every step since the start, even if sim_node started before we matched
+        self.create_subscription(String, "sim/status", self._on_status, history_qos(STATUS_DEPTH))
+        self.create_subscription(Image, "camera/image_raw", self._on_image, history_qos(300))
         self.driver = None
         self._pending_frames: list[float] = []
         if pure_pursuit:
@@ -231,7 +233,7 @@ def run_sim_graph(
 
     track_arg = str(track) if track else ""
     sim_over = {"track": track_arg, "lock_step": lock_step, "seed": int(seed), "randomize": bool(randomize),
-                "max_laps": int(laps), "max_time": max_seconds} | dict(sim_params or {})
+                "max_laps": int(laps), "max_time": max_seconds, "wait_for_status_reader": True} | dict(sim_params or {})
     specs = sim_graph(config, sim_node=sim_over, inference_node={"model": model_path})
     if driver == DRIVER_PURE_PURSUIT:
         specs = [s for s in specs if s.name != "inference_node"]
