@@ -173,7 +173,7 @@ def _iteration_of(path: Path) -> int:
 def _worker_of(path: Path, root: Path) -> int:
     """DRfC's multi-worker runs keep worker k's trace in `k/training-simtrace/`."""
     parent = path.parent.parent.name
-    return int(parent) if parent.isdigit() and path.parent.parent != root.parent else 0
+    return int(parent) if parent.isdigit() and path.parent.parent != root else 0
 
 
 def _read_json(path: Path) -> Any:

@@ -87,3 +87,20 @@ def test_our_evaluation_reads_in_deepracer_utils(deepracer_utils, tmp_path):
     agg = deepracer_utils.logs.AnalysisUtils.simulation_agg(log.dataframe(), "stream", is_eval=True)
     assert list(agg["progress"]) == [100.0, 100.0]
     assert list(agg["time"]) == pytest.approx([t.lap_time_s for t in result.trials], abs=1e-5)
+
+
+def test_drfc_multiple_workers_match(deepracer_utils, sample, tmp_path):
+    """DRfC with two workers (`0/`, `1/`): episodes numbered as deepracer-utils' unique_episode."""
+    for worker, iterations in (("0", range(0, 3)), ("1", range(3, 6))):
+        dest = tmp_path / worker / "training-simtrace"
+        dest.mkdir(parents=True)
+        for new, old in enumerate(iterations):  # worker 1 gets other episodes under the same iteration numbers
+            (dest / f"{new}-iteration.csv").write_text((sample / "training-simtrace" / f"{old}-iteration.csv").read_text())
+    log = deepracer_utils.logs.DeepRacerLog(str(tmp_path))
+    log.load()
+    theirs = deepracer_utils.logs.AnalysisUtils.simulation_agg(log.dataframe(), secondgroup="unique_episode")
+    ours = episode_table(load_logs(tmp_path, quiet=True).training)
+    assert len(ours) == len(theirs) == 120
+    assert list(ours["unique_episode"]) == list(theirs["unique_episode"])
+    for column in ("progress", "reward", "steps"):
+        assert ours[column].to_numpy() == pytest.approx(theirs[column].to_numpy()), column
