@@ -12,8 +12,11 @@ Two modes:
   advances exactly one camera period, then frame k+1 goes out. Event driven (the executor
   is never blocked); the clock stands still while a frame is processed, so control_node's
   watchdog (sim time) cannot fire mid-frame. If no command comes within `lock_step_timeout`
-  wall seconds the node steps with zero speed and warns; before the first command ever
-  arrives it re-sends frame 0 instead (nobody is driving yet, the race has not started).
+  wall seconds the node steps with zero speed and warns. The race starts with the first
+  command with a non-zero speed: before it, zero commands (control_node's start-up and
+  watchdog zeros while inference_node loads) do not answer frame 0, and frame 0 is re-sent
+  every `lock_step_timeout` until someone drives (or, if only zero commands came, the race
+  starts with the car standing).
 """
 
 from __future__ import annotations
@@ -104,6 +107,7 @@ class SimNode(Node):
         self.status = self.sim.reset(start_waypoint=p["start_waypoint"])
         self._next_frame_t = self.sim.state.t
         self._awaiting = False  # lock-step: frame sent, its command not yet received
+        self._zero_answers = 0  # lock-step: zero-speed commands received before the race started
         self._frame_sent_wall = 0.0
         if p["lock_step"]:
             # only checks the fallback timeout; stepping happens in the cmd_vel callback
@@ -166,6 +170,11 @@ class SimNode(Node):
         if abs(self.speed_mps) > 0:
             self.driving = True
         if self.params["lock_step"] and self._awaiting:
+            if not self.driving:
+                # Before the race starts a zero command is not an answer to frame 0: it is
+                # control_node's start-up/watchdog zero while inference_node is still loading.
+                self._zero_answers += 1
+                return
             self._awaiting = False
             self._lock_step_advance(self.steering_deg, self.speed_mps)
 
@@ -220,8 +229,16 @@ class SimNode(Node):
             return
         if not self._awaiting or now - self._frame_sent_wall < self.params["lock_step_timeout"]:
             return
-        if self.commands_received == 0:  # nobody drives yet: offer the first frame again
-            self._send_lock_step_frame(now)
+        if not self.driving:
+            if self._zero_answers == 0:  # nobody drives yet: offer the first frame again
+                self._send_lock_step_frame(now)
+                return
+            # the driver answers, but only with zero speed: start anyway (the car stands)
+            self.driving = True
+            self.get_logger().warning(f"lock-step: only zero-speed commands for {self.params['lock_step_timeout']:.2f} s; "
+                                      "starting the race with the car standing")
+            self._awaiting = False
+            self._lock_step_advance(self.steering_deg, 0.0)
             return
         self.get_logger().warning(
             f"lock-step: no cmd_vel within {self.params['lock_step_timeout']:.2f} s of frame "

@@ -267,3 +267,22 @@ def test_max_laps_stops_the_car_after_the_last_lap(rig):
     n = len(r.images)
     r.spin_for(0.3)
     assert len(r.images) == n  # the race is over: no more frames, the car stands
+
+
+def test_lock_step_zero_commands_before_the_start_do_not_answer_frame_0(rig):
+    r = rig({"lock_step": True, "lock_step_timeout": 5.0})
+    assert r.spin_until(lambda: len(r.images) >= 1)
+    r.probe.send(0.0, 0.0)  # control_node's start-up zero, inference still loading
+    r.probe.send(0.0, 0.0)
+    r.spin_for(0.3)
+    assert len(r.images) == 1 and r.sim.sim.state.t == 0.0  # still waiting for the driver
+    r.probe.send(5.0, 1.0)  # the policy's answer to frame 0
+    assert r.spin_until(lambda: len(r.images) >= 2 and r.status[-1]["sim_time"] > 0)
+    assert r.status[-1]["sim_time"] == pytest.approx(1 / 15, abs=1e-6)
+    assert r.sim.steering_deg == pytest.approx(5.0)
+
+
+def test_lock_step_only_zero_commands_start_the_race_standing(rig):
+    r = rig({"lock_step": True, "lock_step_timeout": 0.3}, answer=lambda f: (0.0, 0.0))
+    assert r.spin_until(lambda: len(r.status) >= 5, timeout=10)
+    assert r.status[-1]["sim_time"] > 0 and r.status[-1]["speed"] == 0.0
