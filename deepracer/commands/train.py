@@ -27,11 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--network", choices=["small", "shallow"], default="small",
                         help="small: a compact CNN (fast, < 1 MB); shallow: DeepRacer's 3-conv + 512 network")
-    parser.add_argument("--pretrain", choices=["pure-pursuit"], default=None,
-                        help="behaviour cloning from the pure-pursuit driver on rendered frames before RL")
-    parser.add_argument("--pretrain-minutes", type=float, default=3.0,
-                        help="wall-clock budget of --pretrain (default 3)")
-    parser.add_argument("--eval-trials", type=int, default=1, help="evaluation episodes after each iteration")
+    parser.add_argument("--eval-trials", type=int, default=1, help="evaluation episodes per track after each iteration: the first "
+                             "without randomisation, the others with it (default 1)")
     parser.add_argument("--stop-on-lap", action="store_true", help="stop at the first lap completed in evaluation")
     parser.add_argument("--max-steps", type=int, default=None, help="steps per training episode")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.zip")
@@ -49,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, reward=args.reward, track=args.track, action_space=args.action_space,
         hyperparameters=args.hyperparameters, minutes=args.minutes, steps=args.steps,
         algorithm=args.algorithm, envs=args.envs, seed=args.seed, resume=args.resume, network=args.network,
-        pretrain=args.pretrain, pretrain_minutes=args.pretrain_minutes, eval_trials=args.eval_trials,
+        eval_trials=args.eval_trials,
         stop_on_lap=args.stop_on_lap, max_steps=args.max_steps or DEFAULT_MAX_STEPS,
         progress_bar=not args.no_progress,
     )

@@ -12,17 +12,17 @@ from deepracer.errors import RewardFunctionError
 
 
 def run_episodes(
-    make_env: Callable[[], Any], predict: Callable[[np.ndarray], Any], episodes: int, stack_size: int = 1,
+    env: Any, predict: Callable[[np.ndarray], Any], episodes: int, stack_size: int = 1, first_seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Drive `episodes` episodes; each result has progress (0..100), status, lap_time_s, reward, steps, wall_s.
 
     `predict` maps the (stacked) observation to an action. Frames are stacked on the last axis,
-    newest last, as VecFrameStack does during training.
+    newest last, as VecFrameStack does during training. Episode k resets with seed
+    first_seed + k, so a randomised environment shows the same conditions at every evaluation.
     """
-    env = make_env()
     results = []
-    try:
-        for trial in range(episodes):
+    if episodes > 0:
+        for trial in range(first_seed, first_seed + episodes):
             obs, info = env.reset(seed=trial)
             frames = [obs] * stack_size
             t0 = time.time()
@@ -44,8 +44,6 @@ def run_episodes(
                 "lap_time_s": float(info.get("lap_time_s") or 0.0) if status == "lap_complete" else None,
                 "reward": total, "steps": int(info.get("steps", 0)), "wall_s": time.time() - t0,
             })
-    finally:
-        env.close()
     return results
 
 

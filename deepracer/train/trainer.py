@@ -46,8 +46,6 @@ class TrainConfig:
     seed: int = 0
     resume: bool = False
     network: str = "small"
-    pretrain: str | None = None  # "pure-pursuit": behaviour cloning before RL
-    pretrain_minutes: float = 3.0
     eval_trials: int = 1
     stop_on_lap: bool = False  # stop at the first evaluation lap (the bench)
     max_steps: int = DEFAULT_MAX_STEPS
@@ -188,9 +186,15 @@ def track_list(track: str | None) -> list[str | None]:
 
 
 def eval_factories(cfg: TrainConfig, metadata: ModelMetadata, reward: RewardFunction | None,
-                   max_steps: int) -> list[_EnvFactory]:
-    """One evaluation environment per training track: from the start line, no randomisation."""
-    return [_EnvFactory(t, metadata.to_dict(), reward, 12345, False, 0, max_steps) for t in track_list(cfg.track)]
+                   max_steps: int) -> list[tuple[_EnvFactory, int]]:
+    """(environment, trials) to evaluate on: per training track, from the start line, one trial
+    without randomisation, then eval_trials - 1 with the simulator's randomisation."""
+    out = []
+    for t in track_list(cfg.track):
+        out.append((_EnvFactory(t, metadata.to_dict(), reward, 12345, False, 0, max_steps), 1))
+        if cfg.eval_trials > 1:
+            out.append((_EnvFactory(t, metadata.to_dict(), reward, 12345, True, 0, max_steps), cfg.eval_trials - 1))
+    return out
 
 
 def build_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: ModelMetadata):
@@ -211,10 +215,6 @@ def build_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: Mode
     )
     model.huber = hp.huber
     return model
-
-
-class _Stop(Exception):
-    pass
 
 
 def train(cfg: TrainConfig) -> TrainResult:
@@ -257,7 +257,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         model = build_model(cfg, hp, venv, metadata)
     state_path = out / "checkpoints" / "state.json"
     best = _load_state(state_path)
-    eval_makers = eval_factories(cfg, metadata, reward, cfg.max_steps * 3)
+    eval_envs = [(make(), trials) for make, trials in eval_factories(cfg, metadata, reward, cfg.max_steps * 3)]
     log = TrainingLog(out, hp.num_episodes_between_training, n_envs, resume=cfg.resume)
     t_start = time.time()
     start_steps = model.num_timesteps
@@ -270,7 +270,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         return action
 
     def evaluate_and_keep_best(label: str) -> dict[str, Any]:
-        results = [r for make in eval_makers for r in run_episodes(make, predict, cfg.eval_trials, hp.stack_size)]
+        results = [r for env, trials in eval_envs for r in run_episodes(env, predict, trials, hp.stack_size)]
         s = score(results)
         if best.get("score") is None or list(s) > list(best["score"]):
             best.update(score=list(s), progress=s[0], lap_time_s=-s[1] if s[1] > -1e9 else None, label=label,
@@ -322,20 +322,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     interrupted = False
     previous_term = _stop_on_sigterm()
     try:
-        if cfg.pretrain and not cfg.resume:
-            from deepracer.train.pretrain import pretrain
-
-            pretrain(cfg, model, metadata, hp.stack_size, progress_bar=cfg.progress_bar)
-            ev = evaluate_and_keep_best("pretrain")
-            bar.write(f"after pretraining: evaluation progress {best.get('progress')}%, laps {ev['laps']}")
-            if cfg.stop_on_lap and ev["laps"]:
-                stopped["why"] = "first evaluation lap"
-                raise _Stop
-        if deadline is None or time.time() < deadline:
-            model.learn(total_timesteps=min(budget_steps, 10**9), callback=Callback(),
-                        reset_num_timesteps=not cfg.resume, progress_bar=False)
-    except _Stop:
-        pass
+        model.learn(total_timesteps=min(budget_steps, 10**9), callback=Callback(),
+                    reset_num_timesteps=not cfg.resume, progress_bar=False)
     except KeyboardInterrupt:
         interrupted, stopped["why"] = True, "interrupted"
     except RewardFunctionError:
@@ -353,6 +341,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             write_json_atomic(state_path, best)
             log.close()
             venv.close()
+            for env, _ in eval_envs:
+                env.close()
     steps = model.num_timesteps - start_steps
     return TrainResult(
         out=out, steps=int(model.num_timesteps), wall_s=round(wall, 1), iterations=len(log.iterations),

@@ -186,3 +186,40 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tmp_path):
     assert (out / "checkpoints" / "latest.zip").is_file()
     assert (out / "model" / "model.onnx").is_file()
     json.loads((out / "metrics" / "TrainingMetrics.json").read_text())  # complete, not half written
+
+
+def test_frame_stack_reaches_the_exported_model(tmp_path):
+    from deepracer.model.package import load_model_package
+    from deepracer.model.policy import OnnxPolicy
+
+    hp = tmp_path / "hp.json"
+    hp.write_text(json.dumps({**TINY, "stack_size": 3}))
+    out = tmp_path / "stacked"
+    train(TrainConfig(out=out, hyperparameters=hp, steps=200, envs=1, max_steps=100, progress_bar=False))
+    package = load_model_package(out / "model")
+    assert package.input_spec.frame_stack == 3 and package.input_spec.shape() == (1, 3, 120, 160)
+    import numpy as np
+
+    decision = OnnxPolicy(package).predict(np.zeros((120, 160), np.uint8))
+    assert decision.index is not None
+
+
+def test_several_tracks_are_trained_and_evaluated(tmp_path):
+    out = tmp_path / "multi"
+    train(tiny_config(out, tmp_path, track="oval,hairpins", steps=300, eval_trials=2))
+    rows = json.loads((out / "metrics" / "iterations.json").read_text())
+    assert rows[0]["evaluation"]["trials"] == 4  # per track: one plain, one randomised
+    tracks = {round(float(line.split(",")[13]), 2)
+              for line in (out / "training-simtrace" / "0-iteration.csv").read_text().splitlines()[1:]}
+    assert len(tracks) == 2  # episodes ran on both tracks (told apart by track_len)
+
+
+@pytest.mark.slow
+def test_ppo_from_scratch_completes_a_lap_within_ten_minutes():
+    """The bench: default track, default reward function, default action space, 2 environments."""
+    import argparse
+
+    from deepracer.train.bench import run
+
+    result = run(argparse.Namespace(minutes=10.0, envs=2, seed=0, track=None, network="small", keep=None))
+    assert result["minutes_to_first_lap"] is not None and result["minutes_to_first_lap"] <= 10.0
