@@ -295,7 +295,12 @@ def run_sim_graph(
 
 
 def _result(track: Any, model: str, driver: str, lock_step: bool, laps: int, reason: str, rec: _Recorder, wall: float) -> SimRunResult:
-    status = rec.status
+    status: list[dict[str, Any]] = []
+    for st in rec.status:  # one record per sim instant (real time re-sends the start while waiting)
+        if status and st["sim_time"] <= status[-1]["sim_time"]:
+            status[-1] = st
+        else:
+            status.append(st)
     steps = [
         StepRecord(i, st["sim_time"], st["x"], st["y"], st["yaw"], st["steering_deg"], st["speed"], st["progress"],
                    st["lap"], st["status"], st["all_wheels_on_track"], st["closest_waypoint"], st["off_track_count"])

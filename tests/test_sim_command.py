@@ -146,3 +146,28 @@ def test_a_car_that_does_not_move_is_reported_stuck(tmp_path):
     assert result.stop_reason == "stuck"
     assert 3.0 <= result.sim_time_s < 30.0  # 3 s without progress, long before the time limit
     assert result.completed_laps == 0 and result.laps[0].progress == 0
+
+
+@pytest.fixture
+def bundled():
+    from deepracer.paths import bundled_model
+
+    path = bundled_model()
+    if not path.exists():
+        pytest.skip(f"no bundled model at {path}")
+    return path
+
+
+def test_the_readme_job_bundled_model_laps_the_default_track(capsys, bundled, tmp_path):
+    out = _run_json(capsys, "--lock-step", "--laps", "1", "--out", str(tmp_path))
+    assert out["driver"] == "model" and out["model"] == str(bundled)
+    assert out["completed_laps"] == 1 and out["laps"][0]["completed"]
+    assert out["stop_reason"] == "laps_done"
+    assert (tmp_path / "sim-reinvent2018.mp4").is_file() and (tmp_path / "sim-reinvent2018.png").is_file()
+
+
+def test_real_time_default_mode_drives_with_the_bundled_model(capsys, bundled):
+    out = _run_json(capsys, "--max-seconds", "2", "--no-video")
+    assert out["lock_step"] is False and out["stop_reason"] == "time_limit"
+    assert out["laps"][0]["progress"] > 5  # it moved along the track in 2 s of real time
+    assert 25 <= out["steps"] <= 32  # one record per camera step (15 Hz), the start counted once
