@@ -37,11 +37,9 @@ class TopDown:
         self.origin = lo
         base = np.full((height_px, self.size[0], 3), (40, 110, 40), np.uint8)  # grass (BGR)
         inner, outer = self.px(track.inner), self.px(track.outer)
-        road = np.vstack([outer, inner[::-1]])
         # the road ring: outer polygon filled, inner polygon cut out again
         cv2.fillPoly(base, [outer], (70, 70, 70), lineType=cv2.LINE_AA)
         cv2.fillPoly(base, [inner], (40, 110, 40), lineType=cv2.LINE_AA)
-        del road
         cv2.polylines(base, [inner, outer], True, (255, 255, 255), 1, cv2.LINE_AA)
         cv2.polylines(base, [self.px(track.center)], True, (0, 200, 255), 1, cv2.LINE_AA)
         self.base = base
