@@ -65,3 +65,13 @@ def test_trajectory_png(track, tmp_path):
     # the path is coloured by speed: viridis colours, not only the black/grey track lines
     hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
     assert (hsv[..., 1] > 100).sum() > 500
+
+
+def test_top_down_road_is_drawn_whichever_border_is_called_inner(track):
+    from types import SimpleNamespace
+
+    swapped = SimpleNamespace(inner=track.outer, outer=track.inner, center=track.center)
+    for t in (track, swapped):
+        top = TopDown(t, height_px=240)
+        u, v = top.px([track.center[len(track.center) // 3]])[0]
+        assert tuple(top.base[v, u]) != (40, 110, 40)  # the centre line lies on road, not grass

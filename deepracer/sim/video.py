@@ -37,9 +37,11 @@ class TopDown:
         self.origin = lo
         base = np.full((height_px, self.size[0], 3), (40, 110, 40), np.uint8)  # grass (BGR)
         inner, outer = self.px(track.inner), self.px(track.outer)
-        # the road ring: outer polygon filled, inner polygon cut out again
-        cv2.fillPoly(base, [outer], (70, 70, 70), lineType=cv2.LINE_AA)
-        cv2.fillPoly(base, [inner], (40, 110, 40), lineType=cv2.LINE_AA)
+        # the road ring: the larger border filled, the smaller one cut out again (routes do
+        # not always name the inside border "inner")
+        big, small = sorted((inner, outer), key=lambda p: -abs(cv2.contourArea(p.astype(np.float32))))
+        cv2.fillPoly(base, [big], (70, 70, 70), lineType=cv2.LINE_AA)
+        cv2.fillPoly(base, [small], (40, 110, 40), lineType=cv2.LINE_AA)
         cv2.polylines(base, [inner, outer], True, (255, 255, 255), 1, cv2.LINE_AA)
         cv2.polylines(base, [self.px(track.center)], True, (0, 200, 255), 1, cv2.LINE_AA)
         self.base = base
