@@ -98,7 +98,7 @@ def _write_outputs(args: argparse.Namespace, result) -> dict:
         captions = []
         for i in result.frame_steps:
             s = result.steps[i]
-            captions.append(f"lap {s.lap + 1}  {s.progress:5.1f}%  {s.speed:4.2f} m/s  t={s.sim_time:6.2f}s")
+            captions.append(f"lap {s.lap + 1}  {s.progress:.1f}%  {s.speed:.2f} m/s  t {s.sim_time:.2f} s")
         written["video"] = str(write_video(video, track, result.frames, frame_poses, result.camera_hz, captions))
     driver = "pure pursuit (stand-in)" if result.driver != "model" else Path(result.model).name
     laps = ", ".join(f"{lap.lap_time_s:.2f} s" for lap in result.laps if lap.completed) or "no lap completed"

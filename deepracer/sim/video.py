@@ -70,9 +70,10 @@ def side_by_side(camera: np.ndarray, top: np.ndarray, caption: str = "") -> np.n
     h = top.shape[0]
     cam = cv2.resize(cam, (int(round(cam.shape[1] * h / cam.shape[0])), h), interpolation=cv2.INTER_NEAREST)
     out = np.hstack([cam, top])
-    if caption:
-        cv2.putText(out, caption, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(out, caption, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    if caption:  # top left of the top-down view: over grass, away from the camera picture
+        org = (cam.shape[1] + 8, 20)
+        cv2.putText(out, caption, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(out, caption, org, cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return out
 
 
