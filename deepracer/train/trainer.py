@@ -106,7 +106,7 @@ class _EnvFactory:
         if multiprocessing.parent_process() is not None:
             # Ctrl-C is the trainer's to handle: it saves, then closes these workers itself.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-        torch.set_num_threads(1)
+            torch.set_num_threads(1)  # the cores are for the other workers and the trainer
         from deepracer.sim import DEFAULT_TRACK, DeepRacerEnv
 
         kwargs: dict[str, Any] = {}

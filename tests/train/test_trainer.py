@@ -223,3 +223,15 @@ def test_ppo_from_scratch_completes_a_lap_within_ten_minutes():
 
     result = run(argparse.Namespace(minutes=10.0, envs=2, seed=0, track=None, network="small", keep=None))
     assert result["minutes_to_first_lap"] is not None and result["minutes_to_first_lap"] <= 10.0
+
+
+def test_continuous_ppo_logs_actions_as_deepracer_does(tmp_path, shared):
+    out = tmp_path / "cont"
+    train(tiny_config(out, tmp_path, steps=200, action_space=shared("deepracer-formats", "model_metadata_cont.json")))
+    meta = json.loads((out / "model" / "model_metadata.json").read_text())
+    assert meta["action_space_type"] == "continuous" and meta["training_algorithm"] == "clipped_ppo"
+    from deepracer.analysis.simtrace import iter_rows
+
+    row = next(iter_rows(out / "training-simtrace" / "0-iteration.csv"))
+    steer, speed = (float(x) for x in row["action"].strip("[]").split(","))
+    assert -30 <= steer <= 30 and 1 <= speed <= 2  # the DRfC file's ranges, absolute units
