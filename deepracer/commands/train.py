@@ -66,4 +66,5 @@ def run(args: argparse.Namespace) -> int:
               f"stopped: {result.stopped_because}")
         lap = f", best lap {result.best_lap_time_s:.2f} s" if result.best_lap_time_s else ""
         print(f"best evaluation progress {result.best_progress:.0f}%{lap}; model package: {args.out / 'model'}")
+        print(f"drive it: deepracer sim --model {args.out / 'model'}")
     return 130 if result.interrupted else 0
