@@ -27,7 +27,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11",
     packages=find_packages(include=["deepracer", "deepracer.*", "deepracer_nodes", "deepracer_nodes.*"]),
-    package_data={"deepracer": ["sim/tracks/*.npy", "sim/assets/*"]},
+    package_data={"deepracer": ["sim/tracks/*.npy", "sim/assets/*", "train/presets/*.json", "train/rewards/*.py"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

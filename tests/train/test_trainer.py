@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import json
 import os
 import signal
@@ -16,6 +14,7 @@ import pytest
 
 from deepracer.errors import ConfigError, RewardFunctionError
 from deepracer.train.trainer import TrainConfig, train
+from tests.deepracer_utils_loader import deepracer_utils_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 REWARDS = Path(__file__).resolve().parent / "rewards"
@@ -28,29 +27,6 @@ def tiny_config(out: Path, tmp_path: Path, **over) -> TrainConfig:
     cfg = dict(out=out, hyperparameters=hp, steps=400, envs=1, seed=1, max_steps=150, progress_bar=False)
     cfg.update(over)
     return TrainConfig(**cfg)
-
-
-def deepracer_utils():
-    """deepracer-utils' own `deepracer` package, imported under another name.
-
-    It installs a top-level package called `deepracer` too, so it is loaded from its files.
-    """
-    try:
-        dist = importlib.metadata.distribution("deepracer-utils")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("deepracer-utils is not installed")
-    init = Path(dist.locate_file("deepracer/__init__.py"))
-    name = "deepracer_utils_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except ImportError as err:
-            del sys.modules[name]
-            pytest.skip(f"deepracer-utils cannot be imported: {err}")
-    return sys.modules[name]
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +68,7 @@ def test_iteration_metrics_have_reward_progress_and_evaluation(trained):
 
 def test_deepracer_utils_reads_the_training_folder(trained):
     out, _, _ = trained
-    logs = deepracer_utils().logs
+    logs = deepracer_utils_or_skip().logs
     log = logs.DeepRacerLog(model_folder=str(out))
     log.load_training_trace()
     df = log.dataframe() if hasattr(log, "dataframe") else log.df
