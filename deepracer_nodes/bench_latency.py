@@ -36,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=[*MODES, "both"], default="both", help="graph in one process, separate processes, or both")
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement time per mode (after warm-up)")
     parser.add_argument("--fps", type=float, default=30.0, help="camera frame rate")
-    parser.add_argument("--executor", choices=["single", "multi"], default="single",
-                        help="composed mode: single- or multi-threaded executor")
+    parser.add_argument("--executor", choices=["auto", "single", "multi", "events"], default="auto",
+                        help="composed mode: rclpy executor (auto = events where available, else single)")
     parser.add_argument("--endpoint", choices=["auto", "cmd_vel", "servo"], default="auto",
                         help="measure to the servo's PWM write (auto: when servo_node is installed) or to cmd_vel")
 
@@ -254,7 +254,7 @@ def measure(mode: str, args: argparse.Namespace, model: Path, endpoint: str, wor
     namespace = f"/bench_latency_{os.getpid()}_{mode}"
     specs = bench_specs(model, args.fps, endpoint, workdir)
     with GraphRunner(specs, processes=(mode == "processes"), namespace=namespace,
-                     multithreaded=(args.executor == "multi"), on_event=lambda m: None) as graph:
+                     executor=args.executor, on_event=lambda m: None) as graph:
         probe = subprocess.Popen([sys.executable, "-c", _PROBE_CODE, namespace, endpoint, str(args.seconds), str(args.fps)],
                                  stdout=subprocess.PIPE, text=True)
         try:
