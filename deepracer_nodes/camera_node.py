@@ -11,14 +11,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import rclpy
 from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from deepracer.hardware.camera import Camera, Frame, open_source
+from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import to_image_msg
 
 DEFAULTS: dict[str, Any] = {
@@ -95,17 +94,7 @@ class CameraNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = CameraNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(CameraNode, args)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import rclpy
 from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import Bool
@@ -24,6 +22,7 @@ from std_srvs.srv import Trigger
 
 from deepracer.control.drive_modes import DriveModes, Mode, Output, Reason, Source
 from deepracer.errors import ConfigError
+from deepracer_nodes.executors import spin_node
 
 WATCHDOG_PERIOD_S = 0.05  # zero is repeated at 20 Hz while forced, so a late subscriber hears it
 
@@ -115,17 +114,7 @@ class ControlNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = ControlNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(ControlNode, args)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import yaml
 
 from deepracer.errors import ConfigError
 from deepracer.graph import NodeSpec
+from deepracer_nodes.executors import EXECUTORS, new_executor
 
 log = logging.getLogger(__name__)
 
@@ -82,44 +83,6 @@ def node_class(spec: NodeSpec) -> type:
         return getattr(module, spec.node_class)
     except AttributeError:
         raise ConfigError(f"{spec.name}: {spec.module} has no class {spec.node_class}") from None
-
-
-EXECUTORS = ("auto", "single", "multi", "events")
-
-
-def make_executor_class(kind: str):
-    """single: rclpy's SingleThreadedExecutor; multi: MultiThreadedExecutor; events: rclpy's
-    EventsExecutor (a C++ event queue: no wait-set rebuilt per message; measured p50 3.0 vs
-    5.0 ms camera-to-servo, docs/latency.md). auto = events where this rclpy has it (Kilted
-    and newer), else single (Humble and Jazzy on a car)."""
-    if kind in ("events", "auto"):
-        try:
-            from rclpy.experimental import EventsExecutor
-
-            return EventsExecutor
-        except ImportError:
-            if kind == "events":
-                raise
-    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
-
-    return MultiThreadedExecutor if kind == "multi" else SingleThreadedExecutor
-
-
-def new_executor(kind: str, context: Any):
-    cls = make_executor_class(kind)
-    if cls.__name__ != "EventsExecutor":
-        return cls(context=context)
-    # rclpy's EventsExecutor calls faulthandler.enable(), which needs sys.stderr to be a real
-    # file; under a captured or redirected stderr (pytest, a GUI) give it the process's own.
-    saved = sys.stderr
-    try:
-        sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        sys.stderr = sys.__stderr__
-    try:
-        return cls(context=context)
-    finally:
-        sys.stderr = saved
 
 
 class GraphRunner:

@@ -17,10 +17,8 @@ import json
 from pathlib import Path
 
 import cv2
-import rclpy
 from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -31,6 +29,7 @@ from deepracer.control.kinematics import action_to_twist
 from deepracer.errors import DeepRacerError, ModelPackageError
 from deepracer.model.policy import OnnxPolicy
 from deepracer.paths import bundled_model
+from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import from_image_msg
 
 NEWEST_FRAME_QOS = QoSProfile(
@@ -140,15 +139,7 @@ class InferenceNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = InferenceNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(InferenceNode, args)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import math
 import time
 from typing import Any
 
-import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
@@ -38,6 +37,7 @@ from std_msgs.msg import String
 
 from deepracer.control.kinematics import WHEELBASE_M, twist_to_action
 from deepracer.errors import ConfigError
+from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import to_image_msg
 
 ENCODINGS = ("mono8", "bgr8")
@@ -329,16 +329,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = SimNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin_node(SimNode, args)
 
 
 if __name__ == "__main__":
