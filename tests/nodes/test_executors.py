@@ -26,6 +26,7 @@ def test_a_node_process_exits_on_a_signal(sig):
         while "mode stopped" not in line and time.monotonic() < deadline:
             line = proc.stdout.readline()
         assert "mode stopped" in line, "control_node did not start"
+        time.sleep(1.0)  # the log line comes from the constructor: let it reach its spin loop
         proc.send_signal(sig)
         assert proc.wait(timeout=5) == 0
     finally:
