@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from reward_files import reward_file
 
 from deepracer.cli import main
-
-REWARDS = Path(__file__).resolve().parent / "rewards"
 
 
 @pytest.mark.parametrize("name", ["follow_center_line.py", "stay_inside_borders.py", "prevent_zig_zag.py",
                                   "legacy_2018.py"])
 def test_validate_accepts_working_functions(name, capsys):
-    assert main(["reward", "validate", str(REWARDS / name)]) == 0
+    assert main(["reward", "validate", str(reward_file(name))]) == 0
     out = capsys.readouterr().out
     assert "off track" in out and "facing backwards" in out and "reversed track" in out and "OK" in out
 
@@ -45,7 +43,7 @@ def test_validate_rejects_with_file_and_problem(tmp_path, capsys, body, problem)
 
 
 def test_validate_unknown_track(capsys):
-    assert main(["reward", "validate", str(REWARDS / "follow_center_line.py"), "--track", "nowhere"]) == 2
+    assert main(["reward", "validate", str(reward_file("follow_center_line.py")), "--track", "nowhere"]) == 2
     assert "nowhere" in capsys.readouterr().err
 
 

@@ -6,12 +6,12 @@ import math
 from pathlib import Path
 
 import pytest
+from reward_files import reward_file
 
 from deepracer.errors import RewardFunctionError
 from deepracer.train.reward import RewardFunction, default_reward_path
 
 HERE = Path(__file__).resolve().parent
-REWARDS = HERE / "rewards"
 
 
 def params(**over):
@@ -36,7 +36,7 @@ def write(tmp_path: Path, body: str, name: str = "reward.py") -> Path:
 
 @pytest.mark.parametrize("name", ["follow_center_line.py", "stay_inside_borders.py", "prevent_zig_zag.py"])
 def test_console_examples_reward_the_centre_more_than_the_edge(name):
-    fn = RewardFunction(REWARDS / name)
+    fn = RewardFunction(reward_file(name))
     centre = fn(params(distance_from_center=0.0))
     edge = fn(params(distance_from_center=0.29, all_wheels_on_track=True))
     assert centre == 1.0
@@ -44,7 +44,7 @@ def test_console_examples_reward_the_centre_more_than_the_edge(name):
 
 
 def test_zig_zag_example_penalises_hard_steering():
-    fn = RewardFunction(REWARDS / "prevent_zig_zag.py")
+    fn = RewardFunction(reward_file("prevent_zig_zag.py"))
     assert fn(params(steering_angle=-30.0)) == pytest.approx(0.8 * fn(params(steering_angle=0.0)))
 
 
@@ -56,7 +56,7 @@ def test_deepracer_for_cloud_default_file_loads(shared):
 
 
 def test_legacy_2018_signature_gets_positional_arguments():
-    fn = RewardFunction(REWARDS / "legacy_2018.py")
+    fn = RewardFunction(reward_file("legacy_2018.py"))
     assert fn.legacy
     assert fn(params(distance_from_center=0.0)) == pytest.approx(1.0)
     assert fn(params(all_wheels_on_track=False)) == pytest.approx(1e-3)
@@ -125,5 +125,5 @@ def test_missing_file(tmp_path):
 def test_pickles_for_subprocess_environments(tmp_path):
     import pickle
 
-    fn = pickle.loads(pickle.dumps(RewardFunction(REWARDS / "follow_center_line.py")))
+    fn = pickle.loads(pickle.dumps(RewardFunction(reward_file("follow_center_line.py"))))
     assert fn(params()) == 1.0

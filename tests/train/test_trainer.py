@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from reward_files import reward_file
 
 from deepracer.errors import ConfigError, RewardFunctionError
 from deepracer.train.trainer import TrainConfig, train
 from tests.deepracer_utils_loader import deepracer_utils_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
-REWARDS = Path(__file__).resolve().parent / "rewards"
 TINY = {"num_episodes_between_training": 4, "rollout_steps": 128, "batch_size": 32, "num_epochs": 1}
 
 
@@ -33,7 +33,7 @@ def tiny_config(out: Path, tmp_path: Path, **over) -> TrainConfig:
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
     out = tmp / "run"
-    result = train(tiny_config(out, tmp, reward=REWARDS / "follow_center_line.py"))
+    result = train(tiny_config(out, tmp, reward=reward_file("follow_center_line.py")))
     return out, result, tmp
 
 
@@ -44,7 +44,7 @@ def test_output_follows_deepracer_for_cloud_layout(trained):
                 "reward_function.py", "metrics/TrainingMetrics.json", "checkpoints/latest.zip",
                 "checkpoints/best.zip", "training-simtrace/0-iteration.csv"):
         assert (out / rel).is_file(), rel
-    assert (out / "reward_function.py").read_text() == (REWARDS / "follow_center_line.py").read_text()
+    assert (out / "reward_function.py").read_text() == (reward_file("follow_center_line.py")).read_text()
     assert json.loads((out / "ip" / "hyperparameters.json").read_text())["num_episodes_between_training"] == 4
 
 
