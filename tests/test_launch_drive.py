@@ -1,21 +1,16 @@
 """launch/drive.launch.py and `deepracer drive` start the same graph.
 
-launch/launch_ros cannot be installed here, so the launch file is loaded with small recording
-stand-ins for those modules (the real `ros2 launch` has NOT run it in this environment). The
-stand-ins follow the launch API the file uses: LaunchDescription(list), DeclareLaunchArgument
-(name, default_value=...), OpaqueFunction(function=...) called with a LaunchContext whose
-`launch_configurations` holds the arguments, LaunchConfiguration(name).perform(context), and
-launch_ros.actions.Node(**kwargs).
+launch/launch_ros cannot be installed here, so the launch file is loaded with the small recording
+stand-ins for those modules in tests/launch_standins.py (the real `ros2 launch` has NOT run it in
+this environment).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
-import sys
-import types
 from pathlib import Path
 
+import launch_standins
 import pytest
 import yaml
 
@@ -25,50 +20,15 @@ from deepracer_nodes.graph_runner import process_command, write_params_file
 LAUNCH_FILE = Path(__file__).resolve().parent.parent / "launch" / "drive.launch.py"
 
 
-class _Recorded:
-    def __init__(self, *args, **kwargs):
-        self.args, self.kwargs = args, kwargs
-
-
-class _LaunchConfiguration:
-    def __init__(self, name):
-        self.name = name
-
-    def perform(self, context):
-        return context.launch_configurations[self.name]
-
-
 @pytest.fixture
 def launch_file(monkeypatch):
     """The launch module, loaded against recording stand-ins for launch and launch_ros."""
-    mods = {name: types.ModuleType(name) for name in
-            ("launch", "launch.actions", "launch.substitutions", "launch_ros", "launch_ros.actions")}
-    mods["launch"].LaunchDescription = type("LaunchDescription", (_Recorded,), {})
-    mods["launch.actions"].DeclareLaunchArgument = type("DeclareLaunchArgument", (_Recorded,), {})
-    mods["launch.actions"].OpaqueFunction = type("OpaqueFunction", (_Recorded,), {})
-    mods["launch.substitutions"].LaunchConfiguration = _LaunchConfiguration
-    mods["launch_ros.actions"].Node = type("Node", (_Recorded,), {})
-    for name, mod in mods.items():
-        monkeypatch.setitem(sys.modules, name, mod)
-    spec = importlib.util.spec_from_file_location("drive_launch", LAUNCH_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return launch_standins.load_launch_file(monkeypatch, LAUNCH_FILE, "drive_launch")
 
 
 def launch(module, **arguments) -> list[dict]:
     """What `ros2 launch deepracer drive.launch.py k:=v ...` would hand to launch_ros: Node kwargs."""
-    description = module.generate_launch_description()
-    entities = description.args[0]
-    declared = {e.args[0]: e.kwargs.get("default_value", "") for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
-    unknown = set(arguments) - set(declared)
-    assert not unknown, f"not declared by the launch file: {unknown}"
-    context = types.SimpleNamespace(launch_configurations=declared | arguments)
-    nodes = []
-    for entity in entities:
-        if type(entity).__name__ == "OpaqueFunction":
-            nodes += entity.kwargs["function"](context)
-    return [n.kwargs for n in nodes]
+    return [n.kwargs for n in launch_standins.launch(module, **arguments)]
 
 
 def console_scripts() -> dict[str, str]:

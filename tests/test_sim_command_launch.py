@@ -2,25 +2,18 @@
 backend starts ros_gz_sim with a generated world, the bridge and the car's nodes.
 
 launch, launch_ros, ament_index_python and ros_gz cannot be installed here, so the launch file
-is loaded against small recording stand-ins for those modules (the real `ros2 launch` has NOT
-run it in this environment). The stand-ins follow the API the file uses: LaunchDescription(list),
-DeclareLaunchArgument(name, default_value=...), OpaqueFunction(function=...) called with a
-context whose `launch_configurations` holds the arguments, LaunchConfiguration(name).perform(),
-SetEnvironmentVariable(name, value), IncludeLaunchDescription(source, launch_arguments=items),
-PythonLaunchDescriptionSource(path), launch_ros.actions.Node(**kwargs) and
-ament_index_python.packages.get_package_share_directory(package).
+is loaded against the small recording stand-ins for those modules in tests/launch_standins.py
+(the real `ros2 launch` has NOT run it in this environment).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import yaml
+from launch_standins import launch, load_launch_file
 
 from deepracer.graph import sim_graph
 from deepracer_nodes.launch_support import launch_nodes
@@ -29,56 +22,13 @@ LAUNCH_FILE = Path(__file__).resolve().parent.parent / "launch" / "sim.launch.py
 GZ_SHARE = "/opt/ros/jazzy/share/ros_gz_sim"
 
 
-class _Recorded:
-    def __init__(self, *args, **kwargs):
-        self.args, self.kwargs = args, kwargs
-
-
-class _LaunchConfiguration:
-    def __init__(self, name):
-        self.name = name
-
-    def perform(self, context):
-        return context.launch_configurations[self.name]
-
-
 @pytest.fixture
 def launch_file(monkeypatch):
-    names = ("launch", "launch.actions", "launch.substitutions", "launch.launch_description_sources",
-             "launch_ros", "launch_ros.actions", "ament_index_python", "ament_index_python.packages")
-    mods = {name: types.ModuleType(name) for name in names}
-    mods["launch"].LaunchDescription = type("LaunchDescription", (_Recorded,), {})
-    for action in ("DeclareLaunchArgument", "OpaqueFunction", "SetEnvironmentVariable", "IncludeLaunchDescription"):
-        setattr(mods["launch.actions"], action, type(action, (_Recorded,), {}))
-    mods["launch.substitutions"].LaunchConfiguration = _LaunchConfiguration
-    mods["launch.launch_description_sources"].PythonLaunchDescriptionSource = type("PythonLaunchDescriptionSource", (_Recorded,), {})
-    mods["launch_ros.actions"].Node = type("Node", (_Recorded,), {})
-
     def share(package):
         assert package == "ros_gz_sim"
         return GZ_SHARE
 
-    mods["ament_index_python.packages"].get_package_share_directory = share
-    for name, mod in mods.items():
-        monkeypatch.setitem(sys.modules, name, mod)
-    spec = importlib.util.spec_from_file_location("sim_launch", LAUNCH_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def launch(module, **arguments) -> list:
-    """The entities `ros2 launch deepracer sim.launch.py k:=v ...` would start."""
-    entities = module.generate_launch_description().args[0]
-    declared = {e.args[0]: e.kwargs.get("default_value", "") for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
-    unknown = set(arguments) - set(declared)
-    assert not unknown, f"not declared by the launch file: {unknown}"
-    context = types.SimpleNamespace(launch_configurations=declared | arguments)
-    out = []
-    for entity in entities:
-        if type(entity).__name__ == "OpaqueFunction":
-            out += entity.kwargs["function"](context)
-    return out
+    return load_launch_file(monkeypatch, LAUNCH_FILE, "sim_launch", get_package_share_directory=share)
 
 
 def _nodes(entities) -> list[dict]:

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
+import ros_rig  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
@@ -22,43 +21,18 @@ pytestmark = pytest.mark.ros
 _ns = itertools.count()
 
 
-class Rig:
+class Rig(ros_rig.Rig):
     def __init__(self, ctx, **params):
-        self.ns = f"/t_camera_{next(_ns)}"
-        self.node = CameraNode(context=ctx, namespace=self.ns,
-                               parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        self.probe = rclpy.create_node("probe", context=ctx, namespace=self.ns)
+        super().__init__(ctx, CameraNode, f"/t_camera_{next(_ns)}", params)
         self.images: list[Image] = []
         self.infos: list[CameraInfo] = []
         self.probe.create_subscription(Image, "camera/image_raw", self.images.append, 10)
         self.probe.create_subscription(CameraInfo, "camera/camera_info", self.infos.append, 10)
-        self.executor = SingleThreadedExecutor(context=ctx)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.probe)
-
-    def spin_until(self, predicate, timeout: float = 5.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and not predicate():
-            self.executor.spin_once(timeout_sec=0.01)
-        return predicate()
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.probe.destroy_node()
 
 
 @pytest.fixture
 def rig(ros_context):
-    made = []
-
-    def make(**params):
-        made.append(Rig(ros_context, **params))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
+    yield from ros_rig.make_rigs(Rig, ros_context)
 
 
 def test_publishes_small_mono_images_with_capture_stamp_and_info(rig):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+import ros_rig  # noqa: E402
 from geometry_msgs.msg import Twist  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
 from std_msgs.msg import Bool  # noqa: E402
@@ -29,37 +28,18 @@ def twist(x: float, z: float) -> Twist:
     return msg
 
 
-class Rig:
+class Rig(ros_rig.Rig):
     """ControlNode + a test node publishing the sources and recording cmd_vel, on one executor."""
 
     def __init__(self, ctx, **params):
-        self.ns = f"/t_control_{next(_ns)}"
-        overrides = [Parameter(k, value=v) for k, v in params.items()]
-        self.node = ControlNode(context=ctx, namespace=self.ns, parameter_overrides=overrides)
-        self.probe = rclpy.create_node("probe", context=ctx, namespace=self.ns)
+        super().__init__(ctx, ControlNode, f"/t_control_{next(_ns)}", params)
         self.received: list[tuple[float, float]] = []
         self.probe.create_subscription(Twist, "cmd_vel", lambda m: self.received.append((m.linear.x, m.angular.z)), 50)
         self.teleop = self.probe.create_publisher(Twist, "teleop/cmd_vel", 10)
         self.policy = self.probe.create_publisher(Twist, "policy/cmd_vel", 10)
         self.estop = self.probe.create_publisher(Bool, "estop", 10)
-        self.executor = SingleThreadedExecutor(context=ctx)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.probe)
         assert self.spin_until(lambda: all(p.get_subscription_count() > 0 for p in (self.teleop, self.policy, self.estop)))
         assert self.spin_until(lambda: len(self.received) > 0)  # cmd_vel connected (watchdog zeros)
-
-    def spin_until(self, predicate, timeout: float = 5.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            self.executor.spin_once(timeout_sec=0.01)
-        return predicate()
-
-    def spin_for(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.01)
 
     def send(self, pub, msg, expect=None):
         """Publish and wait for the next cmd_vel (or for one equal to `expect`)."""
@@ -78,23 +58,10 @@ class Rig:
         assert self.spin_until(future.done)
         return future.result()
 
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.probe.destroy_node()
-
 
 @pytest.fixture
 def rig(ros_context):
-    rigs = []
-
-    def make(**params):
-        rigs.append(Rig(ros_context, **params))
-        return rigs[-1]
-
-    yield make
-    for r in rigs:
-        r.close()
+    yield from ros_rig.make_rigs(Rig, ros_context)
 
 
 def test_boots_stopped_and_publishes_only_zero(rig):

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ pytest.importorskip("deepracer_nodes.inference_node", reason="inference_node not
 pytest.importorskip("deepracer_nodes.servo_node", reason="servo_node not written yet")
 reference_net = pytest.importorskip("deepracer.model.reference_net", reason="reference network not written yet")
 
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+import ros_rig  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
@@ -40,26 +39,17 @@ def car_overrides(tmp_path: Path) -> dict:
     }
 
 
-class PulseProbe:
+class PulseProbe(ros_rig.ProbeNode):
+    default_timeout = 20.0
+    step = 0.02
+
     def __init__(self, ctx, ns):
-        self.node = rclpy.create_node("pulse_probe", context=ctx, namespace=ns)
+        super().__init__(ctx, "pulse_probe", ns)
         self.pulses: list[dict] = []
         self.node.create_subscription(String, "servo/pulses", lambda m: self.pulses.append(json.loads(m.data)), 50)
-        self.executor = SingleThreadedExecutor(context=ctx)
-        self.executor.add_node(self.node)
-
-    def spin_until(self, predicate, timeout=20.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and not predicate():
-            self.executor.spin_once(timeout_sec=0.02)
-        return predicate()
 
     def reasons(self) -> list[str]:
         return [p["reason"] for p in self.pulses]
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
 
 
 def test_composed_car_boots_neutral_drives_when_autonomous_and_exits_neutral(ros_context, tmp_path):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import time
 
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+import ros_rig  # noqa: E402
 from geometry_msgs.msg import Twist  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from deepracer.errors import ConfigError  # noqa: E402
@@ -27,28 +26,19 @@ def camera_control_specs(**control):
     return [s for s in specs if s.name in ("camera_node", "control_node")]
 
 
-class Probe:
+class Probe(ros_rig.ProbeNode):
     """Listens to the graph's camera and cmd_vel from a node of its own."""
 
+    default_timeout = 10.0
+    step = 0.02
+
     def __init__(self, ctx, ns):
-        self.node = rclpy.create_node(f"probe_{next(_ns)}", context=ctx, namespace=ns)
+        super().__init__(ctx, f"probe_{next(_ns)}", ns)
         self.images: list[Image] = []
         self.cmds: list[tuple[float, float]] = []
         self.node.create_subscription(Image, "camera/image_raw", self.images.append, 10)
         self.node.create_subscription(Twist, "cmd_vel", lambda m: self.cmds.append((m.linear.x, m.angular.z)), 10)
         self.teleop = self.node.create_publisher(Twist, "teleop/cmd_vel", 10)
-        self.executor = SingleThreadedExecutor(context=ctx)
-        self.executor.add_node(self.node)
-
-    def spin_until(self, predicate, timeout=10.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and not predicate():
-            self.executor.spin_once(timeout_sec=0.02)
-        return predicate()
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
 
 
 def test_composed_graph_exposes_nodes_and_shuts_down_cleanly(ros_context):

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+import ros_rig  # noqa: E402
 from builtin_interfaces.msg import Time  # noqa: E402
 from geometry_msgs.msg import Twist  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
@@ -37,34 +37,17 @@ CONTINUOUS = ModelMetadata.from_dict({
 })
 
 
-class Rig:
+class Rig(ros_rig.Rig):
     def __init__(self, ctx, camera_qos=RELIABLE, **params):
-        self.ns = f"/t_inference_{next(_ns)}"
-        self.node = InferenceNode(context=ctx, namespace=self.ns,
-                                  parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-        self.probe = rclpy.create_node("probe", context=ctx, namespace=self.ns)
+        super().__init__(ctx, InferenceNode, f"/t_inference_{next(_ns)}", params)
         self.camera = self.probe.create_publisher(Image, "camera/image_raw", camera_qos)
         self.twists: list[Twist] = []
         self.actions: list[dict] = []
         self.probe.create_subscription(Twist, "policy/cmd_vel", self.twists.append, 100)
         self.probe.create_subscription(String, "policy/action", lambda m: self.actions.append(json.loads(m.data)), 100)
-        self.executor = SingleThreadedExecutor(context=ctx)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.probe)
         assert self.spin_until(lambda: self.camera.get_subscription_count() >= 1
                                and self.probe.count_publishers(f"{self.ns}/policy/action") >= 1
                                and self.probe.count_subscribers(f"{self.ns}/policy/action") >= 1)
-
-    def spin_until(self, predicate, timeout: float = 5.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and not predicate():
-            self.executor.spin_once(timeout_sec=0.01)
-        return predicate()
-
-    def spin_for(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.01)
 
     def send(self, value: int, stamp_s: int = 1, shape=(120, 160)) -> None:
         frame = np.full(shape, value, np.uint8)
@@ -77,23 +60,10 @@ class Rig:
         assert self.spin_until(lambda: len(self.actions) > n and len(self.twists) > n), "no answer to a frame"
         return self.actions[-1]
 
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.probe.destroy_node()
-
 
 @pytest.fixture
 def rig(ros_context):
-    made = []
-
-    def make(**params):
-        made.append(Rig(ros_context, **params))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
+    yield from ros_rig.make_rigs(Rig, ros_context)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import time
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
+import ros_rig  # noqa: E402
 from geometry_msgs.msg import Twist  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -32,10 +32,9 @@ def twist(x: float, z: float) -> Twist:
     return msg
 
 
-class Rig:
+class Rig(ros_rig.Rig):
     def __init__(self, ctx, tmp_path, calibration: Calibration | str | None = CAL, **params):
         n = next(_n)
-        self.ns = f"/t_servo_{n}"
         self.bus = 1000 + n  # a fresh emulated chip per test
         self.chip = emulated_pca9685(self.bus)
         self.cal_file = tmp_path / "calibration.yaml"
@@ -45,25 +44,12 @@ class Rig:
             self.cal_file.write_text(calibration)
         overrides = {"backend": "emulated", "i2c_bus": self.bus, "calibration_file": str(self.cal_file),
                      "command_timeout": 0.3} | params
-        self.node = ServoNode(context=ctx, namespace=self.ns,
-                              parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
-        self.probe = rclpy.create_node("probe", context=ctx, namespace=self.ns)
+        super().__init__(ctx, ServoNode, f"/t_servo_{n}", overrides)
         self.pulses: list[dict] = []
         self.probe.create_subscription(String, "servo/pulses", lambda m: self.pulses.append(json.loads(m.data)), 50)
         self.cmd = self.probe.create_publisher(Twist, "cmd_vel", 10)
         self.raw = self.probe.create_publisher(String, "servo/raw", 10)
-        self.executor = SingleThreadedExecutor(context=ctx)
-        self.executor.add_node(self.node)
-        self.executor.add_node(self.probe)
         assert self.spin_until(lambda: self.cmd.get_subscription_count() > 0 and self.node.pulses_pub.get_subscription_count() > 0)
-
-    def spin_until(self, predicate, timeout: float = 5.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            self.executor.spin_once(timeout_sec=0.01)
-        return bool(predicate())
 
     def device(self) -> tuple[float | None, float | None]:
         return self.chip.pulse_us(0), self.chip.pulse_us(1)  # throttle, steering
@@ -74,7 +60,7 @@ class Rig:
         assert self.spin_until(lambda: any(p["reason"] == "command" for p in self.pulses[n:]))
         return [p for p in self.pulses[n:] if p["reason"] == "command"][-1]
 
-    def close(self):
+    def close(self):  # the probe first; a test may have destroyed the node already
         self.executor.shutdown()
         self.probe.destroy_node()
         if not self.node.closed:
@@ -83,15 +69,7 @@ class Rig:
 
 @pytest.fixture
 def rig_factory(ros_context, tmp_path):
-    rigs = []
-
-    def make(**kw):
-        rigs.append(Rig(ros_context, tmp_path, **kw))
-        return rigs[-1]
-
-    yield make
-    for r in rigs:
-        r.close()
+    yield from ros_rig.make_rigs(Rig, ros_context, tmp_path)
 
 
 def test_neutral_at_start_then_commands_map_through_the_calibration(rig_factory):
