@@ -38,6 +38,15 @@ NEWEST_FRAME_QOS = QoSProfile(
     reliability=ReliabilityPolicy.BEST_EFFORT,
     durability=DurabilityPolicy.VOLATILE,
 )
+# policy/action: the last decisions are kept for a reader that asks for them (transient local), so
+# a recorder matched a little late (run_sim_graph) still gets the first frames' actions; volatile
+# readers match as usual
+ACTION_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=100,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
 
 
 class InferenceNode(Node):
@@ -56,7 +65,7 @@ class InferenceNode(Node):
             self.get_logger().error(f"no model loaded, publishing nothing until one is set: {err}")
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.cmd_pub = self.create_publisher(Twist, "policy/cmd_vel", 10)
-        self.action_pub = self.create_publisher(String, "policy/action", 10)
+        self.action_pub = self.create_publisher(String, "policy/action", ACTION_QOS)
         self.create_subscription(Image, "camera/image_raw", self._on_image, NEWEST_FRAME_QOS)
         self.create_service(Trigger, "~/reload", self._on_reload)
 

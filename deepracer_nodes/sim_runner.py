@@ -4,7 +4,9 @@ of a race and collect what happened: lap times, per-step records, camera frames.
 `deepracer sim` and `deepracer evaluate --through-ros` use `run_sim_graph`. The nodes are
 the car's, composed by GraphRunner from `deepracer.graph.sim_graph()`, in one process or
 as separate processes; an observer node of our own records `sim/status` (one message per
-simulator step: pose, progress, lap times) and `camera/image_raw`.
+simulator step: pose, progress, lap times), `camera/image_raw` and inference_node's
+`policy/action` (the action index and command decided on each frame, matched to the step
+whose frame it answered by the frame's sim-time stamp).
 
 If no model package exists at all, a pure-pursuit driver can stand in for inference_node
 (`allow_fallback=True`); the result says so (`driver == "pure_pursuit"`).
@@ -16,6 +18,7 @@ import json
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +40,9 @@ from deepracer_nodes.image_conversion import from_image_msg
 from deepracer_nodes.sim_node import STATUS_DEPTH, history_qos
 
 SILENCE_LIMIT_S = 30.0  # wall seconds without any sim/status: the graph is dead, not slow
+# lock-step: wall seconds a step's status is held back for the policy/action that answered its
+# frame once the next step is in (the action goes out before the command that makes that step)
+ACTION_WAIT_S = 1.0
 DRIVER_MODEL = "model"
 DRIVER_PURE_PURSUIT = "pure_pursuit"
 
@@ -58,6 +64,12 @@ class StepRecord:
     all_wheels_on_track: bool
     closest_waypoint: int
     off_track: int  # off-track events so far
+    # the policy's decision on this step's frame (policy/action with frame_stamp == sim_time): what
+    # the car was told to do next; -1 / None when no model answered it (pure pursuit, a frame
+    # stepped without an answer, the last step)
+    action: int = -1
+    action_steering: float | None = None  # deg
+    action_speed: float | None = None  # m/s
 
 
 @dataclass(frozen=True)
@@ -117,8 +129,12 @@ class SimRunResult:
         }
 
 
+def _stamp_key(seconds: float) -> int:
+    return int(round(seconds * 1e6))  # sim times are stamped to the nanosecond; match to the microsecond
+
+
 class _Recorder(Node):
-    """Records sim/status and camera frames; optionally drives with pure pursuit."""
+    """Records sim/status, camera frames and policy/action; optionally drives with pure pursuit."""
 
     def __init__(self, track: Any, record_frames: bool, pure_pursuit: bool, **kwargs: Any) -> None:
         super().__init__("sim_recorder", **kwargs)
@@ -130,6 +146,10 @@ class _Recorder(Node):
         # transient local: every step since the start, even if sim_node started before we matched
         self.create_subscription(String, "sim/status", self._on_status, history_qos(STATUS_DEPTH))
         self.create_subscription(Image, "camera/image_raw", self._on_image, history_qos(300))
+        # inference_node keeps its last actions for a late reader (transient local), so the
+        # decision on frame 0 is not lost to discovery
+        self.actions: dict[int, dict[str, Any]] = {}  # _stamp_key(frame_stamp) -> policy/action
+        self.create_subscription(String, "policy/action", self._on_action, history_qos(STATUS_DEPTH))
         self.driver = None
         self._pending_frames: list[float] = []
         if pure_pursuit:
@@ -142,6 +162,20 @@ class _Recorder(Node):
         with self.lock:
             self.status.append(json.loads(msg.data))
         self._answer_frames()
+
+    def _on_action(self, msg: String) -> None:
+        action = json.loads(msg.data)
+        with self.lock:
+            self.actions[_stamp_key(float(action["frame_stamp"]))] = action
+
+    def action_for(self, sim_time: float) -> dict[str, Any] | None:
+        """The policy/action that answered the frame taken at `sim_time`, if one came."""
+        key = _stamp_key(sim_time)
+        with self.lock:
+            for k in (key, key - 1, key + 1):
+                if k in self.actions:
+                    return self.actions[k]
+        return None
 
     def _on_image(self, msg: Image) -> None:
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
@@ -215,12 +249,19 @@ def run_sim_graph(
     sim_params: dict[str, Any] | None = None,
     config: str | Path | None = None,
     on_status: Callable[[dict[str, Any]], None] | None = None,
+    off_track_penalty: float | None = None,
 ) -> SimRunResult:
     """Drive `laps` laps on `track` with the car's nodes and return what happened.
 
     Stops when the laps are done, after `max_seconds` of simulated time (default 90 s a
     lap), when progress has not advanced for `stuck_seconds` (stuck, or off track for
     good), or after `wall_timeout_s` of wall time as a last resort.
+
+    `on_status` gets each sim/status message in order, plus `policy_action`: the
+    policy/action that answered that step's frame (`index`, `steering_angle`, `speed`, ...)
+    or None. In lock-step with a model, a status is held back until that action is in (or,
+    if none comes, until ACTION_WAIT_S after the next status). `off_track_penalty` (seconds)
+    sets sim_node's parameter of that name (None: the config's, 3 s).
     """
     from deepracer.graph import sim_graph
     from deepracer.sim import DEFAULT_TRACK, load_track
@@ -233,7 +274,10 @@ def run_sim_graph(
 
     track_arg = str(track) if track else ""
     sim_over = {"track": track_arg, "lock_step": lock_step, "seed": int(seed), "randomize": bool(randomize),
-                "max_laps": int(laps), "max_time": max_seconds, "wait_for_status_reader": True} | dict(sim_params or {})
+                "max_laps": int(laps), "max_time": max_seconds, "wait_for_status_reader": True}
+    if off_track_penalty is not None:
+        sim_over["off_track_penalty"] = float(off_track_penalty)
+    sim_over |= dict(sim_params or {})
     specs = sim_graph(config, sim_node=sim_over, inference_node={"model": model_path})
     if driver == DRIVER_PURE_PURSUIT:
         specs = [s for s in specs if s.name != "inference_node"]
@@ -243,6 +287,8 @@ def run_sim_graph(
     recorder = _Recorder(track_obj, record, driver == DRIVER_PURE_PURSUIT, context=ctx, namespace=namespace or None)
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(recorder)
+    # lock-step: every frame is answered before the next step, so each status can wait for its action
+    wait_for_actions = lock_step and driver == DRIVER_MODEL
     stop_reason = "wall_timeout"
     start = time.monotonic()
     try:
@@ -250,13 +296,16 @@ def run_sim_graph(
             best_progress, best_at = -1.0, 0.0
             seen = 0
             last_news = time.monotonic()
+            pending: deque[tuple[dict[str, Any], float]] = deque()  # (status, wall time received)
             while time.monotonic() - start < wall_timeout_s:
                 executor.spin_once(timeout_sec=0.05)
                 with recorder.lock:
-                    new = recorder.status[seen:]
+                    received = recorder.status[seen:]
                     seen = len(recorder.status)
                 now = time.monotonic()
-                if new:
+                pending.extend((st, now) for st in received)
+                new = _ready_statuses(pending, recorder, wait_for_actions, now)
+                if received:
                     last_news = now
                 elif not graph.running:
                     raise DeepRacerError("the simulator graph stopped unexpectedly (see the node log above)")
@@ -294,6 +343,24 @@ def run_sim_graph(
     return result
 
 
+def _ready_statuses(pending: deque[tuple[dict[str, Any], float]], rec: _Recorder, wait_for_actions: bool,
+                    now: float) -> list[dict[str, Any]]:
+    """Take the statuses that can go out, in order, each with the policy/action that answered its frame."""
+    out = []
+    while pending:
+        st, _ = pending[0]
+        action = rec.action_for(st["sim_time"])
+        if action is None and wait_for_actions and not st.get("finished"):
+            # The action for this frame was published before the command that makes the next
+            # step, so it is still on its way, unless the next step came long ago without it
+            # (a frame stepped after lock_step_timeout, a frame the model could not read).
+            if len(pending) < 2 or now - pending[1][1] < ACTION_WAIT_S:
+                break
+        pending.popleft()
+        out.append(st | {"policy_action": action})
+    return out
+
+
 def _result(track: Any, model: str, driver: str, lock_step: bool, laps: int, reason: str, rec: _Recorder, wall: float) -> SimRunResult:
     status: list[dict[str, Any]] = []
     for st in rec.status:  # one record per sim instant (real time re-sends the start while waiting)
@@ -301,11 +368,17 @@ def _result(track: Any, model: str, driver: str, lock_step: bool, laps: int, rea
             status[-1] = st
         else:
             status.append(st)
-    steps = [
-        StepRecord(i, st["sim_time"], st["x"], st["y"], st["yaw"], st["steering_deg"], st["speed"], st["progress"],
-                   st["lap"], st["status"], st["all_wheels_on_track"], st["closest_waypoint"], st["off_track_count"])
-        for i, st in enumerate(status)
-    ]
+    steps = []
+    for i, st in enumerate(status):
+        action = rec.action_for(st["sim_time"]) or {}
+        index = action.get("index")
+        steps.append(StepRecord(
+            i, st["sim_time"], st["x"], st["y"], st["yaw"], st["steering_deg"], st["speed"], st["progress"],
+            st["lap"], st["status"], st["all_wheels_on_track"], st["closest_waypoint"], st["off_track_count"],
+            action=int(index) if index is not None else -1,
+            action_steering=float(action["steering_angle"]) if action else None,
+            action_speed=float(action["speed"]) if action else None,
+        ))
     lap_results: list[LapResult] = []
     if status:
         last = status[-1]

@@ -105,6 +105,12 @@ def test_run_sim_graph_lock_step_is_repeatable_and_records_steps(model_dir):
     for field in ("x", "y", "yaw", "steer", "speed", "progress", "status", "sim_time", "closest_waypoint"):
         assert hasattr(step, field)
     assert runs[0].frames == []  # record=False keeps no frames
+    # inference_node's policy/action on every frame, matched to its step by the frame's stamp;
+    # the last step ends the run and has no frame to answer
+    decisions = [[(s.action, s.action_steering, s.action_speed) for s in r.steps] for r in runs]
+    assert decisions[0] == decisions[1]
+    assert all(s.action >= 0 and s.action_speed is not None for s in runs[0].steps[:-1])
+    assert runs[0].steps[-1].action == -1
 
 
 def test_run_sim_graph_with_one_process_per_node(model_dir):
@@ -113,6 +119,7 @@ def test_run_sim_graph_with_one_process_per_node(model_dir):
     result = run_sim_graph(model=model_dir, lock_step=True, max_seconds=1.0, processes=True, record=False)
     assert result.stop_reason == "time_limit"
     assert len(result.steps) >= 15 and result.steps[-1].sim_time == pytest.approx(1.0, abs=0.07)
+    assert all(s.action >= 0 for s in result.steps[:-1])  # policy/action across processes, from frame 0 on
 
 
 def test_a_sim_node_that_cannot_start_is_a_clear_error(model_dir):

@@ -12,8 +12,9 @@ The same bookkeeping reads the simulator's status stream from either driver:
   the same conversions as in the node graph (action -> Twist -> action, last steering kept
   at zero speed) before `Simulator.step`;
 - through ROS: sim_node + inference_node + control_node in lock-step
-  (`deepracer_nodes.sim_runner.run_sim_graph`), statuses read from `sim/status`.
-On the same seed both see the same frames, so they give the same trials.
+  (`deepracer_nodes.sim_runner.run_sim_graph`, with the same off-track penalty), statuses
+  read from `sim/status` and the policy's action on each frame from `policy/action`.
+On the same seed both see the same frames, so they give the same trials (and simtraces).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from deepracer.control.kinematics import WHEELBASE_M, action_to_twist, twist_to_
 from deepracer.errors import ConfigError
 
 FAILURES = ("off_track", "reversed", "immobilized")
-DEFAULT_PENALTY_S = 3.0  # the simulator's (and sim_node's) off-track penalty
+DEFAULT_PENALTY_S = 3.0  # the simulator's (and sim_node's) default off-track penalty
 # EvaluationMetrics-*.json spells statuses as the console shows them
 CONSOLE_STATUS = {"lap_complete": "Lap complete", "off_track": "Off track", "reversed": "Reversed",
                   "immobilized": "Immobilized", "time_up": "Time up", "crashed": "Crashed"}
@@ -53,8 +54,11 @@ class Sample:
     status: str
     all_wheels_on_track: bool
     closest_waypoint: int
+    # the policy's decision that led to this sample (on the previous step's frame), as in
+    # DeepRacer's simtrace; none on the first sample
     action: int = -1  # discrete action index, -1 when unknown or continuous
     command: tuple[float, float] | None = None  # (steering deg, speed m/s) the policy chose
+    lap_time_s: float = 0.0  # the simulator's time in its current lap, its off-track penalties included
 
 
 @dataclass
@@ -203,15 +207,20 @@ def _sample_from_race(race: Any, state: Any, action: int = -1, command: tuple[fl
         steer=float(state.steering_deg), speed=float(state.speed), progress=float(race.progress), lap=int(race.lap),
         status=str(race.status), all_wheels_on_track=bool(race.all_wheels_on_track),
         closest_waypoint=int(race.closest_waypoint), action=action, command=command,
+        lap_time_s=float(race.lap_time_s),
     )
 
 
-def _sample_from_status(st: dict[str, Any]) -> Sample:
+def _sample_from_status(st: dict[str, Any], decision: dict[str, Any] | None = None) -> Sample:
+    """A sim/status message as a sample; `decision` is the policy/action that led to it."""
+    index = decision.get("index") if decision else None
     return Sample(
         sim_time=float(st["sim_time"]), x=float(st["x"]), y=float(st["y"]), yaw=float(st["yaw"]),
         steer=float(st["steering_deg"]), speed=float(st["speed"]), progress=float(st["progress"]),
         lap=int(st["lap"]), status=str(st["status"]), all_wheels_on_track=bool(st["all_wheels_on_track"]),
-        closest_waypoint=int(st["closest_waypoint"]),
+        closest_waypoint=int(st["closest_waypoint"]), action=int(index) if index is not None else -1,
+        command=(float(decision["steering_angle"]), float(decision["speed"])) if decision else None,
+        lap_time_s=float(st["lap_time_s"]),
     )
 
 
@@ -308,13 +317,13 @@ def evaluate(
 
 def _run_through_ros(model: str | Path, track: str | Path | None, seed: int, penalty_s: float, max_seconds: float,
                      book: TrialBook, feed: Callable[[Sample], None]) -> None:
-    if abs(penalty_s - DEFAULT_PENALTY_S) > 1e-9:
-        raise ConfigError(f"--through-ros uses sim_node's off-track penalty ({DEFAULT_PENALTY_S:g} s); "
-                          "--off-track-penalty cannot change it there")
     from deepracer_nodes.sim_runner import run_sim_graph
 
+    previous: dict[str, Any] = {}  # the policy's action on the last step's frame: it led to this step
+
     def on_status(st: dict[str, Any]) -> None:
-        feed(_sample_from_status(st))
+        feed(_sample_from_status(st, previous.get("action")))
+        previous["action"] = st.get("policy_action")
         if book.done:
             raise _Done
 
@@ -322,8 +331,10 @@ def _run_through_ros(model: str | Path, track: str | Path | None, seed: int, pen
         run_sim_graph(model=str(model), track=track, laps=10_000, lock_step=True, seed=seed, randomize=False,
                       max_seconds=max_seconds, record=False, stuck_seconds=max_seconds,
                       namespace=f"eval_{int(time.monotonic() * 1e6) % 10**9}", on_status=on_status,
-                      # strict lock-step: a slow answer on a loaded machine must not become a zero-speed step
-                      sim_params={"lock_step_timeout": 60.0})
+                      off_track_penalty=penalty_s,
+                      # strict lock-step: a slow answer on a loaded machine must not become a zero-speed step;
+                      # failures put the car back (whatever a config file says), as in make_simulator()
+                      sim_params={"lock_step_timeout": 60.0, "off_track": "reset"})
     except _Done:
         return
     if not book.done:
