@@ -7,6 +7,7 @@ is clamped. Nothing outside the calibrated range ever leaves this module.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from deepracer.control.calibration import MAX_PULSE_US, MIN_PULSE_US, Calibration
@@ -34,13 +35,16 @@ class ServoMapping:
 
     def steering_us(self, angle_deg: float) -> float:
         s = self.calibration.steering
+        if not math.isfinite(angle_deg):  # NaN would otherwise clamp to a full lock
+            return s.center_us
         fraction = clamp(angle_deg / s.max_angle_deg, -1.0, 1.0)  # positive = left (REP-103)
         end = s.left_us if fraction >= 0 else s.right_us
         return self.clamp_steering(s.center_us + abs(fraction) * (end - s.center_us))
 
     def throttle_us(self, speed_mps: float) -> float:
         t = self.calibration.throttle
-        if self.throttle_locked or abs(speed_mps) < MIN_SPEED_FOR_STEERING:
+        # not finite: a corrupt command (NaN would otherwise clamp to full throttle)
+        if self.throttle_locked or not math.isfinite(speed_mps) or abs(speed_mps) < MIN_SPEED_FOR_STEERING:
             return t.neutral_us
         fraction = clamp(speed_mps / t.top_speed_mps, -1.0, 1.0)
         end = t.forward_us if fraction > 0 else t.reverse_us
@@ -50,7 +54,11 @@ class ServoMapping:
         return Pulses(self.throttle_us(speed_mps), self.steering_us(steering_deg))
 
     def for_twist(self, linear_x: float, angular_z: float) -> Pulses:
-        """At (near) zero speed the last steering angle is kept and the throttle is neutral."""
+        """At (near) zero speed the last steering angle is kept and the throttle is neutral.
+
+        A non-finite component makes the command corrupt: neutral throttle, last angle kept."""
+        if not (math.isfinite(linear_x) and math.isfinite(angular_z)):
+            return Pulses(self.calibration.throttle.neutral_us, self.steering_us(self.last_steering_deg))
         angle, speed = twist_to_action(linear_x, angular_z, self.wheelbase_m, self.last_steering_deg)
         self.last_steering_deg = clamp(angle, -self.calibration.steering.max_angle_deg, self.calibration.steering.max_angle_deg)
         return self.for_action(self.last_steering_deg, speed)
@@ -61,10 +69,12 @@ class ServoMapping:
         return Pulses(self.calibration.throttle.neutral_us, self.calibration.steering.center_us)
 
     def clamp_steering(self, us: float) -> float:
+        if not math.isfinite(us):
+            return self.calibration.steering.center_us
         return clamp(us, *self.calibration.steering_range())
 
     def clamp_throttle(self, us: float) -> float:
-        if self.throttle_locked:
+        if self.throttle_locked or not math.isfinite(us):
             return self.calibration.throttle.neutral_us
         return clamp(us, *self.calibration.throttle_range())
 

@@ -59,3 +59,18 @@ def test_locked_throttle_only_ever_gives_neutral():
     assert m.for_action(0, 2.0).throttle_us == 1500
     assert m.clamp_throttle(1800) == 1500
     assert m.for_action(30, 2.0).steering_us == 1900
+
+
+@pytest.mark.parametrize("cal", [CAL, REVERSED], ids=["normal", "reversed"])
+def test_non_finite_twist_gives_neutral_throttle_not_full_lock(cal):
+    """NaN clamps to the upper bound in Python's min/max: it must never become full throttle."""
+    m = ServoMapping(cal)
+    m.for_twist(1.0, 1.0 * math.tan(math.radians(10)) / 0.164)
+    kept = m.steering_us(10)
+    for lx, az in ((math.nan, 0.0), (0.5, math.nan), (math.inf, 0.0), (-math.inf, 1.0), (1.0, math.inf)):
+        out = m.for_twist(lx, az)
+        assert out.throttle_us == cal.throttle.neutral_us, (lx, az)
+        assert out.steering_us == pytest.approx(kept), (lx, az)
+    assert m.for_action(math.nan, math.nan) == m.neutral()
+    assert m.clamp_throttle(math.nan) == cal.throttle.neutral_us
+    assert m.clamp_steering(math.nan) == cal.steering.center_us

@@ -175,3 +175,21 @@ def test_maestro_over_a_pty():
 def test_maestro_missing_port_is_a_hardware_error(tmp_path):
     with pytest.raises(HardwareError, match="nope"):
         MaestroPwm.open(str(tmp_path / "nope"))
+
+
+def test_servo_output_never_writes_a_nan_pulse_as_a_full_one():
+    """Raw (calibration-mode) pulses: NaN would clamp to 2500 µs; it must be the rest pulse."""
+    from deepracer.control.calibration import Calibration, Steering, Throttle
+    from deepracer.control.servo_mapping import Pulses, ServoMapping
+    from deepracer.hardware.pwm.output import ServoOutput
+
+    chip = EmulatedPca9685()
+    cal = Calibration(50, Steering(1900, 1520, 1100, 30), Throttle(1400, 1480, 1600, 1.0))
+    out = ServoOutput(Pca9685(chip.bus(), 0x40, 50), ServoMapping(cal), 0, 1)
+    nan = float("nan")
+    for raw in (True, False):
+        assert out.write(Pulses(nan, nan), raw=raw) == Pulses(1480, 1520)
+        assert (chip.pulse_us(0), chip.pulse_us(1)) == pytest.approx((1480, 1520), abs=5)
+    assert out.write_role("throttle", nan, raw=True) == 1480
+    assert out.write_role("steering", float("inf"), raw=True) == 1520
+    assert out.write(Pulses(3000, 100), raw=True) == Pulses(2500, 500)  # finite: still the hardware range

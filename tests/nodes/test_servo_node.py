@@ -141,6 +141,18 @@ def test_raw_pulses_only_in_calibration_mode(rig_factory):
     assert rig.device() == pytest.approx((1500, 1500), abs=COUNT_US)
 
 
+def test_nan_commands_never_reach_the_chip_as_full_pulses(rig_factory):
+    rig = rig_factory(command_timeout=5.0)
+    out = rig.send(float("nan"), 0.0)
+    assert (out["throttle_us"], out["steering_us"]) == (1500, 1500)
+    assert rig.device() == pytest.approx((1500, 1500), abs=COUNT_US)
+    assert rig.node.set_parameters([Parameter("calibration_mode", value=True)])[0].successful
+    n = len(rig.pulses)
+    rig.raw.publish(String(data='{"throttle_us": NaN, "steering_us": NaN}'))  # json.loads accepts NaN
+    assert rig.spin_until(lambda: any(p["reason"] == "calibration" for p in rig.pulses[n:]))
+    assert rig.device() == pytest.approx((1500, 1500), abs=COUNT_US)
+
+
 def test_raw_pulses_go_stale_to_neutral_throttle(rig_factory):
     rig = rig_factory(command_timeout=0.2, calibration_mode=True)
     rig.raw.publish(String(data=json.dumps({"throttle_us": 1650, "steering_us": 1250})))

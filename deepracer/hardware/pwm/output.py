@@ -7,6 +7,8 @@ calibration mode, outside 500-2500 µs) ever reaches the hardware.
 
 from __future__ import annotations
 
+import math
+
 from deepracer.control.servo_mapping import Pulses, ServoMapping, clamp_raw
 from deepracer.hardware.pwm.base import PwmBackend
 
@@ -23,7 +25,7 @@ class ServoOutput:
     def write(self, pulses: Pulses, raw: bool = False) -> Pulses:
         """Clamp, then write throttle first (stopping matters more than steering). Returns what was written."""
         if raw:
-            out = Pulses(clamp_raw(pulses.throttle_us), clamp_raw(pulses.steering_us))
+            out = Pulses(self._raw("throttle", pulses.throttle_us), self._raw("steering", pulses.steering_us))
         else:
             out = Pulses(self.mapping.clamp_throttle(pulses.throttle_us), self.mapping.clamp_steering(pulses.steering_us))
         self.backend.set_pulse_us(self.channels["throttle"], out.throttle_us)
@@ -32,9 +34,16 @@ class ServoOutput:
         return out
 
     def write_role(self, role: str, us: float, raw: bool = False) -> float:
-        value = clamp_raw(us) if raw else self.mapping.clamp_role(role, us)
+        value = self._raw(role, us) if raw else self.mapping.clamp_role(role, us)
         self.backend.set_pulse_us(self.channels[role], value)
         return value
+
+    def _raw(self, role: str, us: float) -> float:
+        """A raw pulse limited to 500-2500 µs; a non-finite one (NaN clamps to 2500) is the rest pulse."""
+        if not math.isfinite(us):
+            cal = self.mapping.calibration
+            return cal.steering.center_us if role == "steering" else cal.throttle.neutral_us
+        return clamp_raw(us)
 
     def neutral(self) -> Pulses:
         return self.write(self.mapping.neutral())
