@@ -188,12 +188,24 @@ class GraphRunner:
         try:
             while not self._stopping.is_set() and self.context.ok():
                 self.executor.spin_once(timeout_sec=0.1)
+                failed = self._failed_node()
+                if failed:  # e.g. the servo's PWM fault: its main() would exit 1 for a restart
+                    self.on_event(f"{failed[0]} failed ({failed[1]}): stopping the graph")
+                    break
         except ExternalShutdownException:
             pass
         except Exception as err:  # a node callback raised: the graph stops, safely
             self.on_event(f"executor stopped: {type(err).__name__}: {err}")
             log.exception("executor failed")
         self._stopping.set()  # wait() returns when the context was shut down from outside, too
+
+    def _failed_node(self) -> tuple[str, object] | None:
+        """(name, error) of a node whose `failed` future is done (servo_node after a hardware fault)."""
+        for name, node in self.nodes.items():
+            failed = getattr(node, "failed", None)
+            if failed is not None and failed.done():
+                return name, failed.result()
+        return None
 
     def _stop_composed(self) -> None:
         if self._thread is not None and self._thread is not threading.current_thread():

@@ -92,3 +92,30 @@ def test_processes_respawn_after_a_crash_and_stop_on_sigint(ros_context):
         assert any("control_node exited" in e and "respawning" in e for e in events)
     finally:
         probe.close()
+
+
+def test_composed_graph_stops_when_the_servo_reports_a_hardware_fault(ros_context, tmp_path):
+    """servo_node's main() exits 1 after a PWM fault (systemd restarts it); composed, the graph must stop too."""
+    from deepracer.control.calibration import Calibration, save
+    from deepracer.hardware.emulated.pca9685 import emulated_pca9685
+
+    ns = f"/t_graph_{next(_ns)}"
+    bus = 2900 + next(_ns)
+    chip = emulated_pca9685(bus)
+    save(Calibration(), tmp_path / "cal.yaml")
+    specs = [s for s in drive_graph(servo_node={"backend": "emulated", "i2c_bus": bus,
+                                                "calibration_file": str(tmp_path / "cal.yaml")})
+             if s.name == "servo_node"]
+    events: list[str] = []
+    probe = Probe(ros_context, ns)
+    cmd = probe.node.create_publisher(Twist, "cmd_vel", 10)
+    try:
+        with GraphRunner(specs, namespace=ns, context=ros_context, on_event=events.append) as g:
+            assert probe.spin_until(lambda: cmd.get_subscription_count() > 0)
+            chip.fail_next = 1000
+            cmd.publish(Twist())
+            assert probe.spin_until(lambda: g.nodes["servo_node"].failed.done())
+            assert g.wait(3.0), "the graph kept running with a dead servo output"
+        assert any("servo_node failed" in e for e in events), events
+    finally:
+        probe.close()
