@@ -292,8 +292,15 @@ def episode_table(df: pd.DataFrame, group: str = "unique_episode", is_eval: bool
         group = "episode"
     prepare = df["episode_status"] == "prepare"
     df["delta_time"] = df["tstamp"].astype(float).diff()
-    df.loc[prepare, "delta_time"] = 0.0
     df["delta_dist"] = np.hypot(df["x"].diff(), df["y"].diff())
+    if not is_eval:
+        # a training episode starts from a reset: the row before its first belongs to another
+        # episode (another environment's, when several run in parallel). DeepRacer's `prepare`
+        # row says so; our training logs before it wrote one did not. (An evaluation's trials
+        # are driven one after the other, so there the gap between them is driving time.)
+        first = df[group].ne(df[group].shift()) | df[first_group].ne(df[first_group].shift())
+        df.loc[first, ["delta_time", "delta_dist"]] = 0.0
+    df.loc[prepare, "delta_time"] = 0.0
     df.loc[prepare, "delta_dist"] = 0.0
     g = df.groupby([first_group, group], sort=True)
     out = pd.DataFrame({

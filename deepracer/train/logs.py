@@ -127,13 +127,18 @@ class TrainingLog:
         self.env_reward[env_index] += float(reward)
         status = str(info.get("episode_status", "in_progress"))
         now = time.time()
+        steps = int(info.get("steps", 0))
+        # DeepRacer marks an episode's first row `prepare`: tools (deepracer-utils' simulation_agg)
+        # start the episode's clock there instead of at the row before it, which belongs to
+        # another episode (another environment's, when several run in parallel)
+        row_status = "prepare" if steps == 1 and not done else status
         self._writer(iteration).row(
-            episode=episode, steps=int(info.get("steps", 0)), X=float(info["x"]), Y=float(info["y"]),
+            episode=episode, steps=steps, X=float(info["x"]), Y=float(info["y"]),
             yaw=float(info["yaw_deg"]), steer=float(info["steering_angle"]), throttle=float(info["speed"]),
             action=_action_value(info.get("action", action)), reward=float(reward), done=bool(done),
             all_wheels_on_track=bool(info.get("all_wheels_on_track", True)), progress=float(info["progress"]),
             closest_waypoint=int(info["closest_waypoint"]), track_len=float(info["track_len"]),
-            tstamp=round(now - self.t0, 3), episode_status=status, pause_duration=0.0,
+            tstamp=round(now - self.t0, 3), episode_status=row_status, pause_duration=0.0,
         )
         if not done:
             return None
