@@ -178,7 +178,7 @@ class Simulator:
 
     def _update_race(self) -> None:
         s, tr = self.vehicle.state, self.track
-        window = 12 + int(abs(s.speed) * self.camera_dt / max(tr.seg_len.min(), 1e-3))
+        window = 12 + int(abs(s.speed) * self.camera_dt / max(tr.min_seg_len, 1e-3))
         self._proj = p = tr.project(s.x, s.y, hint=self._proj.segment, window=min(window, tr.n // 2))
         self._update_wheels()
         cw = tr.closest_waypoint(s.x, s.y, p.segment)

@@ -65,6 +65,7 @@ class Track:
             raise TrackError(f"track {self.name!r} has repeated consecutive waypoints", self.source)
         self.seg_dir = self._seg / self.seg_len[:, None]
         self.seg_len2 = self.seg_len**2
+        self.min_seg_len = float(self.seg_len.min())  # bounds the per-step projection search window
         # tripled copies: a search window around any index is a contiguous slice
         self._c3 = np.concatenate([self.center] * 3)
         self._g3 = np.concatenate([self._seg] * 3)
