@@ -89,7 +89,12 @@ class CameraNode(Node):
     def destroy_node(self) -> None:
         self._stop.set()
         self._thread.join(timeout=3.0)
-        self.camera.close()
+        if self._thread.is_alive():
+            # Still blocked in read() on a hung device: releasing the capture from this thread
+            # would use OpenCV from two threads at once; the daemon thread ends with the process.
+            self.get_logger().warning("camera capture thread did not stop within 3 s; leaving the device open")
+        else:
+            self.camera.close()
         super().destroy_node()
 
 

@@ -127,7 +127,8 @@ class InferenceNode(Node):
             if encoding == "rgb8":
                 frame = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
             decision = policy.predict(frame)
-        except (ValueError, DeepRacerError) as err:  # a bad frame must not kill the node
+        except Exception as err:  # a bad frame or an onnxruntime error must not kill the node:
+            # nothing is published for this frame, so control_node's watchdog stops the car
             self.get_logger().warning(f"frame skipped: {err}", throttle_duration_sec=5.0)
             return
         twist = Twist()

@@ -250,7 +250,11 @@ class ServoNode(Node):
         if loaded.calibration.frequency_hz != old.frequency_hz:
             channels = list(self.output.channels.values())
             self.output.backend.close()
-            self.output.backend = open_backend(self.options, loaded.calibration.frequency_hz, channels)
+            try:
+                self.output.backend = open_backend(self.options, loaded.calibration.frequency_hz, channels)
+            except HardwareError as err:  # the old backend is closed: stop as on any PWM fault
+                self._fault(err)
+                return
         self._last_input = None
         self._write(mapping.neutral(), "calibration")
 

@@ -195,3 +195,23 @@ def test_a_broken_model_at_start_publishes_nothing(rig, models, tmp_path):
     r.send(255)
     r.spin_for(0.5)
     assert r.twists == [] and r.actions == []
+
+
+def test_an_inference_runtime_error_skips_the_frame_and_keeps_the_node(rig, models):
+    """onnxruntime raising on one frame (its own exception types, not ValueError) must not
+    stop the node: nothing is published for that frame, so the watchdog stops the car."""
+    r = rig(model=str(models["brightness"]))
+    good = r.node.policy
+
+    class Failing:
+        name = "failing"
+
+        def predict(self, frame):
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION")
+
+    r.node.policy = Failing()
+    r.send(255)
+    r.spin_for(0.3)
+    assert r.actions == [] and r.twists == []
+    r.node.policy = good
+    assert r.drive(255)["index"] == 4

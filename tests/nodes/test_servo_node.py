@@ -206,3 +206,11 @@ def test_esc_arming_holds_neutral(rig_factory):
     assert rig.device()[0] == pytest.approx(1500, abs=COUNT_US)
     rig.spin_until(lambda: False, timeout=0.5)
     assert rig.send(1.0, 0.0)["throttle_us"] == pytest.approx(1400)
+
+
+def test_a_failed_reopen_after_a_frequency_change_is_a_fault(rig_factory):
+    rig = rig_factory()
+    rig.chip.fail_next = 1000  # the chip stops answering while the PWM frequency changes
+    rig.node.set_parameters([Parameter("calibration.frequency_hz", value=60.0)])
+    assert rig.spin_until(lambda: any(p["reason"] == "fault" for p in rig.pulses))
+    assert rig.node.failed.done()
