@@ -360,8 +360,11 @@ def write_outputs(result: EvaluationResult, out: str | Path, track_length_m: flo
             trial = ends.get(index)
             last = trial is not None and (n + 1 == len(result.samples) or result.samples[n + 1][0] != index)
             status = "prepare" if n == 0 else (trial.status if last else "in_progress")
-            w.row(episode=index, steps=float(steps[index]), X=s.x, Y=s.y, yaw=math.degrees(s.yaw), steer=s.steer,
-                  throttle=s.speed, action=s.action, reward=0.0, done=bool(last),
+            # steer/throttle are the chosen action's, as in DeepRacer's logs and our training logs
+            # (the car's own wheel angle and speed on the first row, before any decision)
+            steer, throttle = s.command if s.command is not None else (s.steer, s.speed)
+            w.row(episode=index, steps=float(steps[index]), X=s.x, Y=s.y, yaw=math.degrees(s.yaw), steer=steer,
+                  throttle=throttle, action=s.action, reward=0.0, done=bool(last),
                   all_wheels_on_track=s.all_wheels_on_track, progress=progress, closest_waypoint=s.closest_waypoint,
                   track_len=track_length_m, tstamp=round(s.sim_time, 6), episode_status=status, pause_duration=0.0)
     metadata = out / "model" / "model_metadata.json"
