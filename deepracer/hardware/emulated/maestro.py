@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import tty
+
+from deepracer.hardware.emulated.polling import wait_for
 
 
 class MaestroDecoder:
@@ -72,12 +73,7 @@ class EmulatedMaestroPty:
             return self.decoder.pulse_us(channel)
 
     def wait_for(self, predicate, timeout: float = 3.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self):
-                return True
-            time.sleep(0.01)
-        return bool(predicate(self))
+        return wait_for(self, predicate, timeout)
 
     def close(self) -> None:
         self._stop.set()

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deepracer.hardware.emulated.polling import wait_for
+
 FILES = ("period", "duty_cycle", "enable", "polarity")
 
 
@@ -165,12 +167,7 @@ class EmulatedSysfsPwm:
         return state.pulse_us if state else None
 
     def wait_for(self, predicate, timeout: float = 3.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self):
-                return True
-            time.sleep(0.01)
-        return bool(predicate(self))
+        return wait_for(self, predicate, timeout)
 
 
 def _create_channel(chip_dir: Path, channel: int) -> None:
