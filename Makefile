@@ -16,12 +16,12 @@ $(BIN)/python:
 
 # Car + simulator: no torch.
 $(VENV)/.setup-car: $(BIN)/python setup.py $(CONSTRAINTS) requirements/ros.txt
-	$(PIP_INSTALL) -r requirements/ros.txt -e '.[hardware,sim,analysis]'
+	$(PIP_INSTALL) -r requirements/ros.txt -e '.[hardware,sim,analysis,device-console]'
 	touch $@
 
 # Training and tests: adds CPU torch (torch==2.13.0 is pinned in the constraints), SB3, gymnasium.
 $(VENV)/.setup-train: $(VENV)/.setup-car
-	$(PIP_INSTALL) -e '.[hardware,sim,analysis,train,test,console]'
+	$(PIP_INSTALL) -e '.[hardware,sim,analysis,train,test,console,device-console]'
 	# deepracer-utils (cross-checks the analysis figures in tests) ships a top-level package also
 	# named `deepracer`, so it goes beside the venv, off sys.path; tests load it from there.
 	-$(PIP_INSTALL) boto3 joblib scikit-learn python-dateutil pandas pillow && \

@@ -13,6 +13,7 @@ NODES = {
     "servo_node": "deepracer_nodes.servo_node:main",
     "calibration_node": "deepracer_nodes.calibration_node:main",
     "sim_node": "deepracer_nodes.sim_node:main",
+    "device_console_node": "deepracer_nodes.device_console_node:main",
 }
 
 
@@ -28,7 +29,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["deepracer", "deepracer.*", "deepracer_nodes", "deepracer_nodes.*",
                                     "deepracer_console", "deepracer_console.*"]),
-    package_data={"deepracer": ["sim/tracks/*.npy", "sim/assets/*", "train/presets/*.json", "train/rewards/*.py"],
+    package_data={"deepracer": ["sim/tracks/*.npy", "sim/assets/*", "train/presets/*.json", "train/rewards/*.py",
+                                "device_console/static/*", "device_console/static/vendor/*"],
                   "deepracer_console": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py",
                                         "web/dist/*", "web/dist/**/*"]},
     data_files=[
@@ -48,7 +50,9 @@ setup(
         "train": ["gymnasium", "stable-baselines3", "torch", "tqdm", "onnx", "shapely", "scipy"],
         "analysis": ["matplotlib", "tqdm"],
         "console": ["fastapi", "uvicorn", "sqlalchemy", "alembic", "python-multipart", "httpx"],
-        "test": ["pytest", "pytest-timeout", "ruff", "onnx", "gymnasium", "smbus2", "gpiozero", "pyserial"],
+        # the car's own web page (device_console_node): no database, no torch
+        "device-console": ["fastapi", "uvicorn", "argon2-cffi", "itsdangerous", "python-multipart"],
+        "test": ["pytest", "pytest-timeout", "ruff", "onnx", "gymnasium", "smbus2", "gpiozero", "pyserial", "httpx", "playwright"],
     },
     zip_safe=False,
     entry_points={
