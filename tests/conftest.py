@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import pytest
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
+# Tests never read or write the user's own track library (~/.local/share/deepracer/tracks).
+os.environ["DEEPRACER_TRACKS_DIR"] = tempfile.mkdtemp(prefix="deepracer-tracks-")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

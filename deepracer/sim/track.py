@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
@@ -29,6 +30,49 @@ DESCRIPTIONS: dict[str, str] = {
     "hairpins": "technical: two hairpins, an S-bend and a long 180° sweeper",
     "speedway": "long, wide (1.07 m) track with fast sweepers and a chicane",
 }
+
+
+class Direction(StrEnum):
+    """Which way round a track is driven, in DeepRacer's words (seen from above, +y up).
+
+    DeepRacer's route files run counter-clockwise (positive signed area of the centre
+    line); `clockwise` is the reverse of that order whatever order a file has.
+    """
+
+    COUNTERCLOCKWISE = "counterclockwise"
+    CLOCKWISE = "clockwise"
+
+    @classmethod
+    def parse(cls, text: str | Direction) -> Direction:
+        """`counterclockwise`/`ccw`/`counter-clockwise`/`anticlockwise`, `clockwise`/`cw`."""
+        if isinstance(text, Direction):
+            return text
+        key = str(text).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+        found = _DIRECTION_WORDS.get(key)
+        if found is None:
+            raise TrackError(f"unknown direction {text!r}: use counterclockwise (ccw) or clockwise (cw)")
+        return found
+
+    @property
+    def suffix(self) -> str:
+        """DeepRacer's WORLD_NAME suffix for a two-direction track (`_ccw`, `_cw`)."""
+        return "_ccw" if self is Direction.COUNTERCLOCKWISE else "_cw"
+
+    @property
+    def opposite(self) -> Direction:
+        return Direction.CLOCKWISE if self is Direction.COUNTERCLOCKWISE else Direction.COUNTERCLOCKWISE
+
+
+_DIRECTION_WORDS = {
+    "counterclockwise": Direction.COUNTERCLOCKWISE, "ccw": Direction.COUNTERCLOCKWISE,
+    "anticlockwise": Direction.COUNTERCLOCKWISE, "clockwise": Direction.CLOCKWISE, "cw": Direction.CLOCKWISE,
+}
+
+
+def signed_area(points: np.ndarray) -> float:
+    """Shoelace area of a closed polyline: > 0 when it runs counter-clockwise."""
+    x, y = np.asarray(points, dtype=np.float64).T
+    return float(0.5 * np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
 
 
 @dataclass(frozen=True)
@@ -52,9 +96,12 @@ class Track:
     outer: np.ndarray  # (N, 2)
     description: str = ""
     source: Path | None = None
+    is_reversed: bool = False  # driven against the route file's order (DeepRacer's `is_reversed`)
+    base_name: str = ""  # the name without a direction suffix ("" = name)
     _seg: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.base_name = self.base_name or self.name
         self.center = np.ascontiguousarray(self.center, dtype=np.float64)
         self.inner = np.ascontiguousarray(self.inner, dtype=np.float64)
         self.outer = np.ascontiguousarray(self.outer, dtype=np.float64)
@@ -103,6 +150,11 @@ class Track:
         return float(self.widths.mean())
 
     @cached_property
+    def direction(self) -> Direction:
+        """Which way round the waypoints run (from the centre line's signed area)."""
+        return Direction.COUNTERCLOCKWISE if signed_area(self.center) >= 0 else Direction.CLOCKWISE
+
+    @cached_property
     def waypoints(self) -> list[tuple[float, float]]:
         return [(float(x), float(y)) for x, y in self.center]
 
@@ -118,10 +170,19 @@ class Track:
         return np.concatenate([a, a[:1]], axis=0)
 
     def reversed(self) -> Track:
-        """The same track driven the other way (DeepRacer's clockwise training option)."""
+        """The same track driven the other way from the same start line (DeepRacer's reverse
+        direction). Its name gets DeepRacer's `_cw`/`_ccw` suffix when it runs against the file."""
         idx = np.r_[0, np.arange(self.n - 1, 0, -1)]
-        return Track(f"{self.name}", self.center[idx], self.inner[idx], self.outer[idx],
-                     self.description, self.source)
+        rev = not self.is_reversed
+        name = self.base_name + self.direction.opposite.suffix if rev else self.base_name
+        return Track(name, self.center[idx], self.inner[idx], self.outer[idx],
+                     self.description, self.source, rev, self.base_name)
+
+    def in_direction(self, direction: Direction | str | None) -> Track:
+        """This track driven `direction` (None: as it is)."""
+        if direction is None or Direction.parse(direction) is self.direction:
+            return self
+        return self.reversed()
 
     # -- geometry ------------------------------------------------------------------------
     def point_at(self, s: float) -> tuple[float, float, float]:
@@ -213,27 +274,14 @@ def builtin_names() -> list[str]:
     return sorted(names, key=lambda n: (n != DEFAULT_TRACK, n))
 
 
-_cache: dict[str, Track] = {}
+def load_track(name_or_path: str | Path | None = None, direction: Direction | str | None = None) -> Track:
+    """A track by name (built-in, then the user's track library), or a DeepRacer route file
+    (.npy) by path; None/"" = the default. A direction can be given, or appended to the name
+    as DeepRacer does (`reinvent2018_cw`) or to any spec after a colon (`route.npy:clockwise`).
+    See `deepracer.sim.track_library.resolve`."""
+    from deepracer.sim.track_library import resolve
 
-
-def load_track(name_or_path: str | Path | None = None) -> Track:
-    """A built-in track by name, or a DeepRacer route file (.npy) by path. None/"" = the default."""
-    key = str(name_or_path or DEFAULT_TRACK)
-    if key in _cache:
-        return _cache[key]
-    builtin = TRACKS_DIR / f"{key}.npy"
-    path = Path(key).expanduser()
-    if builtin.is_file() and "/" not in key and not key.endswith(".npy"):
-        track = _load_file(builtin, key, DESCRIPTIONS.get(key, ""))
-    elif path.suffix == ".npy" or path.exists():
-        if not path.is_file():
-            raise TrackError(f"no such track file (built-in tracks: {', '.join(builtin_names())})", path)
-        track = _load_file(path, path.stem, f"route file {path.name}")
-    else:
-        raise TrackError(f"unknown track {key!r}; built-in tracks: {', '.join(builtin_names())} "
-                         "(or give the path of a DeepRacer route .npy file)")
-    _cache[key] = track
-    return track
+    return resolve(name_or_path, direction=direction)
 
 
 def _load_file(path: Path, name: str, description: str) -> Track:
