@@ -21,7 +21,6 @@ Two modes:
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any
@@ -37,6 +36,7 @@ from std_msgs.msg import String
 
 from deepracer.control.kinematics import WHEELBASE_M, twist_to_action
 from deepracer.errors import ConfigError
+from deepracer.messages import SimStatus, StopReason
 from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import to_image_msg
 
@@ -102,7 +102,7 @@ class SimNode(Node):
         self.commands_received = 0
         self.frames_published = 0
         self.driving = False  # real time: the race (and time) starts with the first moving command
-        self.finish_reason = ""  # laps_done | time_up | off_track/reversed/immobilized (off_track: end)
+        self.finish_reason: StopReason | None = None  # laps_done | time_up | a failure (off_track: end)
 
         self.status = self.sim.reset(start_waypoint=p["start_waypoint"])
         self._next_frame_t = self.sim.state.t
@@ -267,14 +267,14 @@ class SimNode(Node):
         if not self.finished:
             max_laps, max_time = self.params["max_laps"], self.params["max_time"]
             if max_laps > 0 and len(status.lap_times) >= max_laps:
-                self.finish_reason = "laps_done"
+                self.finish_reason = StopReason.LAPS_DONE
                 laps = ", ".join(f"{t:.2f} s" for t in status.lap_times)
                 self.get_logger().info(f"{len(status.lap_times)} lap(s) done: {laps}; car stopped")
             elif max_time > 0 and status.sim_time >= max_time - 1e-9:
-                self.finish_reason = "time_up"
+                self.finish_reason = StopReason.TIME_UP
                 self.get_logger().info(f"time up after {status.sim_time:.1f} s; car stopped")
             elif self.sim.done:
-                self.finish_reason = status.status
+                self.finish_reason = StopReason(status.status)
                 self.get_logger().info(f"episode over: {status.status}; car stopped")
         self._publish_odom_status(status)
 
@@ -314,18 +314,16 @@ class SimNode(Node):
         odom.twist.twist.linear.x = float(s.speed)
         odom.twist.twist.angular.z = float(s.speed * math.tan(math.radians(s.steering_deg)) / WHEELBASE_M)
         self.pub_odom.publish(odom)
-        self.pub_status.publish(String(data=json.dumps(self.status_dict(status))))
+        self.pub_status.publish(String(data=self.sim_status(status).to_json()))
 
-    def status_dict(self, status: Any) -> dict[str, Any]:
+    def sim_status(self, status: Any) -> SimStatus:
         """sim/status: DeepRacer's race state plus the car's pose (one message per step)."""
         s = self.sim.state
-        out = status.to_dict()
-        out.update(
-            x=float(s.x), y=float(s.y), yaw=float(s.yaw), steering_deg=float(s.steering_deg), speed=float(s.speed),
-            frame=self.frames_published, finished=self.finished, finish_reason=self.finish_reason,
-            track=self.track.name,
-        )
-        return out
+        return SimStatus.from_dict(status.to_dict() | {
+            "x": float(s.x), "y": float(s.y), "yaw": float(s.yaw), "steering_deg": float(s.steering_deg),
+            "speed": float(s.speed), "frame": self.frames_published, "finished": self.finished,
+            "finish_reason": str(self.finish_reason or ""), "track": self.track.name,
+        })
 
 
 def main(args: list[str] | None = None) -> None:

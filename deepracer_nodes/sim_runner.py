@@ -14,7 +14,6 @@ If no model package exists at all, a pure-pursuit driver can stand in for infere
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -36,6 +35,7 @@ from std_msgs.msg import String
 
 from deepracer.control.kinematics import action_to_twist
 from deepracer.errors import DeepRacerError, ModelPackageError
+from deepracer.messages import EpisodeStatus, PolicyAction, SimStatus, StepRecord, StopReason
 from deepracer_nodes.image_conversion import from_image_msg
 from deepracer_nodes.sim_node import STATUS_DEPTH, history_qos
 
@@ -45,31 +45,6 @@ SILENCE_LIMIT_S = 30.0  # wall seconds without any sim/status: the graph is dead
 ACTION_WAIT_S = 1.0
 DRIVER_MODEL = "model"
 DRIVER_PURE_PURSUIT = "pure_pursuit"
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """The car after one simulator step: what an evaluation SIM_TRACE row needs."""
-
-    step: int
-    sim_time: float
-    x: float
-    y: float
-    yaw: float  # rad
-    steer: float  # deg, actual front-wheel angle
-    speed: float  # m/s
-    progress: float  # 0..100 of the current lap
-    lap: int
-    status: str
-    all_wheels_on_track: bool
-    closest_waypoint: int
-    off_track: int  # off-track events so far
-    # the policy's decision on this step's frame (policy/action with frame_stamp == sim_time): what
-    # the car was told to do next; -1 / None when no model answered it (pure pursuit, a frame
-    # stepped without an answer, the last step)
-    action: int = -1
-    action_steering: float | None = None  # deg
-    action_speed: float | None = None  # m/s
 
 
 @dataclass(frozen=True)
@@ -88,14 +63,16 @@ class SimRunResult:
     lock_step: bool
     laps_requested: int
     laps: list[LapResult]
-    stop_reason: str  # laps_done | time_limit | stuck | off_track | wall_timeout
+    stop_reason: StopReason  # laps_done | time_up | stuck | off_track | wall_timeout
+    # one per simulator step; `action`/`command`: the policy's decision on that step's frame
+    # (what the car was told to do next), -1/None when no model answered it
     steps: list[StepRecord]
     frames: list[np.ndarray] = field(repr=False)
     frame_steps: list[int] = field(repr=False)  # index into steps of the pose at each frame
     wall_time_s: float = 0.0
     sim_time_s: float = 0.0
     camera_hz: float = 15.0
-    status_log: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    status_log: list[SimStatus] = field(default_factory=list, repr=False)
 
     @property
     def completed_laps(self) -> int:
@@ -108,7 +85,7 @@ class SimRunResult:
 
     @property
     def off_track_count(self) -> int:
-        return self.steps[-1].off_track if self.steps else 0
+        return self.steps[-1].off_track_count if self.steps else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,7 +116,7 @@ class _Recorder(Node):
     def __init__(self, track: Any, record_frames: bool, pure_pursuit: bool, **kwargs: Any) -> None:
         super().__init__("sim_recorder", **kwargs)
         self.lock = threading.Lock()
-        self.status: list[dict[str, Any]] = []
+        self.status: list[SimStatus] = []
         self.frames: list[np.ndarray] = []
         self.frame_stamps: list[float] = []
         self.record_frames = record_frames
@@ -148,7 +125,7 @@ class _Recorder(Node):
         self.create_subscription(Image, "camera/image_raw", self._on_image, history_qos(300))
         # inference_node keeps its last actions for a late reader (transient local), so the
         # decision on frame 0 is not lost to discovery
-        self.actions: dict[int, dict[str, Any]] = {}  # _stamp_key(frame_stamp) -> policy/action
+        self.actions: dict[int, PolicyAction] = {}  # _stamp_key(frame_stamp) -> policy/action
         self.create_subscription(String, "policy/action", self._on_action, history_qos(STATUS_DEPTH))
         self.driver = None
         self._pending_frames: list[float] = []
@@ -160,15 +137,15 @@ class _Recorder(Node):
 
     def _on_status(self, msg: String) -> None:
         with self.lock:
-            self.status.append(json.loads(msg.data))
+            self.status.append(SimStatus.from_json(msg.data))
         self._answer_frames()
 
     def _on_action(self, msg: String) -> None:
-        action = json.loads(msg.data)
+        action = PolicyAction.from_json(msg.data)
         with self.lock:
-            self.actions[_stamp_key(float(action["frame_stamp"]))] = action
+            self.actions[_stamp_key(action.frame_stamp)] = action
 
-    def action_for(self, sim_time: float) -> dict[str, Any] | None:
+    def action_for(self, sim_time: float) -> PolicyAction | None:
         """The policy/action that answered the frame taken at `sim_time`, if one came."""
         key = _stamp_key(sim_time)
         with self.lock:
@@ -195,12 +172,12 @@ class _Recorder(Node):
         while self._pending_frames and self.status:
             t = self._pending_frames[0]
             latest = self.status[-1]
-            if latest["sim_time"] < t - 1e-6:
+            if latest.sim_time < t - 1e-6:
                 return  # the status for this frame has not arrived yet
             self._pending_frames.pop(0)
             from deepracer.sim.vehicle import VehicleState
 
-            state = VehicleState(latest["x"], latest["y"], latest["yaw"], latest["speed"], latest["steering_deg"], latest["sim_time"])
+            state = VehicleState(latest.x, latest.y, latest.yaw, latest.speed, latest.steering_deg, latest.sim_time)
             steering, speed = _as_action(self.driver.command(state))
             lin, ang = action_to_twist(steering, speed)
             msg = Twist()
@@ -248,7 +225,7 @@ def run_sim_graph(
     namespace: str = "",
     sim_params: dict[str, Any] | None = None,
     config: str | Path | None = None,
-    on_status: Callable[[dict[str, Any]], None] | None = None,
+    on_status: Callable[[SimStatus, PolicyAction | None], None] | None = None,
     off_track_penalty: float | None = None,
 ) -> SimRunResult:
     """Drive `laps` laps on `track` with the car's nodes and return what happened.
@@ -257,9 +234,8 @@ def run_sim_graph(
     lap), when progress has not advanced for `stuck_seconds` (stuck, or off track for
     good), or after `wall_timeout_s` of wall time as a last resort.
 
-    `on_status` gets each sim/status message in order, plus `policy_action`: the
-    policy/action that answered that step's frame (`index`, `steering_angle`, `speed`, ...)
-    or None. In lock-step with a model, a status is held back until that action is in (or,
+    `on_status(status, action)` gets each sim/status message in order with the
+    policy/action that answered that step's frame, or None. In lock-step with a model, a status is held back until that action is in (or,
     if none comes, until ACTION_WAIT_S after the next status). `off_track_penalty` (seconds)
     sets sim_node's parameter of that name (None: the config's, 3 s).
     """
@@ -289,14 +265,14 @@ def run_sim_graph(
     executor.add_node(recorder)
     # lock-step: every frame is answered before the next step, so each status can wait for its action
     wait_for_actions = lock_step and driver == DRIVER_MODEL
-    stop_reason = "wall_timeout"
+    stop_reason = StopReason.WALL_TIMEOUT
     start = time.monotonic()
     try:
         with GraphRunner(specs, processes=processes, namespace=namespace) as graph:
             best_progress, best_at = -1.0, 0.0
             seen = 0
             last_news = time.monotonic()
-            pending: deque[tuple[dict[str, Any], float]] = deque()  # (status, wall time received)
+            pending: deque[tuple[SimStatus, float]] = deque()  # (status, wall time received)
             while time.monotonic() - start < wall_timeout_s:
                 executor.spin_once(timeout_sec=0.05)
                 with recorder.lock:
@@ -313,20 +289,13 @@ def run_sim_graph(
                     raise DeepRacerError(f"no sim/status from sim_node for {SILENCE_LIMIT_S:.0f} s: "
                                          "the simulator graph is not running (see the node log above)")
                 reason = None
-                for st in new:
+                for st, action in new:
                     if on_status is not None:
-                        on_status(st)
-                    total = st["lap"] * 100.0 + st["progress"]  # lap counts completed laps
+                        on_status(st, action)
+                    total = st.lap * 100.0 + st.progress  # lap counts completed laps
                     if total > best_progress + 0.5:
-                        best_progress, best_at = total, st["sim_time"]
-                    if len(st["laps"]) >= laps:
-                        reason = "laps_done"
-                    elif st["sim_time"] >= max_seconds - 1e-9 or st.get("finish_reason") == "time_up":
-                        reason = "time_limit"
-                    elif st.get("finished"):  # the simulator ended the episode (off_track: end)
-                        reason = "off_track" if st["status"] == "off_track" else "stuck"
-                    elif st["sim_time"] - best_at >= stuck_seconds:
-                        reason = "off_track" if not st["all_wheels_on_track"] else "stuck"
+                        best_progress, best_at = total, st.sim_time
+                    reason = _stop_reason(st, laps, max_seconds, best_at, stuck_seconds)
                     if reason:
                         break
                 if reason:
@@ -343,48 +312,51 @@ def run_sim_graph(
     return result
 
 
-def _ready_statuses(pending: deque[tuple[dict[str, Any], float]], rec: _Recorder, wait_for_actions: bool,
-                    now: float) -> list[dict[str, Any]]:
+def _stop_reason(st: SimStatus, laps: int, max_seconds: float, best_at: float, stuck_seconds: float) -> StopReason | None:
+    if len(st.laps) >= laps:
+        return StopReason.LAPS_DONE
+    if st.sim_time >= max_seconds - 1e-9 or st.finish_reason == StopReason.TIME_UP:
+        return StopReason.TIME_UP
+    if st.finished:  # the simulator ended the episode (off_track: end)
+        return StopReason.OFF_TRACK if st.status == EpisodeStatus.OFF_TRACK else StopReason.STUCK
+    if st.sim_time - best_at >= stuck_seconds:
+        return StopReason.OFF_TRACK if not st.all_wheels_on_track else StopReason.STUCK
+    return None
+
+
+def _ready_statuses(pending: deque[tuple[SimStatus, float]], rec: _Recorder, wait_for_actions: bool,
+                    now: float) -> list[tuple[SimStatus, PolicyAction | None]]:
     """Take the statuses that can go out, in order, each with the policy/action that answered its frame."""
     out = []
     while pending:
         st, _ = pending[0]
-        action = rec.action_for(st["sim_time"])
-        if action is None and wait_for_actions and not st.get("finished"):
+        action = rec.action_for(st.sim_time)
+        if action is None and wait_for_actions and not st.finished:
             # The action for this frame was published before the command that makes the next
             # step, so it is still on its way, unless the next step came long ago without it
             # (a frame stepped after lock_step_timeout, a frame the model could not read).
             if len(pending) < 2 or now - pending[1][1] < ACTION_WAIT_S:
                 break
         pending.popleft()
-        out.append(st | {"policy_action": action})
+        out.append((st, action))
     return out
 
 
-def _result(track: Any, model: str, driver: str, lock_step: bool, laps: int, reason: str, rec: _Recorder, wall: float) -> SimRunResult:
-    status: list[dict[str, Any]] = []
+def _result(track: Any, model: str, driver: str, lock_step: bool, laps: int, reason: StopReason, rec: _Recorder,
+            wall: float) -> SimRunResult:
+    status: list[SimStatus] = []
     for st in rec.status:  # one record per sim instant (real time re-sends the start while waiting)
-        if status and st["sim_time"] <= status[-1]["sim_time"]:
+        if status and st.sim_time <= status[-1].sim_time:
             status[-1] = st
         else:
             status.append(st)
-    steps = []
-    for i, st in enumerate(status):
-        action = rec.action_for(st["sim_time"]) or {}
-        index = action.get("index")
-        steps.append(StepRecord(
-            i, st["sim_time"], st["x"], st["y"], st["yaw"], st["steering_deg"], st["speed"], st["progress"],
-            st["lap"], st["status"], st["all_wheels_on_track"], st["closest_waypoint"], st["off_track_count"],
-            action=int(index) if index is not None else -1,
-            action_steering=float(action["steering_angle"]) if action else None,
-            action_speed=float(action["speed"]) if action else None,
-        ))
+    steps = [StepRecord.from_status(st, rec.action_for(st.sim_time), step=i) for i, st in enumerate(status)]
     lap_results: list[LapResult] = []
     if status:
         last = status[-1]
-        lap_results = [LapResult(i + 1, float(t), True) for i, t in enumerate(last["laps"][:laps])]
-        if len(lap_results) < laps and reason != "laps_done":
-            lap_results.append(LapResult(len(lap_results) + 1, float(last["lap_time_s"]), False, float(last["progress"])))
+        lap_results = [LapResult(i + 1, float(t), True) for i, t in enumerate(last.laps[:laps])]
+        if len(lap_results) < laps and reason != StopReason.LAPS_DONE:
+            lap_results.append(LapResult(len(lap_results) + 1, float(last.lap_time_s), False, float(last.progress)))
     # each frame shows the car at the step with the frame's stamp (status comes just before it)
     times = np.array([s.sim_time for s in steps]) if steps else np.zeros(0)
     frames, frame_steps = [], []
@@ -408,6 +380,18 @@ def _result(track: Any, model: str, driver: str, lock_step: bool, laps: int, rea
         sim_time_s=steps[-1].sim_time if steps else 0.0,
         status_log=status,
     )
+
+
+def drive_evaluation(*, model: str, track: str | Path | None, seed: int, off_track_penalty_s: float,
+                     max_seconds: float, on_status: Callable[[SimStatus, PolicyAction | None], None]) -> None:
+    """The evaluation's ROS driver (deepracer.analysis.evaluation.RosDriver): the graph in strict lock-step."""
+    run_sim_graph(model=model, track=track, laps=10_000, lock_step=True, seed=seed, randomize=False,
+                  max_seconds=max_seconds, record=False, stuck_seconds=max_seconds,
+                  namespace=f"eval_{int(time.monotonic() * 1e6) % 10**9}", on_status=on_status,
+                  off_track_penalty=off_track_penalty_s,
+                  # strict lock-step: a slow answer on a loaded machine must not become a zero-speed step;
+                  # failures put the car back (whatever a config file says), as the direct evaluation does
+                  sim_params={"lock_step_timeout": 60.0, "off_track": "reset"})
 
 
 def yaw_deg(step: StepRecord) -> float:

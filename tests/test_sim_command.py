@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import cv2
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 pytest.importorskip("rclpy")
 
 from deepracer.cli import main
+from deepracer.messages import EpisodeStatus
 
 pytestmark = pytest.mark.ros
 
@@ -101,15 +103,17 @@ def test_run_sim_graph_lock_step_is_repeatable_and_records_steps(model_dir):
     a, b = (r.trajectory for r in runs)
     assert a.shape == b.shape and len(a) >= 30
     np.testing.assert_array_equal(a, b)
-    step = runs[0].steps[5]
-    for field in ("x", "y", "yaw", "steer", "speed", "progress", "status", "sim_time", "closest_waypoint"):
-        assert hasattr(step, field)
+    # step 5 is the car 5 camera periods after the start, moving along the track
+    start, step = runs[0].steps[0], runs[0].steps[5]
+    assert step.step == 5 and step.sim_time == pytest.approx(start.sim_time + 5 / 15, abs=1e-6)
+    assert step.status in set(EpisodeStatus) and 0 < step.progress < 100 and step.speed > 0
+    assert math.hypot(step.x - start.x, step.y - start.y) > 0.05
     assert runs[0].frames == []  # record=False keeps no frames
     # inference_node's policy/action on every frame, matched to its step by the frame's stamp;
     # the last step ends the run and has no frame to answer
-    decisions = [[(s.action, s.action_steering, s.action_speed) for s in r.steps] for r in runs]
+    decisions = [[(s.action, s.command) for s in r.steps] for r in runs]
     assert decisions[0] == decisions[1]
-    assert all(s.action >= 0 and s.action_speed is not None for s in runs[0].steps[:-1])
+    assert all(s.action >= 0 and s.command is not None for s in runs[0].steps[:-1])
     assert runs[0].steps[-1].action == -1
 
 
@@ -117,7 +121,7 @@ def test_run_sim_graph_with_one_process_per_node(model_dir):
     from deepracer_nodes.sim_runner import run_sim_graph
 
     result = run_sim_graph(model=model_dir, lock_step=True, max_seconds=1.0, processes=True, record=False)
-    assert result.stop_reason == "time_limit"
+    assert result.stop_reason == "time_up"
     assert len(result.steps) >= 15 and result.steps[-1].sim_time == pytest.approx(1.0, abs=0.07)
     assert all(s.action >= 0 for s in result.steps[:-1])  # policy/action across processes, from frame 0 on
 
@@ -136,7 +140,7 @@ def test_a_car_that_never_finishes_is_stopped_by_the_time_limit(tmp_path):
 
     circler = make_fixed_package(tmp_path / "circler", output=[1.0, 0.0, 0.0, 0.0, 0.0])  # always full right lock
     result = run_sim_graph(model=circler, lock_step=True, max_seconds=20.0, record=False)
-    assert result.stop_reason == "time_limit"
+    assert result.stop_reason == "time_up"
     assert result.completed_laps == 0 and not result.laps[0].completed
     assert result.laps[0].progress < 50  # evaluation resets put it back on track, but it gets nowhere fast
     assert result.off_track_count > 5
@@ -175,6 +179,6 @@ def test_the_readme_job_bundled_model_laps_the_default_track(capsys, bundled, tm
 
 def test_real_time_default_mode_drives_with_the_bundled_model(capsys, bundled):
     out = _run_json(capsys, "--max-seconds", "2", "--no-video")
-    assert out["lock_step"] is False and out["stop_reason"] == "time_limit"
+    assert out["lock_step"] is False and out["stop_reason"] == "time_up"
     assert out["laps"][0]["progress"] > 5  # it moved along the track in 2 s of real time
     assert 25 <= out["steps"] <= 32  # one record per camera step (15 Hz), the start counted once

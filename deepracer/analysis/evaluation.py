@@ -11,9 +11,12 @@ The same bookkeeping reads the simulator's status stream from either driver:
 - direct (ROS-free): the policy answers each rendered frame, and its action goes through
   the same conversions as in the node graph (action -> Twist -> action, last steering kept
   at zero speed) before `Simulator.step`;
-- through ROS: sim_node + inference_node + control_node in lock-step
-  (`deepracer_nodes.sim_runner.run_sim_graph`, with the same off-track penalty), statuses
-  read from `sim/status` and the policy's action on each frame from `policy/action`.
+- through ROS: sim_node + inference_node + control_node in lock-step, statuses read from
+  `sim/status` and the policy's action on each frame from `policy/action`. This core module
+  does not import ROS: the caller passes the driver in (`ros_driver`, a `RosDriver`; the
+  application layer, `deepracer evaluate --through-ros`, passes
+  `deepracer_nodes.sim_runner.drive_evaluation`, which runs the graph with the same off-track
+  penalty).
 On the same seed both see the same frames, so they give the same trials (and simtraces).
 """
 
@@ -26,39 +29,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from deepracer.analysis.simtrace import SimTraceWriter
 from deepracer.control.kinematics import WHEELBASE_M, action_to_twist, twist_to_action
 from deepracer.errors import ConfigError
+from deepracer.messages import FAILURES, EpisodeStatus, PolicyAction, SimStatus, StepRecord
 
-FAILURES = ("off_track", "reversed", "immobilized")
 DEFAULT_PENALTY_S = 3.0  # the simulator's (and sim_node's) default off-track penalty
+
+
+class RosDriver(Protocol):
+    """Runs the node graph in lock-step and calls `on_status` for every sim/status, in order, with
+    the policy/action on that step's frame; returns when the graph stops or `on_status` raises."""
+
+    def __call__(self, *, model: str, track: str | Path | None, seed: int, off_track_penalty_s: float,
+                 max_seconds: float, on_status: Callable[[SimStatus, PolicyAction | None], None]) -> None: ...
 # EvaluationMetrics-*.json spells statuses as the console shows them
 CONSOLE_STATUS = {"lap_complete": "Lap complete", "off_track": "Off track", "reversed": "Reversed",
                   "immobilized": "Immobilized", "time_up": "Time up", "crashed": "Crashed"}
-
-
-@dataclass(frozen=True)
-class Sample:
-    """The car after one simulator step (or at the start: `prepare`)."""
-
-    sim_time: float
-    x: float
-    y: float
-    yaw: float  # rad
-    steer: float  # deg, the front wheels
-    speed: float  # m/s
-    progress: float  # 0..100 of the simulator's current lap
-    lap: int  # laps completed in the simulator
-    status: str
-    all_wheels_on_track: bool
-    closest_waypoint: int
-    # the policy's decision that led to this sample (on the previous step's frame), as in
-    # DeepRacer's simtrace; none on the first sample
-    action: int = -1  # discrete action index, -1 when unknown or continuous
-    command: tuple[float, float] | None = None  # (steering deg, speed m/s) the policy chose
-    lap_time_s: float = 0.0  # the simulator's time in its current lap, its off-track penalties included
 
 
 @dataclass
@@ -90,7 +79,7 @@ class EvaluationResult:
     off_track_penalty_s: float
     resets: int
     trials: list[Trial]
-    samples: list[tuple[int, Sample, float]] = field(default_factory=list, repr=False)  # (trial index, sample, progress)
+    samples: list[tuple[int, StepRecord, float]] = field(default_factory=list, repr=False)  # (trial index, sample, progress)
     wall_time_s: float = 0.0
     model_metadata: dict[str, Any] = field(default_factory=dict, repr=False)  # model_metadata.json as loaded
 
@@ -134,23 +123,23 @@ class TrialBook:
     def __init__(self, trials: int, resets: int, penalty_s: float, max_trial_seconds: float) -> None:
         self.n, self.resets, self.penalty, self.limit = trials, resets, penalty_s, max_trial_seconds
         self.trials: list[Trial] = []
-        self.samples: list[tuple[int, Sample, float]] = []
+        self.samples: list[tuple[int, StepRecord, float]] = []
         self._base: float | None = None  # race total (laps*100 + progress) at the trial start
         self._t0 = 0.0
-        self._counts = {"off_track": 0, "reversed": 0, "immobilized": 0}
+        self._counts: dict[str, int] = dict.fromkeys(sorted(FAILURES), 0)
         self._steps = 0
-        self._start: Sample | None = None  # the first sample, until the car moves
+        self._start: StepRecord | None = None  # the first sample, until the car moves
 
     @property
     def done(self) -> bool:
         return len(self.trials) >= self.n
 
     @staticmethod
-    def _total(s: Sample) -> float:
+    def _total(s: StepRecord) -> float:
         # at lap_complete the simulator reports the finished lap (progress 100) with the lap count already up
-        return s.lap * 100.0 + (0.0 if s.status in ("lap_complete", "done") else s.progress)
+        return s.lap * 100.0 + (0.0 if s.status == EpisodeStatus.LAP_COMPLETE else s.progress)
 
-    def feed(self, s: Sample) -> None:
+    def feed(self, s: StepRecord) -> None:
         if self.done:
             return
         index = len(self.trials)
@@ -201,26 +190,13 @@ class TrialBook:
         self._steps = 0
 
 
-def _sample_from_race(race: Any, state: Any, action: int = -1, command: tuple[float, float] | None = None) -> Sample:
-    return Sample(
+def _sample_from_race(race: Any, state: Any, action: int = -1, command: tuple[float, float] | None = None) -> StepRecord:
+    return StepRecord(
         sim_time=float(race.sim_time), x=float(state.x), y=float(state.y), yaw=float(state.yaw),
         steer=float(state.steering_deg), speed=float(state.speed), progress=float(race.progress), lap=int(race.lap),
         status=str(race.status), all_wheels_on_track=bool(race.all_wheels_on_track),
         closest_waypoint=int(race.closest_waypoint), action=action, command=command,
-        lap_time_s=float(race.lap_time_s),
-    )
-
-
-def _sample_from_status(st: dict[str, Any], decision: dict[str, Any] | None = None) -> Sample:
-    """A sim/status message as a sample; `decision` is the policy/action that led to it."""
-    index = decision.get("index") if decision else None
-    return Sample(
-        sim_time=float(st["sim_time"]), x=float(st["x"]), y=float(st["y"]), yaw=float(st["yaw"]),
-        steer=float(st["steering_deg"]), speed=float(st["speed"]), progress=float(st["progress"]),
-        lap=int(st["lap"]), status=str(st["status"]), all_wheels_on_track=bool(st["all_wheels_on_track"]),
-        closest_waypoint=int(st["closest_waypoint"]), action=int(index) if index is not None else -1,
-        command=(float(decision["steering_angle"]), float(decision["speed"])) if decision else None,
-        lap_time_s=float(st["lap_time_s"]),
+        lap_time_s=float(race.lap_time_s), off_track_count=int(race.off_track_count),
     )
 
 
@@ -237,7 +213,7 @@ def make_simulator(track: str | Path | None, seed: int, penalty_s: float) -> Any
                                off_track="reset", off_track_penalty_s=penalty_s))
 
 
-def drive_samples(sim: Any, decide: Decide) -> Iterator[Sample]:
+def drive_samples(sim: Any, decide: Decide) -> Iterator[StepRecord]:
     """The status stream of `decide` driving `sim` from waypoint 0, forever.
 
     Each command goes through the graph's conversions: inference_node's action -> Twist,
@@ -279,8 +255,11 @@ def evaluate(
     through_ros: bool = False,
     max_trial_seconds: float = 120.0,
     progress: Callable[[Trial], None] | None = None,
+    ros_driver: RosDriver | None = None,
 ) -> EvaluationResult:
-    """Run `trials` trials and return them with the per-step samples."""
+    """Run `trials` trials and return them with the per-step samples (through ROS: with `ros_driver`)."""
+    if through_ros and ros_driver is None:
+        raise ConfigError("evaluate(through_ros=True) needs ros_driver (deepracer_nodes.sim_runner.drive_evaluation)")
     if trials < 1:
         raise ConfigError(f"--trials must be at least 1, got {trials}")
     if resets < 0:
@@ -295,14 +274,15 @@ def evaluate(
     book = TrialBook(trials, resets, off_track_penalty_s, max_trial_seconds)
     start = time.monotonic()
 
-    def feed(sample: Sample) -> None:
+    def feed(sample: StepRecord) -> None:
         before = len(book.trials)
         book.feed(sample)
         if progress is not None and len(book.trials) > before:
             progress(book.trials[-1])
 
-    if through_ros:
-        _run_through_ros(model, track, seed, off_track_penalty_s, trials * max_trial_seconds + 5.0, book, feed)
+    if through_ros and ros_driver is not None:
+        _run_through_ros(ros_driver, model, track, seed, off_track_penalty_s, trials * max_trial_seconds + 5.0,
+                         book, feed)
     else:
         for sample in drive_samples(make_simulator(track, seed, off_track_penalty_s), policy_decide(model)):
             feed(sample)
@@ -315,26 +295,19 @@ def evaluate(
     )
 
 
-def _run_through_ros(model: str | Path, track: str | Path | None, seed: int, penalty_s: float, max_seconds: float,
-                     book: TrialBook, feed: Callable[[Sample], None]) -> None:
-    from deepracer_nodes.sim_runner import run_sim_graph
+def _run_through_ros(driver: RosDriver, model: str | Path, track: str | Path | None, seed: int, penalty_s: float,
+                     max_seconds: float, book: TrialBook, feed: Callable[[StepRecord], None]) -> None:
+    previous: list[PolicyAction | None] = [None]  # the policy's action on the last step's frame: it led to this step
 
-    previous: dict[str, Any] = {}  # the policy's action on the last step's frame: it led to this step
-
-    def on_status(st: dict[str, Any]) -> None:
-        feed(_sample_from_status(st, previous.get("action")))
-        previous["action"] = st.get("policy_action")
+    def on_status(st: SimStatus, action: PolicyAction | None) -> None:
+        feed(StepRecord.from_status(st, previous[0]))
+        previous[0] = action
         if book.done:
             raise _Done
 
     try:
-        run_sim_graph(model=str(model), track=track, laps=10_000, lock_step=True, seed=seed, randomize=False,
-                      max_seconds=max_seconds, record=False, stuck_seconds=max_seconds,
-                      namespace=f"eval_{int(time.monotonic() * 1e6) % 10**9}", on_status=on_status,
-                      off_track_penalty=penalty_s,
-                      # strict lock-step: a slow answer on a loaded machine must not become a zero-speed step;
-                      # failures put the car back (whatever a config file says), as in make_simulator()
-                      sim_params={"lock_step_timeout": 60.0, "off_track": "reset"})
+        driver(model=str(model), track=track, seed=seed, off_track_penalty_s=penalty_s, max_seconds=max_seconds,
+               on_status=on_status)
     except _Done:
         return
     if not book.done:

@@ -35,9 +35,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"trial {trial.trial}: {trial.status:<12} progress {trial.progress:6.2f} %  lap {lap}  "
                   f"off-track {trial.off_track}  resets {trial.resets}", file=sys.stderr if args.json else sys.stdout)
 
+    ros_driver = None
+    if args.through_ros:  # the application layer wires the node layer into the ROS-free core
+        from deepracer_nodes.sim_runner import drive_evaluation as ros_driver
     result = evaluate(args.model, track=args.track, trials=args.trials, off_track_penalty_s=args.off_track_penalty,
                       resets=args.resets, seed=args.seed, through_ros=args.through_ros,
-                      max_trial_seconds=args.max_trial_seconds, progress=show)
+                      max_trial_seconds=args.max_trial_seconds, progress=show, ros_driver=ros_driver)
     out = args.out or Path("evaluations") / result.model
     files = write_outputs(result, out, load_track(args.track or DEFAULT_TRACK).length_m)
     data = result.to_json() | {"files": {k: str(v) for k, v in files.items()}}

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.export_gazebo:
         return _export_gazebo(args)
 
+    from deepracer.messages import SimStatus
     from deepracer_nodes.sim_runner import DRIVER_PURE_PURSUIT, run_sim_graph
 
     if not args.json:
@@ -50,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(total=100 * args.laps, unit="%", desc="laps", disable=None, leave=False,
                bar_format="{desc} {n:.0f}/{total:.0f}% |{bar}| {elapsed}")
 
-    def progress(status: dict) -> None:  # one status per simulator step
-        done = min(bar.total, 100.0 * len(status["laps"]) + float(status["progress"]))
+    def progress(status: SimStatus, _action: object) -> None:  # one status per simulator step
+        done = min(bar.total, 100.0 * len(status.laps) + float(status.progress))
         bar.update(done - bar.n)
 
     try:
@@ -113,7 +114,7 @@ def _print_table(out: dict) -> None:
     for lap in out["laps"]:
         done = "yes" if lap["completed"] else f"no ({lap['progress']:.0f}%)"
         print(f"{lap['lap']:>4}  {lap['lap_time_s']:>9.2f}  {done:>9}")
-    reason = {"laps_done": "all laps done", "time_limit": "time limit reached", "stuck": "car stuck (no progress)",
+    reason = {"laps_done": "all laps done", "time_up": "time limit reached", "stuck": "car stuck (no progress)",
               "off_track": "car off track for good", "wall_timeout": "wall-clock timeout"}.get(out["stop_reason"], out["stop_reason"])
     print(f"completed {out['completed_laps']}/{out['laps_requested']} laps, off track {out['off_track_count']} time(s), "
           f"stopped: {reason}; {out['sim_time_s']:.1f} s simulated in {out['wall_time_s']:.1f} s")

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from deepracer.analysis.evaluation import (
-    Sample,
     TrialBook,
     drive_samples,
     evaluate,
@@ -17,10 +16,11 @@ from deepracer.analysis.evaluation import (
 from deepracer.analysis.logs import episode_table, load_logs
 from deepracer.cli import main
 from deepracer.errors import ConfigError, ModelPackageError
+from deepracer.messages import StepRecord
 
 
-def _s(t: float, progress: float, lap: int = 0, status: str = "in_progress") -> Sample:
-    return Sample(t, 0.0, 0.0, 0.0, 0.0, 1.0, progress, lap, status, status != "off_track", 0)
+def _s(t: float, progress: float, lap: int = 0, status: str = "in_progress") -> StepRecord:
+    return StepRecord(t, 0.0, 0.0, 0.0, 0.0, 1.0, progress, lap, status, status != "off_track", 0)
 
 
 def test_laps_become_trials_with_lap_times():
@@ -144,8 +144,8 @@ def test_analyze_reads_an_evaluation(reference_model, tmp_path):
     assert (summary["track"], summary["track_found"]) == (result["track"], "recognised from the trajectory")
 
 
-def _at(t: float, x: float, speed: float, progress: float = 0.0) -> Sample:
-    return Sample(t, x, 0.0, 0.0, 0.0, speed, progress, 0, "in_progress", True, 0)
+def _at(t: float, x: float, speed: float, progress: float = 0.0) -> StepRecord:
+    return StepRecord(t, x, 0.0, 0.0, 0.0, speed, progress, 0, "in_progress", True, 0)
 
 
 def test_clock_starts_on_the_first_move():

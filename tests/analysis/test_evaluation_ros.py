@@ -8,6 +8,7 @@ from road_follower import make_road_follower
 
 from deepracer.analysis.evaluation import EvaluationResult, evaluate, write_outputs
 from deepracer.analysis.simtrace import iter_rows
+from deepracer_nodes.sim_runner import drive_evaluation
 
 pytestmark = pytest.mark.ros
 
@@ -62,7 +63,7 @@ def test_laps_through_ros_equal_direct(driving_model, tmp_path):
     """A model that completes laps: the same lap times, to the simulator step, and the same simtrace actions."""
     direct = evaluate(driving_model, trials=2, seed=0)
     assert [t.status for t in direct.trials] == ["lap_complete", "lap_complete"]
-    ros = evaluate(driving_model, trials=2, seed=0, through_ros=True)
+    ros = evaluate(driving_model, trials=2, seed=0, through_ros=True, ros_driver=drive_evaluation)
     _assert_same(direct, ros)
     _assert_same_simtrace_actions(direct, ros, tmp_path)
 
@@ -71,7 +72,7 @@ def test_failures_through_ros_equal_direct(reference_model, tmp_path):
     """An untrained network: off-tracks, resets and penalties come out the same."""
     direct = evaluate(reference_model, trials=3, resets=2, seed=0)
     assert any(t.off_track for t in direct.trials)
-    ros = evaluate(reference_model, trials=3, resets=2, seed=0, through_ros=True)
+    ros = evaluate(reference_model, trials=3, resets=2, seed=0, through_ros=True, ros_driver=drive_evaluation)
     _assert_same(direct, ros)
     _assert_same_simtrace_actions(direct, ros, tmp_path)
 
@@ -88,6 +89,6 @@ def test_off_track_penalty_through_ros_equal_direct(reference_model):
         assert t.elapsed_s == pytest.approx(d.elapsed_s - 1.75 * t.resets, abs=1e-6)
     assert any(a.lap_time_s != pytest.approx(b.lap_time_s)
                for (_, a, _), (_, b, _) in zip(direct.samples, default.samples, strict=True))
-    ros = evaluate(reference_model, trials=3, resets=2, seed=0, off_track_penalty_s=1.25, through_ros=True)
+    ros = evaluate(reference_model, trials=3, resets=2, seed=0, off_track_penalty_s=1.25, through_ros=True, ros_driver=drive_evaluation)
     assert ros.off_track_penalty_s == 1.25
     _assert_same(direct, ros)
