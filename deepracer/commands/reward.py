@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deepracer.commands._track_args import add_direction_argument, apply_direction
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -13,13 +15,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        description="Like the console's Validate button: exit 0 when the function behaves.")
     v.add_argument("file", type=Path, help="reward_function.py")
     v.add_argument("--track", default=None, help="built-in track name or route .npy (default: the default track)")
+    add_direction_argument(v)
+    v.add_argument("--reward-timeout", type=float, default=None, metavar="S",
+                   help="time limit per call in seconds (default 5, as DeepRacer's validator)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepracer.train.reward import RewardFunction
+    apply_direction(args)
+    from deepracer.train.reward import VALIDATION_TIMEOUT_S, RewardFunction
     from deepracer.train.validate import validate_reward
 
-    report = validate_reward(RewardFunction(args.file), args.track)
+    timeout = VALIDATION_TIMEOUT_S if args.reward_timeout is None else args.reward_timeout
+    report = validate_reward(RewardFunction(args.file, timeout), args.track, timeout)
     for name, value in report:
         print(f"{name:>24}: {value:g}")
     print(f"{args.file}: OK ({len(report)} situations)")

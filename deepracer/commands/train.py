@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from deepracer.commands._track_args import add_direction_argument, apply_direction
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reward", type=Path, default=None,
@@ -15,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--track", default=None,
                         help="built-in track name or route .npy; several separated by commas "
                              "(spread over the environments); default: the default track")
+    add_direction_argument(parser)
     parser.add_argument("--action-space", type=Path, default=None, metavar="model_metadata.json",
                         help="DeepRacer model_metadata.json with the action space (default: 5 discrete actions)")
     parser.add_argument("--hyperparameters", type=Path, default=None, metavar="hyperparameters.json",
@@ -32,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-on-lap", action="store_true", help="stop at the first lap completed in evaluation")
     parser.add_argument("--max-steps", type=int, default=None, help="steps per training episode")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.zip")
+    parser.add_argument("--reward-timeout", type=float, default=None, metavar="S",
+                        help="time limit per reward call in seconds (default 1; validation before training: 5)")
     parser.add_argument("--bundle", type=Path, default=None, metavar="FILE.tar.gz",
                         help="also pack the best model into this tarball at the end")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -40,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_direction(args)
+    from deepracer.train.reward import DEFAULT_TIMEOUT_S
     from deepracer.train.trainer import DEFAULT_MAX_STEPS, TrainConfig, train
 
     cfg = TrainConfig(
@@ -49,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         eval_trials=args.eval_trials,
         stop_on_lap=args.stop_on_lap, max_steps=args.max_steps or DEFAULT_MAX_STEPS,
         progress_bar=not args.no_progress,
+        reward_timeout_s=DEFAULT_TIMEOUT_S if args.reward_timeout is None else args.reward_timeout,
     )
     result = train(cfg)
     if args.bundle:

@@ -8,6 +8,13 @@ throttle, steering, track_width, waypoints, closest_waypoint)`.
 Every call is checked: an exception, NaN, inf, a non-number or a value outside ±1e5 raises
 `RewardFunctionError` naming the file, the line and the params that caused it, so a bad reward
 stops training at once instead of silently teaching the car nonsense.
+
+Every call also has a time limit (`timeout_s`, default DEFAULT_TIMEOUT_S; validation uses
+VALIDATION_TIMEOUT_S per situation, as DeepRacer's validator gives 5 s per test): a function that
+never returns (`while True: pass`) raises RewardFunctionError with the line it was stuck on
+instead of hanging training. The limit is an interval timer (SIGALRM), so it holds in the main
+thread of a process: the trainer's own and each SubprocVecEnv worker's. Elsewhere (another
+thread) the call runs without a limit.
 """
 
 from __future__ import annotations
@@ -16,15 +23,20 @@ import importlib.util
 import inspect
 import math
 import numbers
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from deepracer.errors import RewardFunctionError
 
 REWARD_LIMIT = 1e5
+DEFAULT_TIMEOUT_S = 1.0  # per call in training: a reward takes microseconds; a second is a hang
+VALIDATION_TIMEOUT_S = 5.0  # per situation in validation, as DeepRacer's validator
 FUNCTION_NAME = "reward_function"
 # The original 2018 DeepRacer signature, in order.
 LEGACY_ARGS = (
@@ -58,11 +70,50 @@ def describe_params(params: Mapping[str, Any]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
+class RewardTimeout(BaseException):
+    """Raised inside a reward call that runs over its time limit (BaseException: a user's
+    `except Exception` cannot swallow it)."""
+
+
+_alarm = {"armed": False, "installed": False, "previous": None}
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    if _alarm["armed"]:
+        raise RewardTimeout
+    previous = _alarm["previous"]
+    if callable(previous):  # someone else's alarm
+        previous(signum, frame)
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise RewardTimeout in the code inside after `seconds` of wall time (main thread only).
+
+    The handler is installed once per process (a few microseconds per call instead of tens).
+    """
+    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if not _alarm["installed"] or signal.getsignal(signal.SIGALRM) is not _on_alarm:
+        _alarm["previous"] = signal.signal(signal.SIGALRM, _on_alarm)
+        _alarm["installed"] = True
+    _alarm["armed"] = True
+    # repeating: a function whose bare `except:` swallows the first one gets another 0.1 s later
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
+    try:
+        yield
+    finally:
+        _alarm["armed"] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 class RewardFunction:
     """A user's reward function, loaded from a file and checked on every call."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> None:
         self.path = Path(path).resolve()
+        self.timeout_s = timeout_s
         self.source = self._read()
         self.function, self.legacy = self._load()
         self.calls = 0
@@ -86,7 +137,11 @@ class RewardFunction:
         module = importlib.util.module_from_spec(spec)
         module.__file__ = str(self.path)
         try:
-            exec(code, module.__dict__)  # the user's file, as DeepRacer runs it
+            with time_limit(max(self.timeout_s or 0.0, VALIDATION_TIMEOUT_S)):
+                exec(code, module.__dict__)  # the user's file, as DeepRacer runs it
+        except RewardTimeout as err:
+            raise RewardFunctionError(f"{self._where(err)}loading did not finish within "
+                                      f"{max(self.timeout_s or 0.0, VALIDATION_TIMEOUT_S):g} s", self.path) from None
         except Exception as err:
             raise RewardFunctionError(f"{self._where(err)}loading failed: {type(err).__name__}: {err}", self.path) from err
         function = module.__dict__.get(FUNCTION_NAME)
@@ -121,7 +176,14 @@ class RewardFunction:
         # A copy, so that a function that edits its params cannot corrupt the simulator's.
         given = dict(params)
         try:
-            value = self.function(*legacy_args(given)) if self.legacy else self.function(given)
+            with time_limit(self.timeout_s):
+                value = self.function(*legacy_args(given)) if self.legacy else self.function(given)
+        except RewardTimeout as err:
+            raise RewardFunctionError(
+                f"{self._where(err)}did not return within {self.timeout_s:g} s (time limit per call, "
+                f"--reward-timeout); params: {describe_params(params)}",
+                self.path,
+            ) from None
         except Exception as err:
             raise RewardFunctionError(
                 f"{self._where(err)}raised {type(err).__name__}: {err}; params: {describe_params(params)}",
@@ -156,8 +218,9 @@ class RewardFunction:
         sys.settrace(tracer)
         try:
             given = dict(params)
-            self.function(*legacy_args(given)) if self.legacy else self.function(given)
-        except Exception:
+            with time_limit(self.timeout_s):
+                self.function(*legacy_args(given)) if self.legacy else self.function(given)
+        except (Exception, RewardTimeout):
             pass
         finally:
             sys.settrace(old)
@@ -165,14 +228,23 @@ class RewardFunction:
 
     # The trainer's subprocesses receive the function by pickling; reload it from the file there.
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": str(self.path)}
+        return {"path": str(self.path), "timeout_s": self.timeout_s}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"])  # type: ignore[misc]
+        self.__init__(state["path"], state.get("timeout_s", DEFAULT_TIMEOUT_S))  # type: ignore[misc]
+
+    @contextmanager
+    def limited(self, timeout_s: float | None) -> Iterator[RewardFunction]:
+        """This function with another per-call time limit inside the block (validation's)."""
+        before, self.timeout_s = self.timeout_s, timeout_s
+        try:
+            yield self
+        finally:
+            self.timeout_s = before
 
 
-def load_reward_function(path: str | Path) -> RewardFunction:
-    return RewardFunction(path)
+def load_reward_function(path: str | Path, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> RewardFunction:
+    return RewardFunction(path, timeout_s)
 
 
 def default_reward_path() -> Path:

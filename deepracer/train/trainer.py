@@ -25,7 +25,7 @@ import numpy as np
 from deepracer.errors import ConfigError, RewardFunctionError
 from deepracer.model.metadata import Action, ModelMetadata
 from deepracer.train.hyperparameters import HyperParameters
-from deepracer.train.reward import RewardFunction, default_reward_path
+from deepracer.train.reward import DEFAULT_TIMEOUT_S, RewardFunction, default_reward_path
 
 # Tuned for learning speed: few choices, every one of them drivable on the built-in tracks.
 DEFAULT_ACTIONS = [Action(-30.0, 0.8), Action(-15.0, 1.0), Action(0.0, 1.2), Action(15.0, 1.0), Action(30.0, 0.8)]
@@ -51,6 +51,7 @@ class TrainConfig:
     max_steps: int = DEFAULT_MAX_STEPS
     progress_bar: bool = True
     extra_hyperparameters: dict[str, Any] = field(default_factory=dict)
+    reward_timeout_s: float | None = DEFAULT_TIMEOUT_S  # per reward call (None: no limit)
 
 
 @dataclass
@@ -77,7 +78,7 @@ def load_inputs(cfg: TrainConfig) -> tuple[HyperParameters, RewardFunction, Mode
     for key, value in cfg.extra_hyperparameters.items():
         setattr(hp, key, value)
     hp.validate(cfg.hyperparameters)
-    reward = RewardFunction(cfg.reward or default_reward_path())
+    reward = RewardFunction(cfg.reward or default_reward_path(), cfg.reward_timeout_s)
     metadata = ModelMetadata.from_file(cfg.action_space) if cfg.action_space else default_metadata()
     if cfg.algorithm not in ("ppo", "sac"):
         raise ConfigError(f"--algorithm must be ppo or sac, not {cfg.algorithm!r}")
@@ -226,6 +227,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     from deepracer.train.algorithms import load_model
     from deepracer.train.evaluate import run_episodes, score
     from deepracer.train.export import input_spec, write_package
+    from deepracer.train.live import LiveView
     from deepracer.train.logs import TrainingLog, write_json_atomic
     from deepracer.train.networks import NETWORK_NAMES
     from deepracer.train.validate import validate_reward
@@ -287,6 +289,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     bar = tqdm(total=cfg.steps, disable=not cfg.progress_bar, unit="step", dynamic_ncols=True,
                desc="training", initial=0)
     stopped = {"why": "budget"}
+    live = LiveView(out, track_list(cfg.track)[0])  # frames only while the console watches
 
     class Callback(BaseCallback):
         def _on_step(self) -> bool:
@@ -296,6 +299,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                 if "reward_error" in info:
                     raise RewardFunctionError(info["reward_error"])
                 log.step(i, info, float(rewards[i]), bool(dones[i]), None if actions is None else actions[i])
+            live.step(self.locals.get("new_obs"), infos)
             bar.update(len(infos))
             for iteration in log.take_completed():
                 ev = evaluate_and_keep_best(f"iteration {iteration.iteration}")
@@ -337,6 +341,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         best["wall_before_s"] = round(best.get("wall_before_s", 0.0) + wall, 1)
         try:
             model.save(checkpoints / "latest.zip")
+            if interrupted and not (out / "model" / "model.onnx").is_file():
+                # stopped before the first evaluation: the package holds the policy as it is
+                write_package(model, metadata, out / "model", hp.stack_size, network_name)
         finally:
             write_json_atomic(state_path, best)
             log.close()

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import math
 
-from deepracer.train.reward import RewardFunction
+from deepracer.train.reward import VALIDATION_TIMEOUT_S, RewardFunction
 
 
-def validate_reward(reward: RewardFunction, track: str | None = None) -> list[tuple[str, float]]:
-    """Run every situation; returns (situation, reward) pairs or raises RewardFunctionError."""
+def validate_reward(reward: RewardFunction, track: str | None = None,
+                    timeout_s: float | None = VALIDATION_TIMEOUT_S) -> list[tuple[str, float]]:
+    """Run every situation, each call within `timeout_s`; returns (situation, reward) pairs or
+    raises RewardFunctionError."""
+    with reward.limited(timeout_s):
+        return _situations(reward, track)
+
+
+def _situations(reward: RewardFunction, track: str | None) -> list[tuple[str, float]]:
     from deepracer.sim import SimConfig, Simulator
     from deepracer.sim.pure_pursuit import PurePursuitDriver
 
