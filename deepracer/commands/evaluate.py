@@ -7,10 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from deepracer.commands._track_args import add_direction_argument, apply_direction
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model package (folder or .tar.gz)")
     parser.add_argument("--track", help="track name or route file (default: the default track)")
+    add_direction_argument(parser)
     parser.add_argument("--trials", type=int, default=3, help="laps to drive, one after the other (default 3)")
     parser.add_argument("--off-track-penalty", type=float, default=3.0, metavar="S",
                         help="seconds added to the lap time per reset (default 3)")
@@ -26,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_direction(args)
     from deepracer.analysis.evaluation import evaluate, write_outputs
     from deepracer.sim import DEFAULT_TRACK, load_track
 

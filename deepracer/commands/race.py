@@ -6,10 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
+from deepracer.commands._track_args import add_direction_argument, apply_direction
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", nargs="+", required=True, metavar="DIR", help="model packages (folders or .tar.gz)")
     parser.add_argument("--track", help="track name or route file (default: the default track)")
+    add_direction_argument(parser)
     parser.add_argument("--laps", type=int, default=3, help="laps per model (default 3)")
     parser.add_argument("--max-lap-seconds", type=float, default=120.0, help="a lap is time_up after this")
     parser.add_argument("--seed", type=int, default=0)
@@ -18,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_direction(args)
     from deepracer.analysis.race import leaderboard_table, record_lap_video, run_race
 
     entries = run_race(args.models, track=args.track, laps=args.laps, seed=args.seed,

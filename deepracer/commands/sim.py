@@ -13,9 +13,12 @@ import json
 import sys
 from pathlib import Path
 
+from deepracer.commands._track_args import add_direction_argument, apply_direction
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--track", default=None, help="built-in track name or route .npy file (default: the default track)")
+    add_direction_argument(parser)
     parser.add_argument("--model", default=None, help="model package directory or .tar.gz (default: the bundled model)")
     parser.add_argument("--laps", type=int, default=1, help="laps to drive (default 1)")
     parser.add_argument("--video", default=None, help="MP4 to write (default OUT/sim-<track>.mp4)")
@@ -33,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_direction(args)
     from deepracer.errors import ConfigError
 
     if args.laps < 1:

@@ -37,7 +37,7 @@ def reward_params(sim: Simulator) -> dict[str, Any]:
         "closest_waypoints": [int(prev_wp), int(next_wp)],  # waypoints behind and ahead of the car
         "is_offtrack": bool(offtrack),  # no wheel on the road: the episode ends
         "is_crashed": False,  # no obstacles or other cars yet
-        "is_reversed": bool(sim.config.reverse_direction),  # driving the track clockwise
+        "is_reversed": bool(sim.track.is_reversed),  # driven against the route file's order (clockwise on DeepRacer's routes)
         "closest_objects": [0, 0],  # indices of the nearest objects behind/ahead (none here)
         "objects_distance": [],  # m along the track, per object
         "objects_heading": [],  # deg
