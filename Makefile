@@ -7,7 +7,7 @@ CONSTRAINTS := requirements/constraints.txt
 # pip's own resolver installs the ROS 2 wheels and everything else in one pass, pinned.
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -c $(CONSTRAINTS)
 
-.PHONY: setup setup-train run test test-slow lint bench clean
+.PHONY: setup setup-train setup-tf run test test-slow lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -28,8 +28,15 @@ $(VENV)/.setup-train: $(VENV)/.setup-car
 	  $(PIP_INSTALL) --no-deps --target $(VENV)/opt/deepracer-utils deepracer-utils
 	touch $@
 
+# `deepracer model import` (AWS-trained TensorFlow models): tensorflow-cpu + tf2onnx, about 1.4 GB
+# and 25-60 s; pinned to the same numpy/protobuf/onnx as the rest, so it shares the venv.
+$(VENV)/.setup-tf: $(VENV)/.setup-train
+	$(PIP_INSTALL) -e '.[tf-import]'
+	touch $@
+
 setup: $(VENV)/.setup-car
 setup-train: $(VENV)/.setup-train
+setup-tf: $(VENV)/.setup-tf
 
 # The main job: the simulated car driven by the bundled model through the node graph.
 run: setup
@@ -38,7 +45,7 @@ run: setup
 lint: setup-train
 	$(BIN)/ruff check .
 
-test: setup-train lint
+test: setup-train setup-tf lint
 	$(BIN)/python -m pytest -q
 
 test-slow: setup-train

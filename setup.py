@@ -50,6 +50,8 @@ setup(
         "train": ["gymnasium", "stable-baselines3", "torch", "tqdm", "onnx", "shapely", "scipy"],
         "analysis": ["matplotlib", "tqdm"],
         "console": ["fastapi", "uvicorn", "sqlalchemy", "alembic", "python-multipart", "httpx"],
+        # `deepracer model import`: AWS-trained TensorFlow frozen graphs -> ONNX (never needed on the car)
+        "tf-import": ["tensorflow-cpu", "tf2onnx"],
         # the car's own web page (device_console_node): no database, no torch
         "device-console": ["fastapi", "uvicorn", "argon2-cffi", "itsdangerous", "python-multipart"],
         "test": ["pytest", "pytest-timeout", "ruff", "onnx", "gymnasium", "smbus2", "gpiozero", "pyserial", "httpx", "playwright"],
