@@ -1,0 +1,78 @@
+// The console's JSON API (/api/*; its OpenAPI is at /api/openapi.json). Errors carry the
+// server's `detail` and, where one field is at fault, that field's name, so pages can show
+// the message next to the field.
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly field?: string;
+
+  constructor(status: number, message: string, field?: string) {
+    super(message);
+    this.status = status;
+    this.field = field;
+  }
+}
+
+interface PydanticIssue {
+  loc?: (string | number)[];
+  msg?: string;
+}
+
+/** The field path FastAPI/pydantic reports, without the leading "body". */
+function fieldOf(loc: (string | number)[] | undefined): string | undefined {
+  if (!loc) return undefined;
+  const parts = loc.filter((p, i) => !(i === 0 && (p === "body" || p === "query" || p === "path")));
+  return parts.length ? parts.join(".") : undefined;
+}
+
+async function errorFrom(response: Response): Promise<ApiError> {
+  let message = `${response.status} ${response.statusText}`;
+  let field: string | undefined;
+  try {
+    const body = await response.json();
+    const detail = body?.detail;
+    if (typeof detail === "string") {
+      message = detail;
+      field = body.field ?? undefined;
+    } else if (Array.isArray(detail) && detail.length) {
+      const first = detail[0] as PydanticIssue;
+      field = fieldOf(first.loc);
+      message = first.msg ?? message;
+    } else if (detail && typeof detail === "object") {
+      message = detail.message ?? detail.msg ?? JSON.stringify(detail);
+      field = detail.field ?? fieldOf(detail.loc);
+    }
+    if (!field && typeof body?.field === "string") field = body.field;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(response.status, message, field);
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, headers: { Accept: "application/json" } };
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+  }
+  const response = await fetch(path, init);
+  if (!response.ok) throw await errorFrom(response);
+  if (response.status === 204) return undefined as T;
+  const type = response.headers.get("Content-Type") ?? "";
+  return (type.includes("json") ? response.json() : response.text()) as Promise<T>;
+}
+
+export const api = {
+  get: <T>(path: string) => request<T>("GET", path),
+  post: <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {}),
+  upload: <T>(path: string, form: FormData) => request<T>("POST", path, form),
+  delete: <T>(path: string) => request<T>("DELETE", path),
+};
+
+/** The server's message for any error a call may throw. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
