@@ -192,3 +192,17 @@ class LoginThrottle:
                 q.popleft()
         for address in [a for a, until in self._locked_until.items() if until <= now]:
             del self._locked_until[address]
+
+
+SYSTEM_PASSWORD_FILE = Path("/etc/deepracer/console-password")
+USER_PASSWORD_FILE = Path("~/.config/deepracer/console-password")
+
+
+def default_password_file() -> Path:
+    """$DEEPRACER_CONSOLE_PASSWORD_FILE, else the installed /etc/deepracer/console-password, else the user's."""
+    override = os.environ.get("DEEPRACER_CONSOLE_PASSWORD_FILE")
+    if override:
+        return Path(override).expanduser()
+    if SYSTEM_PASSWORD_FILE.exists():
+        return SYSTEM_PASSWORD_FILE
+    return USER_PASSWORD_FILE.expanduser()
