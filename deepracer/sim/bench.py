@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--randomize", action="store_true", help="with domain randomisation (training setting)")
     parser.add_argument("--color", action="store_true", help="render BGR instead of grey")
+    parser.add_argument("--race-type", default="time_trial",
+                        choices=["time_trial", "object_avoidance", "head_to_bot"],
+                        help="with DeepRacer's default obstacles or bot cars; the time trial's figures "
+                             "are measured in the same run for comparison")
 
 
 def _rates(fn, n: int) -> tuple[float, float]:
@@ -32,9 +36,7 @@ def _rates(fn, n: int) -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from deepracer.sim.env import DeepRacerEnv
-    from deepracer.sim.pure_pursuit import PurePursuitDriver
-    from deepracer.sim.simulator import SimConfig, Simulator
+    from deepracer.sim.objects import RaceType
     from deepracer.sim.track import DEFAULT_TRACK
 
     try:  # one core, as the figure promises
@@ -42,7 +44,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     except (AttributeError, OSError):
         pass
     track = args.track or DEFAULT_TRACK
-    env = DeepRacerEnv(track=track, randomize=args.randomize, seed=0, grayscale=not args.color)
+    race_type = RaceType.parse(getattr(args, "race_type", "time_trial"))
+    result = _measure(args, track, RaceType.TIME_TRIAL)
+    if race_type is not RaceType.TIME_TRIAL:
+        other = _measure(args, track, race_type)
+        result["race_type"] = str(race_type)
+        result[str(race_type)] = other
+        result["ratio_to_time_trial"] = round(other["steps_per_s"] / max(result["steps_per_s"], 1), 3)
+    result["repeats"] = args.repeats
+    result["deepracer_gazebo_steps_per_s"] = 15
+    return result
+
+
+def _measure(args: argparse.Namespace, track: str, race_type: Any) -> dict[str, Any]:
+    from deepracer.sim.env import DeepRacerEnv
+    from deepracer.sim.pure_pursuit import PurePursuitDriver
+    from deepracer.sim.simulator import SimConfig, Simulator
+
+    cfg = SimConfig(race_type=race_type)
+    env = DeepRacerEnv(track=track, randomize=args.randomize, seed=0, grayscale=not args.color, sim_config=cfg)
     driver = PurePursuitDriver(env.sim.track)
     r = env.continuous
     assert r is not None
@@ -59,7 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 env.reset()
                 driver.reset()
 
-    sim = Simulator(SimConfig(track=track, grayscale=not args.color))
+    sim = Simulator(SimConfig(track=track, grayscale=not args.color, race_type=race_type))
 
     def renders(n: int) -> None:
         for _ in range(n):
@@ -77,6 +97,4 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         runs = [_rates(fn, n) for _ in range(args.repeats)]
         result[name] = round(statistics.median(r[0] for r in runs))
         result[f"{name}_wall"] = round(statistics.median(r[1] for r in runs))
-    result["repeats"] = args.repeats
-    result["deepracer_gazebo_steps_per_s"] = 15
     return result

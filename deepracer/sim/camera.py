@@ -11,7 +11,9 @@ to its footprint: distant lines fade to grey instead of flickering.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,6 +47,10 @@ class Appearance:
     texture_noise: float = 6.0  # std of a fixed noise texture on the ground, grey levels
     gain: float = 1.0  # lighting
     bias: float = 0.0
+    box: tuple[int, int, int] = (70, 135, 190)  # cardboard obstacle
+    bot_car: tuple[int, int, int] = (190, 110, 40)  # bot cars' shell
+    car: tuple[int, int, int] = (40, 40, 200)  # another racer's shell (head-to-head)
+    chassis: tuple[int, int, int] = (35, 35, 35)  # cars' chassis and wheels
 
     def palette(self) -> np.ndarray:
         p = np.zeros((N_LABELS, 3), np.float32)
@@ -146,6 +152,7 @@ class Renderer:
         self._Wi = np.empty((2, n), np.int32)
         self._idx = np.empty(n, np.int32)
         self._make_sky()
+        self._objects = ObjectPainter(self.width, self.height, pose)
 
     def set_appearance(self, app: Appearance) -> None:
         if app != self.appearance:
@@ -210,6 +217,186 @@ class Renderer:
         np.take(self._atlas, idx, axis=0, out=self._ground)
         return self.frame
 
+    def draw_objects(self, frame: np.ndarray, x: float, y: float, yaw: float, objects: Sequence[Any]) -> None:
+        """Paint obstacles and cars (anything with kind, x, y, yaw) into a rendered frame, in place."""
+        self._objects.draw(frame, x, y, yaw, objects, self.appearance, self.grayscale)
+
+
+# -- solid objects in the camera view ---------------------------------------------------------
+# a cuboid's corners: bit 0 = +x, bit 1 = +y, bit 2 = top; faces listed with outward normals
+_CORNERS = np.array([[(i & 1) - 0.5, ((i >> 1) & 1) - 0.5, (i >> 2) & 1] for i in range(8)], np.float64)
+_FACES = ((1, 3, 7, 5), (0, 4, 6, 2), (2, 6, 7, 3), (0, 1, 5, 4), (4, 5, 7, 6))
+_FACES_A = [np.array(f) for f in _FACES]
+_FACE_FIRST = [f[0] for f in _FACES]
+_NORMALS = np.array([(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1)], np.float64)
+_SHADE = np.array([0.8, 0.7, 0.6, 0.55, 1.0], np.float32)  # fixed light: top brightest
+_NEAR = 0.01  # m in front of the lens: polygons are clipped here
+
+
+def object_cuboids(kind: str) -> tuple[tuple[float, float, float, float, float, str], ...]:
+    """(length, width, forward offset, z bottom, z top, colour key) of the boxes an object is drawn as."""
+    from deepracer.sim.objects import BOX_SIZE_M, CAR_FOOTPRINT_M, CAR_HEIGHT_M
+
+    if kind == "box":
+        ln, wd, ht = BOX_SIZE_M
+        return ((ln, wd, 0.0, 0.0, ht, "box"),)
+    ln, wd = CAR_FOOTPRINT_M
+    shell = "bot_car" if kind == "bot_car" else "car"
+    return ((ln, wd, 0.0, 0.015, 0.085, "chassis"), (ln * 0.8, wd * 0.9, -0.02, 0.085, CAR_HEIGHT_M, shell))
+
+
+_LOCAL: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
+
+
+def _local_cuboids(kind: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Corners (c, 8, 3) of an object kind's cuboids in its own frame, and their colour keys."""
+    hit = _LOCAL.get(kind)
+    if hit is None:
+        parts = object_cuboids(kind)
+        hit = (np.array([_CORNERS * (ln, wd, z1 - z0) + (off, 0.0, z0) for ln, wd, off, z0, z1, _ in parts]),
+               tuple(q[5] for q in parts))
+        _LOCAL[kind] = hit
+    return hit
+
+
+class ObjectPainter:
+    """Projects cuboids through the camera model (pinhole or fisheye) and fills their visible faces,
+    far objects first, so near objects hide far ones and every object hides the road behind it."""
+
+    def __init__(self, width: int, height: int, pose: CameraPose) -> None:
+        self.width, self.height, self.pose = width, height, pose
+        self.half = math.radians(pose.hfov_deg) / 2
+        self.fisheye = pose.projection == "fisheye"
+        self.f = (width / 2) / (self.half if self.fisheye else math.tan(self.half))
+        th = math.radians(pose.pitch_deg)
+        # car frame (x fwd, y left, z up) -> camera (x right, y down, z forward)
+        self.R = np.array([[0.0, -1.0, 0.0],
+                           [-math.sin(th), 0.0, -math.cos(th)],
+                           [math.cos(th), 0.0, -math.sin(th)]])
+        self.cam_yaw = math.radians(pose.yaw_deg)
+        # the widest angle from the optical axis that can land in the image (cull beyond it)
+        self.cull_angle = min(math.pi, math.hypot(self.half, self.half * height / width) + 0.35)
+        self._cache: dict[str, tuple[Any, ...]] = {}
+        self._lim = 4.0 * max(width, height)  # keeps fixed-point pixel coordinates in range
+        self._centre = np.array([width / 2 - 0.5, height / 2 - 0.5])  # cv2: pixel i's centre is i
+        self._shapes: dict[int, tuple[tuple[Any, ...], tuple[np.ndarray, np.ndarray, tuple[str, ...]]]] = {}
+
+    def draw(self, frame: np.ndarray, x: float, y: float, yaw: float, objects: Sequence[Any],
+             app: Appearance, grayscale: bool) -> None:
+        p = self.pose
+        psi = yaw + self.cam_yaw
+        c, s = math.cos(psi), math.sin(psi)
+        cx, cy = x + p.forward_m * c, y + p.forward_m * s  # the lens over the ground
+        r2 = p.max_range_m * p.max_range_m
+        todo = []
+        for o in objects:
+            dx, dy = o.x - cx, o.y - cy
+            fx, fy = dx * c + dy * s, -dx * s + dy * c  # in the camera's heading frame
+            d2 = fx * fx + fy * fy
+            if d2 > r2 or fx < -0.4 or (fx > 0.4 and abs(math.atan2(fy, fx)) > self.cull_angle):
+                continue
+            todo.append((d2, o))
+        if not todo:
+            return
+        todo.sort(key=lambda t: -t[0])  # far first: near objects are painted over them
+        shades = self._palette(app, grayscale)
+        parts = [self._world(o) for _, o in todo]
+        corners = np.concatenate([q[0] for q in parts]) if len(parts) > 1 else parts[0][0]  # (n, 8, 3) world
+        normals = np.concatenate([q[1] for q in parts]) if len(parts) > 1 else parts[0][1]  # (n, 5, 3)
+        colours = [shades[key] for q in parts for key in q[2]]
+        lens = np.array([cx, cy, p.height_m])
+        rel = corners - lens
+        # a face is seen when the lens is on its outer side
+        seen = np.einsum("nfk,nfk->nf", rel[:, _FACE_FIRST], normals) < 0
+        # world -> camera heading frame (rotate by -psi) -> camera (x right, y down, z forward)
+        M = self.R @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+        cam = rel @ M.T
+        z = cam[:, :, 2]
+        near_ok = z.min(axis=1) >= _NEAR
+        pix = None
+        if not self.fisheye:
+            zz = np.maximum(z, _NEAR)
+            uv = cam[:, :, :2] * (self.f / zz)[:, :, None]
+            uv += self._centre
+            np.clip(uv, -self._lim, self._lim, out=uv)
+            pix = np.rint(uv * 16).astype(np.int32)
+        for k, j in np.argwhere(seen).tolist():  # far cuboids first (the order of `todo`)
+            if pix is not None and near_ok[k]:
+                cv2.fillConvexPoly(frame, pix[k, _FACES_A[j]], colours[k][j], lineType=cv2.LINE_8, shift=4)
+                continue
+            poly = cam[k, _FACES_A[j]]
+            if poly[:, 2].min() < _NEAR:
+                poly = _clip_near(poly)
+                if len(poly) < 3:
+                    continue
+            cv2.fillPoly(frame, [self._project(poly)], colours[k][j], lineType=cv2.LINE_8, shift=4)
+
+    def _world(self, o: Any) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """World corners (c, 8, 3), face normals (c, 5, 3) and colour keys of an object's cuboids;
+        kept until the object moves (obstacles: computed once)."""
+        pose = (o.x, o.y, o.yaw, str(o.kind))
+        hit = self._shapes.get(id(o))
+        if hit is not None and hit[0] == pose:
+            return hit[1]
+        oc, os_ = math.cos(o.yaw), math.sin(o.yaw)
+        rot_t = np.array([[oc, os_, 0.0], [-os_, oc, 0.0], [0.0, 0.0, 1.0]])
+        local, keys = _local_cuboids(pose[3])
+        corners = local @ rot_t
+        corners[:, :, 0] += o.x
+        corners[:, :, 1] += o.y
+        normals = (_NORMALS @ rot_t)[None].repeat(len(keys), axis=0)
+        shape = (corners, normals, keys)
+        if len(self._shapes) > 256:  # objects re-drawn every episode are new objects
+            self._shapes.clear()
+        self._shapes[id(o)] = (pose, shape)
+        return shape
+
+    def _project(self, poly: np.ndarray) -> np.ndarray:
+        """Camera-frame points -> fixed-point pixel coordinates (cv2: pixel i's centre is i)."""
+        if self.fisheye:  # curved edges: subdivide each edge before mapping
+            nxt = np.roll(poly, -1, axis=0)
+            t = np.linspace(0.0, 1.0, 8, endpoint=False)[None, :, None]
+            poly = (poly[:, None, :] * (1 - t) + nxt[:, None, :] * t).reshape(-1, 3)
+            r = np.hypot(poly[:, 0], poly[:, 1])
+            theta = np.arctan2(r, poly[:, 2])
+            k = self.f * theta / np.maximum(r, 1e-12)
+            u, v = poly[:, 0] * k, poly[:, 1] * k
+        else:
+            u = self.f * poly[:, 0] / poly[:, 2]
+            v = self.f * poly[:, 1] / poly[:, 2]
+        u = np.clip(u + self.width / 2 - 0.5, -self._lim, self._lim)
+        v = np.clip(v + self.height / 2 - 0.5, -self._lim, self._lim)
+        return np.round(np.stack([u, v], axis=1) * 16).astype(np.int32)
+
+    def _palette(self, app: Appearance, grayscale: bool) -> dict[str, list[tuple[float, ...]]]:
+        """Per colour key, the cv2 colour of each of the five faces (shaded by a fixed light)."""
+        key = "g" if grayscale else "c"
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is app:
+            return hit[1]
+        pal = {}
+        for name in ("box", "bot_car", "car", "chassis"):
+            col = np.clip(np.array(getattr(app, name), np.float32) * app.gain + app.bias, 0, 255)
+            faces = [col * v for v in _SHADE]
+            pal[name] = [(float(f @ LUMA),) if grayscale else tuple(float(v) for v in f) for f in faces]
+        self._cache[key] = (app, pal)
+        return pal
+
+
+def _clip_near(poly: np.ndarray) -> np.ndarray:
+    """Sutherland-Hodgman against the plane z = _NEAR (keeps z >= _NEAR)."""
+    out = []
+    n = len(poly)
+    for i in range(n):
+        a, b = poly[i], poly[(i + 1) % n]
+        ina, inb = a[2] >= _NEAR, b[2] >= _NEAR
+        if ina:
+            out.append(a)
+        if ina != inb:
+            t = (_NEAR - a[2]) / (b[2] - a[2])
+            out.append(a + t * (b - a))
+    return np.array(out) if out else np.empty((0, 3))
+
 
 LUMA = np.array([0.114, 0.587, 0.299], np.float32)  # BGR -> grey
 
@@ -230,6 +417,9 @@ def randomize_appearance(rng: np.random.Generator, base: Appearance | None = Non
         sky_top=tuple(int(v) for v in rng.integers(60, 255, 3)),
         sky_horizon=tuple(int(v) for v in rng.integers(60, 255, 3)),
         texture_noise=float(rng.uniform(0.0, 14.0)),
+        box=jitter(base.box, 25),
+        bot_car=jitter(base.bot_car, 25),
+        car=jitter(base.car, 25),
         gain=float(rng.uniform(0.6, 1.3)),
         bias=float(rng.normal(0.0, 12.0)),
     )

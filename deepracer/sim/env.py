@@ -29,7 +29,7 @@ from gymnasium import spaces
 
 from deepracer.model.metadata import Action, ContinuousRange, ModelMetadata
 from deepracer.sim.camera import CameraPose
-from deepracer.sim.race import FAILURES
+from deepracer.sim.race import RESET_STATUSES
 from deepracer.sim.simulator import SimConfig, Simulator
 from deepracer.sim.track import DEFAULT_TRACK, Track
 
@@ -132,7 +132,7 @@ class DeepRacerEnv(gym.Env):
         params = self.sim.reward_params()
         reward = float(self.reward_function(params))
         status = race.status
-        terminated = status in FAILURES or status == "lap_complete"
+        terminated = status in RESET_STATUSES or status == "lap_complete"
         truncated = not terminated and self._steps >= self.max_steps
         s = self.sim.state
         info = {

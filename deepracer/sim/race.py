@@ -6,15 +6,22 @@ Checked once per camera step (DeepRacer's agent step):
 - lap_complete: progress reached 100 %; the lap time is recorded and a new lap starts;
 - off_track: no wheel on the road (DeepRacer: all four wheels off the track);
 - reversed: the car moved backwards along the track on REVERSED_STEPS consecutive steps;
-- immobilized: the car moved less than IMMOBILIZED_M on IMMOBILIZED_STEPS consecutive steps.
+- immobilized: the car moved less than IMMOBILIZED_M on IMMOBILIZED_STEPS consecutive steps;
+- crashed: the car hit an obstacle or a bot car (the simulator decides; see sim/objects.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-STATUSES = ("in_progress", "lap_complete", "off_track", "reversed", "immobilized")
-FAILURES = ("off_track", "reversed", "immobilized")
+from deepracer.messages import FAILURES, EpisodeStatus
+
+# the statuses a simulator step can have (EpisodeStatus has DeepRacer's others: prepare, time_up, ...)
+STATUSES = (EpisodeStatus.IN_PROGRESS, EpisodeStatus.LAP_COMPLETE, *sorted(FAILURES))
+# with obstacles or bot cars a crash too puts the car back (evaluation) or ends the episode (training)
+RESET_STATUSES: frozenset[EpisodeStatus] = FAILURES | {EpisodeStatus.CRASHED}
+STATUSES = (*STATUSES, EpisodeStatus.CRASHED)
+__all__ = ["FAILURES", "RESET_STATUSES", "STATUSES", "RaceStatus", "RaceTracker"]
 REVERSED_STEPS = 15  # 1 s at 15 Hz
 REVERSED_MIN_M = 1e-3  # backwards motion below this per step is noise, not reversing
 IMMOBILIZED_STEPS = 30  # 2 s at 15 Hz
@@ -29,6 +36,7 @@ class RaceStatus:
     lap_times: list[float] = field(default_factory=list)
     status: str = "in_progress"
     off_track_count: int = 0
+    crash_count: int = 0  # collisions with obstacles or bot cars (DeepRacer's obstacle_crash_counter)
     all_wheels_on_track: bool = True
     closest_waypoint: int = 0
     sim_time: float = 0.0
@@ -38,7 +46,8 @@ class RaceStatus:
         return {
             "progress": self.progress, "lap": self.lap, "lap_time_s": self.lap_time_s,
             "laps": list(self.lap_times), "status": self.status, "off_track": self.status == "off_track",
-            "off_track_count": self.off_track_count, "all_wheels_on_track": self.all_wheels_on_track,
+            "off_track_count": self.off_track_count, "crash_count": self.crash_count,
+            "is_crashed": self.status == "crashed", "all_wheels_on_track": self.all_wheels_on_track,
             "closest_waypoint": self.closest_waypoint, "sim_time": self.sim_time, "steps": self.steps,
         }
 
@@ -61,7 +70,7 @@ class RaceTracker:
         self.status.lap_time_s += seconds
 
     def update(self, s: float, x: float, y: float, t: float, any_wheel_on: bool, all_wheels_on: bool,
-               closest_waypoint: int) -> RaceStatus:
+               closest_waypoint: int, crashed: bool = False) -> RaceStatus:
         r = self.status
         ds = (s - self.prev_s + self.length / 2) % self.length - self.length / 2
         moved = ((x - self.prev_x) ** 2 + (y - self.prev_y) ** 2) ** 0.5
@@ -84,7 +93,10 @@ class RaceTracker:
             self.lap_start = t
             return r
         r.progress = max(0.0, min(100.0, 100.0 * self.driven / self.length))
-        if not any_wheel_on:
+        if crashed:
+            r.status = "crashed"
+            r.crash_count += 1
+        elif not any_wheel_on:
             r.status = "off_track"
             r.off_track_count += 1
         elif self.reverse_count >= REVERSED_STEPS:

@@ -41,6 +41,7 @@ def top_down(sim: Simulator, size: int = 480, trail: list[tuple[float, float]] |
     if trail:
         pts = np.array([to_pixels(tmap, scale, h, x, y) for x, y in trail], np.int32)
         cv2.polylines(img, [pts], False, (255, 128, 0), 1, cv2.LINE_AA)
+    draw_objects(img, tmap, scale, sim.object_list)
     s, p = sim.state, sim.vehicle.p
     c, si = math.cos(s.yaw), math.sin(s.yaw)
     length, width = p.wheelbase_m + 0.12, p.track_m + 0.04  # body a little larger than the wheels
@@ -49,3 +50,18 @@ def top_down(sim: Simulator, size: int = 480, trail: list[tuple[float, float]] |
         corners.append(to_pixels(tmap, scale, h, s.x + fx * c - fy * si, s.y + fx * si + fy * c))
     cv2.fillPoly(img, [np.array(corners, np.int32)], (0, 0, 255), cv2.LINE_AA)
     return img
+
+
+OBJECT_COLOURS = {"box": (70, 135, 190), "bot_car": (190, 110, 40), "car": (200, 60, 200)}  # BGR
+
+
+def draw_objects(img: np.ndarray, tmap: TrackMap, scale: float, objects: list) -> None:
+    """Obstacles and cars as filled rectangles of their collision footprint (in place)."""
+    h = img.shape[0]
+    for o in objects:
+        c, si = math.cos(o.yaw), math.sin(o.yaw)
+        hl, hw = o.length / 2, o.width / 2
+        corners = [to_pixels(tmap, scale, h, o.x + fx * c - fy * si, o.y + fx * si + fy * c)
+                   for fx, fy in ((-hl, hw), (hl, hw), (hl, -hw), (-hl, -hw))]
+        colour = OBJECT_COLOURS.get(str(o.kind), (200, 200, 200))
+        cv2.fillPoly(img, [np.array(corners, np.int32)], colour, cv2.LINE_AA)

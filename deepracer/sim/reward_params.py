@@ -20,7 +20,7 @@ def reward_params(sim: Simulator) -> dict[str, Any]:
     prev_wp, next_wp = tr.closest_waypoints(s.x, s.y, p.segment)
     steering, speed = sim.command
     offtrack = race.status == "off_track"
-    return {
+    params = {
         "all_wheels_on_track": bool(race.all_wheels_on_track),  # all four wheels on the road
         "x": float(s.x),  # m, world frame of the track's waypoints
         "y": float(s.y),
@@ -36,13 +36,38 @@ def reward_params(sim: Simulator) -> dict[str, Any]:
         "waypoints": tr.waypoints,  # [(x, y), ...] centre line, no duplicate closing point
         "closest_waypoints": [int(prev_wp), int(next_wp)],  # waypoints behind and ahead of the car
         "is_offtrack": bool(offtrack),  # no wheel on the road: the episode ends
-        "is_crashed": False,  # no obstacles or other cars yet
+        "is_crashed": False,  # hit an obstacle or a car on this step (object races only)
         "is_reversed": bool(sim.track.is_reversed),  # driven against the route file's order (clockwise on DeepRacer's routes)
         "closest_objects": [0, 0],  # indices of the nearest objects behind/ahead (none here)
         "objects_distance": [],  # m along the track, per object
-        "objects_heading": [],  # deg
+        "objects_distance_from_center": [],  # m
+        "objects_heading": [],  # rad (DeepRacer's code; its docs say degrees)
         "objects_left_of_center": [],
         "objects_location": [],  # [(x, y), ...]
         "objects_speed": [],  # m/s
         "projection_distance": float(p.s),  # m along the centre line from waypoint 0
+    }
+    objects = sim.object_list
+    if objects:
+        params.update(object_params(objects, p.s, tr.length_m))
+        params["is_crashed"] = race.status == "crashed"  # the step a collision pauses or ends the episode
+    return params
+
+
+def object_params(objects: list[Any], s_car: float, length: float) -> dict[str, Any]:
+    """DeepRacer's objects_* keys and closest_objects for the objects on the track.
+
+    closest_objects = [behind, ahead]: the indices of the nearest object behind and ahead of
+    the car along the centre line, wrapping round the lap (one object: [0, 0])."""
+    ahead = min(range(len(objects)), key=lambda k: (objects[k].s - s_car) % length)
+    behind = min(range(len(objects)), key=lambda k: (s_car - objects[k].s) % length)
+    return {
+        "closest_objects": [int(behind), int(ahead)],
+        "objects_location": [(float(o.x), float(o.y)) for o in objects],  # m
+        "objects_distance": [float(o.s) for o in objects],  # m along the centre line from waypoint 0
+        "objects_distance_from_center": [abs(float(o.lateral)) for o in objects],  # m
+        "objects_left_of_center": [bool(o.lateral > 0) for o in objects],
+        # DeepRacer fills heading (radians) and speed only for moving cars; 0 for obstacles
+        "objects_heading": [float(o.yaw) if o.speed > 0 else 0.0 for o in objects],
+        "objects_speed": [float(o.speed) for o in objects],  # m/s
     }

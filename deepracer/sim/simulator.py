@@ -24,7 +24,17 @@ from deepracer.sim.camera import (
     randomize_appearance,
     randomize_pose,
 )
-from deepracer.sim.race import FAILURES, RaceStatus, RaceTracker
+from deepracer.sim.objects import (
+    RESET_BEHIND_M,
+    START_CLEARANCE_M,
+    BotConfig,
+    ObjectKind,
+    ObstacleConfig,
+    RaceObjects,
+    RaceType,
+    TrackObject,
+)
+from deepracer.sim.race import RESET_STATUSES, RaceStatus, RaceTracker
 from deepracer.sim.track import DEFAULT_TRACK, Projection, Track, load_track
 from deepracer.sim.trackmap import TrackMap
 from deepracer.sim.vehicle import Vehicle, VehicleParams, VehicleState
@@ -58,6 +68,10 @@ class SimConfig:
     reverse_direction: bool = False  # drive the track clockwise (DeepRacer's is_reversed)
     off_track: Literal["reset", "end"] = "reset"  # failure: put the car back (evaluation) or stop
     off_track_penalty_s: float = 3.0  # added to the lap time on each reset
+    race_type: RaceType = RaceType.TIME_TRIAL
+    obstacles: ObstacleConfig = field(default_factory=ObstacleConfig)  # object avoidance
+    bots: BotConfig = field(default_factory=BotConfig)  # head-to-bot
+    collision_penalty_s: float = 5.0  # DeepRacer's evaluation COLLISION_PENALTY, per crash (reset mode)
     vehicle: VehicleParams = field(default_factory=VehicleParams)
     camera: CameraPose = field(default_factory=CameraPose)
     appearance: Appearance = field(default_factory=Appearance)
@@ -75,6 +89,13 @@ class SimConfig:
             raise ConfigError(f"camera projection must be 'pinhole' or 'fisheye', not {self.camera.projection!r}")
         if self.off_track not in ("reset", "end"):
             raise ConfigError(f"off_track must be 'reset' or 'end', not {self.off_track!r}")
+        self.race_type = RaceType.parse(self.race_type)
+        if not (self.collision_penalty_s >= 0 and math.isfinite(self.collision_penalty_s)):
+            raise ConfigError(f"collision penalty must be >= 0 seconds, got {self.collision_penalty_s}")
+        if self.race_type is RaceType.OBJECT_AVOIDANCE:
+            self.obstacles.validate()
+        elif self.race_type is RaceType.HEAD_TO_BOT:
+            self.bots.validate()
 
 
 class Simulator:
@@ -100,6 +121,13 @@ class Simulator:
         self._blur_kernel: np.ndarray | None = None
         self._acc = 0.0
         self._proj: Projection = self.track.project(*self.track.center[0])
+        # obstacles / bot cars (None in a time trial: its per-step path stays as it was)
+        self.objects: RaceObjects | None = None
+        if cfg.race_type is not RaceType.TIME_TRIAL:
+            self.objects = RaceObjects(self.track, cfg.race_type, cfg.obstacles, cfg.bots)
+            self.objects.reset(0.0, self.rng, first=True)
+        self._footprint_offset = cfg.vehicle.wheelbase_m / 2  # DeepRacer's base_link: mid-wheelbase
+        self.last_crash: int = -1  # index of the object hit on the last step, -1 if none
         self.reset(0)
 
     # -- episode ---------------------------------------------------------------------
@@ -107,10 +135,20 @@ class Simulator:
         self.rng = np.random.default_rng(seed)
 
     def reset(self, start_waypoint: int = 0, lateral_m: float = 0.0, heading_offset_rad: float = 0.0) -> RaceStatus:
-        """Car at rest on the centre line at a waypoint, heading along the track."""
+        """Car at rest on the centre line at a waypoint, heading along the track.
+
+        With objects on the track they are placed first (re-drawn when randomised); when one
+        stands within START_CLEARANCE_M ahead of the start the car starts on the other lane,
+        as DeepRacer starts its training episodes."""
         tr = self.track
         i = int(start_waypoint) % tr.n
         x, y, heading = tr.point_at(tr.cum[i])
+        self.last_crash = -1
+        if self.objects is not None:
+            self.objects.reset(0.0, self.rng)
+            k = self.objects.ahead(float(tr.cum[i]), START_CLEARANCE_M) if lateral_m == 0.0 else -1
+            if k >= 0:
+                x, y, _, _ = self.objects.lanes.point(float(tr.cum[i]), -self.objects.items[k].f or 1.0)
         x -= math.sin(heading) * lateral_m
         y += math.cos(heading) * lateral_m
         self.vehicle.reset(x, y, heading + heading_offset_rad)
@@ -182,23 +220,55 @@ class Simulator:
         self._proj = p = tr.project(s.x, s.y, hint=self._proj.segment, window=min(window, tr.n // 2))
         self._update_wheels()
         cw = tr.closest_waypoint(s.x, s.y, p.segment)
-        status = self.race_tracker.update(p.s, s.x, s.y, s.t, self._any_on, self._all_on, cw)
-        if status.status in FAILURES:
+        crash = self._collision(p.s) if self.objects is not None else -1
+        status = self.race_tracker.update(p.s, s.x, s.y, s.t, self._any_on, self._all_on, cw, crash >= 0)
+        self.last_crash = crash if status.status == "crashed" else -1
+        if status.status in RESET_STATUSES:
             if self.config.off_track == "end":
                 self.done = True
             elif status.status == "immobilized":
                 # nothing to put right (a stopped car, e.g. e-stop): report it, no penalty
                 self.race_tracker.restart_counters(p.s, s.x, s.y)
+            elif status.status == "crashed":
+                assert self.objects is not None
+                o = self.objects.all[crash]
+                self._place(o.s - RESET_BEHIND_M, -o.f or 1.0, self.config.collision_penalty_s)
             else:
                 self._put_back()
+
+    def _collision(self, s_along: float) -> int:
+        """The object the car hit on this step (DeepRacer's fault rule for moving cars), or -1."""
+        objs = self.objects
+        assert objs is not None
+        st = self.vehicle.state
+        objs.update(st.t)
+        k = objs.collide(st.x, st.y, st.yaw, self._footprint_offset)
+        if k < 0:
+            return -1
+        o = objs.all[k]
+        if o.kind is not ObjectKind.BOX and o.speed > 0:
+            # a moving car: the agent is at fault only when it runs into it from behind
+            ahead = (o.s - s_along) % self.track.length_m < self.track.length_m / 2
+            if not ahead:
+                if k < len(objs.items):
+                    objs.pause(k, st.t)
+                return -1
+        return k
 
     def _update_wheels(self) -> None:
         on = [self.map.on_road(x, y) for x, y in self.vehicle.wheels()]
         self._any_on, self._all_on = any(on), all(on)
 
     def _put_back(self) -> None:
-        """Evaluation rule: the car goes back on the centre line where it left, at rest."""
+        """Evaluation rule: the car goes back on the centre line where it left, at rest (or, with
+        an object within 1 m ahead, 1 m behind it on the other lane, as DeepRacer does)."""
         tr, p = self.track, self._proj
+        if self.objects is not None:
+            k = self.objects.ahead(p.s, RESET_BEHIND_M)
+            if k >= 0:
+                o = self.objects.items[k]
+                self._place(o.s - RESET_BEHIND_M, -o.f or 1.0, self.config.off_track_penalty_s)
+                return
         x, y, heading = tr.point_at(p.s)
         t = self.vehicle.state.t
         self.vehicle.reset(x, y, heading, 0.0, t)
@@ -207,6 +277,26 @@ class Simulator:
         self._proj = tr.project(x, y, hint=p.segment)
         self.race_tracker.restart_counters(self._proj.s, x, y)
         self._update_wheels()
+
+    def _place(self, s_along: float, lane: float, penalty_s: float) -> None:
+        """Put the car at rest on a lane at s (after a crash), served with a penalty; the lap's
+        distance goes back by as much as the car was moved back."""
+        assert self.objects is not None
+        tr, p = self.track, self._proj
+        x, y, heading, seg = self.objects.lanes.point(s_along, lane)
+        self.vehicle.reset(x, y, heading, 0.0, self.vehicle.state.t)
+        self._queue = deque([(0.0, 0.0)] * self._latency_steps)
+        self.race_tracker.penalty(penalty_s)
+        self._proj = tr.project(x, y, hint=seg)
+        back = (p.s - self._proj.s + tr.length_m / 2) % tr.length_m - tr.length_m / 2
+        self.race_tracker.driven -= back
+        self.race_tracker.restart_counters(self._proj.s, x, y)
+        self._update_wheels()
+
+    @property
+    def object_list(self) -> list[TrackObject]:
+        """The obstacles, bot cars and other racers' cars on the track (empty in a time trial)."""
+        return self.objects.all if self.objects is not None else []
 
     # -- outputs -----------------------------------------------------------------------
     @property
@@ -225,9 +315,13 @@ class Simulator:
         """The car's camera view: uint8 (H, W) grey or (H, W, 3) BGR. A fresh array."""
         s = self.vehicle.state
         frame = self.renderer.render(s.x, s.y, s.yaw)
+        copied = False
+        if self.objects is not None and len(self.objects):
+            frame, copied = frame.copy(), True  # the renderer's buffer keeps only the ground and the sky
+            self.renderer.draw_objects(frame, s.x, s.y, s.yaw, self.objects.all)
         if self._blur_kernel is not None:
             frame = cv2.sepFilter2D(frame, -1, self._blur_kernel, self._blur_kernel)
-        else:
+        elif not copied:
             frame = frame.copy()
         if self._noise > 0.5:
             h, w = frame.shape[:2]

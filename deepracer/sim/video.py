@@ -17,6 +17,8 @@ import numpy as np
 
 from deepracer.errors import ConfigError
 
+_OBJECT_BGR = {"box": (70, 135, 190), "bot_car": (190, 110, 40), "car": (200, 60, 200)}
+
 
 @dataclass(frozen=True)
 class Pose:
@@ -53,8 +55,15 @@ class TopDown:
         v = self.size[1] - (xy[:, 1] - self.origin[1]) * self.scale
         return np.round(np.c_[u, v]).astype(np.int32)
 
-    def draw(self, pose: Pose, trail: Sequence[Pose] = ()) -> np.ndarray:
+    def draw(self, pose: Pose, trail: Sequence[Pose] = (), objects: Sequence[Any] = ()) -> np.ndarray:
+        """`objects`: obstacles/cars with x, y, yaw, length, width, kind (e.g. sim.objects.TrackObject)."""
         img = self.base.copy()
+        for o in objects:
+            c, si = math.cos(o.yaw), math.sin(o.yaw)
+            hl, hw = o.length / 2, o.width / 2
+            corners = self.px([(o.x + fx * c - fy * si, o.y + fx * si + fy * c)
+                               for fx, fy in ((-hl, hw), (hl, hw), (hl, -hw), (-hl, -hw))])
+            cv2.fillPoly(img, [corners], _OBJECT_BGR.get(str(o.kind), (200, 200, 200)), cv2.LINE_AA)
         if len(trail) > 1:
             cv2.polylines(img, [self.px([(p.x, p.y) for p in trail])], False, (255, 160, 0), 1, cv2.LINE_AA)
         length = 0.3  # metres: a car-sized arrow
@@ -84,8 +93,10 @@ def write_video(
     poses: Sequence[Pose],
     fps: float,
     captions: Sequence[str] | None = None,
+    objects: Sequence[Sequence[Any]] | None = None,
 ) -> Path:
-    """MP4 (mp4v): each camera frame next to the top-down view of the car at that moment."""
+    """MP4 (mp4v): each camera frame next to the top-down view of the car at that moment
+    (and of the obstacles / other cars at that moment, when `objects` gives them per frame)."""
     if len(frames) != len(poses):
         raise ValueError(f"{len(frames)} frames but {len(poses)} poses")
     if not frames:
@@ -100,7 +111,8 @@ def write_video(
         raise ConfigError("OpenCV cannot open an mp4v video writer here", path)
     try:
         for i, (frame, pose) in enumerate(zip(frames, poses, strict=True)):
-            img = side_by_side(frame, top.draw(pose, poses[max(0, i - 300) : i + 1]), captions[i] if captions else "")
+            img = side_by_side(frame, top.draw(pose, poses[max(0, i - 300) : i + 1], objects[i] if objects else ()),
+                               captions[i] if captions else "")
             writer.write(np.ascontiguousarray(img[: size[1], : size[0]]))
     finally:
         writer.release()
