@@ -7,7 +7,7 @@ CONSTRAINTS := requirements/constraints.txt
 # pip's own resolver installs the ROS 2 wheels and everything else in one pass, pinned.
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -c $(CONSTRAINTS)
 
-.PHONY: setup setup-train setup-tf run test test-slow lint bench clean
+.PHONY: setup setup-train setup-tf run test test-slow lint bench clean console-web console
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -38,6 +38,23 @@ setup: $(VENV)/.setup-car
 setup-train: $(VENV)/.setup-train
 setup-tf: $(VENV)/.setup-tf
 
+# The console's browser pages (deepracer_console/web, TypeScript + Vite) built into web/dist/,
+# which `deepracer console` serves. npm ci installs exactly the lock file; both steps re-run
+# only when their inputs change. Works with Debian's nodejs 18 + npm 9 and with newer ones.
+WEB := deepracer_console/web
+WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
+$(WEB)/node_modules/.ci-stamp: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $@
+$(WEB)/dist/index.html: $(WEB)/node_modules/.ci-stamp $(WEB_SOURCES)
+	cd $(WEB) && npm run build
+	touch $@
+console-web: $(WEB)/dist/index.html
+
+# The console (laptop, classroom, event): web pages + API on http://127.0.0.1:8080.
+console: setup-train console-web
+	$(BIN)/deepracer console
+
 # The main job: the simulated car driven by the bundled model through the node graph.
 run: setup
 	$(BIN)/deepracer sim --laps 2 --video out/sim.mp4 --png out/trajectory.png
@@ -45,7 +62,7 @@ run: setup
 lint: setup-train
 	$(BIN)/ruff check .
 
-test: setup-train setup-tf lint
+test: setup-train setup-tf lint console-web
 	$(BIN)/python -m pytest -q
 
 test-slow: setup-train
@@ -56,4 +73,4 @@ bench: setup-train
 	$(BIN)/deepracer bench sim --json
 
 clean:
-	rm -rf $(VENV) build install log *.egg-info out
+	rm -rf $(VENV) build install log *.egg-info out $(WEB)/dist $(WEB)/node_modules
