@@ -8,7 +8,9 @@ car (Humble, Jazzy) fall back to the SingleThreadedExecutor.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from typing import Any
 
 EXECUTORS = ("auto", "single", "multi", "events")
@@ -49,25 +51,91 @@ def new_executor(kind: str, context: Any):
         sys.stderr = saved
 
 
-def spin_node(node_cls: type, args: list[str] | None = None) -> None:
+class StopSignals:
+    """SIGINT and SIGTERM become a stop request, never an exception.
+
+    rclpy's own handler shuts the context down on the first SIGINT and lets Python's default
+    handler raise KeyboardInterrupt on the next one, wherever the main thread is: inside an
+    EventsExecutor callback that aborts the process (pybind11 error_already_set, exit -6),
+    inside destroy_node() it cuts the servo's neutral write short. `ros2 launch` forwards the
+    terminal's SIGINT to nodes that already got it from the process group (and systemd's
+    KillMode=control-group does the same), so two signals in quick succession are normal.
+    Here every signal only sets an event, so the exit path runs once, to the end.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.received: list[int] = []
+
+    def install(self) -> StopSignals:
+        for sig in self.SIGNALS:
+            signal.signal(sig, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.received.append(signum)  # list.append and Event.set are safe in a Python signal handler
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def ignore_from_now_on(self) -> None:
+        """After the exit work: Python's finalization puts SIG_DFL back for signals it handled,
+        so a late SIGINT (launch forwarding the one the process group already got) would kill the
+        process with -2 after a clean exit. Ignored signals stay ignored; SIGKILL still works."""
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
+def _failed(node: Any) -> bool:
+    """A node reports a fault it cannot recover from (servo_node's PWM) with a done `failed` future."""
+    failed = getattr(node, "failed", None)
+    return failed is not None and failed.done()
+
+
+def spin_node(node_cls: type, args: list[str] | None = None, executor_kind: str = "auto") -> None:
     """Run one node in its own process (`ros2 run`, `ros2 launch`, `deepracer drive --processes`).
 
-    SIGINT and SIGTERM shut the context down; destroy_node() then does the node's exit work.
+    Signal handlers come first (before rclpy and the node exist), so a SIGINT during start-up
+    is a stop request too. The node's exit work (destroy_node: the servo writes neutral) runs
+    exactly once, on a live context, whatever signals follow. Exit 0 after a stop request,
+    1 after a configuration error at start or a node fault (so systemd/launch restart it).
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=args)
-    node = node_cls()
-    executor = new_executor("auto", node.context)
-    executor.add_node(node)
+    from deepracer.errors import DeepRacerError
+
+    stop = StopSignals().install()
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = None
+    executor = None
+    code = 0
     try:
-        # spin_once in a loop, not spin(): rclpy's EventsExecutor.spin() keeps running (at 100 %
-        # CPU) after the context is shut down by a signal; spin_once raises as it should.
-        while rclpy.ok(context=node.context):
+        if not stop.is_set():
+            node = node_cls()
+            executor = new_executor(executor_kind, node.context)
+            executor.add_node(node)
+        # spin_once in a loop, not spin(): it returns at least every 0.1 s to look at the stop
+        # request (EventsExecutor.spin() also keeps running after a shutdown from outside)
+        while node is not None and not stop.is_set() and not _failed(node) and rclpy.ok(context=node.context):
             executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        if node is not None and _failed(node):
+            code = 1
+    except ExternalShutdownException:
         pass
+    except DeepRacerError as err:  # bad parameters or hardware at start: say so, exit non-zero
+        rclpy.logging.get_logger(getattr(node_cls, "NODE_NAME", node_cls.__name__)).fatal(str(err))
+        code = 1
     finally:
-        node.destroy_node()
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
+        stop.ignore_from_now_on()
+    if code:
+        raise SystemExit(code)

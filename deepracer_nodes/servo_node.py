@@ -3,7 +3,7 @@
 Subscribes `cmd_vel` (geometry_msgs/Twist) and `servo/raw` (std_msgs/String JSON
 `{"throttle_us", "steering_us"}`, honoured only while parameter `calibration_mode` is true);
 publishes what it wrote on `servo/pulses` (std_msgs/String JSON `{"throttle_us",
-"steering_us", "reason", "written_at"}`, reason start|command|stale|calibration|exit|fault).
+"steering_us", "reason", "written_at"}` = deepracer.messages.ServoPulses, reason a PulseReason).
 
 Safety: neutral throttle and centred steering at start (held `arm_seconds` when `arm_esc`),
 when the input goes stale (own watchdog on the steady clock, `command_timeout`), on
@@ -18,28 +18,29 @@ from __future__ import annotations
 
 import atexit
 import json
-import signal
+import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from deepracer.control import calibration as calib
+from deepracer.control.kinematics import WHEELBASE_M
 from deepracer.control.servo_mapping import Pulses, ServoMapping
 from deepracer.errors import CalibrationError, DeepRacerError, HardwareError
 from deepracer.hardware.pwm import BackendOptions, open_backend
 from deepracer.hardware.pwm.output import ServoOutput
+from deepracer.messages import PulseReason, ServoPulses
+from deepracer_nodes.executors import spin_node
 
 CAL_PREFIX = "calibration."
 
@@ -51,7 +52,6 @@ class ServoNode(Node):
         p = self.declare_parameter
         backend = p("backend", "pca9685").value
         cal_file = p("calibration_file", "").value or str(calib.default_path())
-        self.wheelbase = float(p("wheelbase", 0.164, loose).value)
         self.command_timeout = float(p("command_timeout", 0.5, loose).value)
         throttle_channel = int(p("throttle_channel", 0).value)
         steering_channel = int(p("steering_channel", 1).value)
@@ -79,12 +79,12 @@ class ServoNode(Node):
             p(CAL_PREFIX + key, float(value), loose, ignore_override=True)
 
         self._lock = threading.RLock()
-        self._syncing = False
         self.failed: Future = Future()  # done (with the error) after a hardware fault
         self.closed = False
         self.options = options
         self.pulses_pub = self.create_publisher(String, "servo/pulses", 10)
-        mapping = ServoMapping(self.loaded.calibration, self.wheelbase, self.loaded.throttle_locked)
+        # the wheelbase that decodes cmd_vel is the one every encoder used (one source: kinematics)
+        mapping = ServoMapping(self.loaded.calibration, WHEELBASE_M, self.loaded.throttle_locked)
         channels = [throttle_channel, steering_channel]
         self.output = ServoOutput(open_backend(options, self.loaded.calibration.frequency_hz, channels), mapping,
                                   throttle_channel, steering_channel)
@@ -93,9 +93,11 @@ class ServoNode(Node):
         self._armed_at = time.monotonic() + (arm_seconds if arm_esc else 0.0)
         self._last_input: float | None = None  # monotonic time of the last honoured cmd_vel/raw
         self._raw = Pulses(mapping.calibration.throttle.neutral_us, mapping.calibration.steering.center_us)
-        self._write(mapping.neutral(), "start")
+        self._write(mapping.neutral(), PulseReason.START)
 
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        # validate in on-set (may refuse), act in post-set (the change is accepted by then)
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
         self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
         self.create_subscription(String, "servo/raw", self._on_raw, 10)
         self.create_service(Trigger, "~/get_calibration", self._on_get_calibration)
@@ -109,7 +111,7 @@ class ServoNode(Node):
 
     # ------------------------------------------------------------ writing
 
-    def _write(self, pulses: Pulses, reason: str, raw: bool = False) -> Pulses | None:
+    def _write(self, pulses: Pulses, reason: PulseReason, raw: bool = False) -> Pulses | None:
         with self._lock:
             if self.closed or self.failed.done():
                 return None
@@ -121,10 +123,9 @@ class ServoNode(Node):
             self._publish(written, reason)
             return written
 
-    def _publish(self, written: Pulses, reason: str) -> None:
-        msg = String()
-        msg.data = json.dumps({"throttle_us": written.throttle_us, "steering_us": written.steering_us,
-                               "reason": reason, "written_at": time.time()})
+    def _publish(self, written: Pulses, reason: PulseReason, error: str = "") -> None:
+        msg = String(data=ServoPulses(throttle_us=written.throttle_us, steering_us=written.steering_us, reason=reason,
+                                      written_at=time.time(), error=error).to_json())
         try:
             self.pulses_pub.publish(msg)
         except Exception:  # context already shut down (exit path): the hardware write is what counts
@@ -132,14 +133,7 @@ class ServoNode(Node):
 
     def _fault(self, err: HardwareError) -> None:
         self.get_logger().fatal(f"PWM output failed, stopping: {err}")
-        last = self.output.last or self.output.mapping.neutral()
-        msg = String()
-        msg.data = json.dumps({"throttle_us": last.throttle_us, "steering_us": last.steering_us, "reason": "fault",
-                               "written_at": time.time(), "error": str(err)})
-        try:
-            self.pulses_pub.publish(msg)
-        except Exception:
-            pass
+        self._publish(self.output.last or self.output.mapping.neutral(), PulseReason.FAULT, str(err))
         try:
             self.output.neutral()  # may well fail too; worth one try
         except DeepRacerError:
@@ -154,7 +148,7 @@ class ServoNode(Node):
                 return
             if not self.failed.done():
                 try:
-                    self._publish(self.output.neutral(), "exit")
+                    self._publish(self.output.neutral(), PulseReason.EXIT)
                 except DeepRacerError as err:
                     self.get_logger().error(f"could not write neutral at exit: {err}")
             self.closed = True
@@ -175,7 +169,7 @@ class ServoNode(Node):
             return
         with self._lock:
             self._last_input = time.monotonic()
-            self._write(self.output.mapping.for_twist(msg.linear.x, msg.angular.z), "command")
+            self._write(self.output.mapping.for_twist(msg.linear.x, msg.angular.z), PulseReason.COMMAND)
 
     def _on_raw(self, msg: String) -> None:
         if not self.calibration_mode:
@@ -190,7 +184,7 @@ class ServoNode(Node):
             return
         with self._lock:
             self._last_input = time.monotonic()
-            written = self._write(Pulses(throttle, steering), "calibration", raw=True)
+            written = self._write(Pulses(throttle, steering), PulseReason.CALIBRATION, raw=True)
             if written:
                 self._raw = written
 
@@ -202,9 +196,9 @@ class ServoNode(Node):
             if self.calibration_mode:  # keep the wheels where the wizard left them, stop the motor
                 neutral = self.output.mapping.calibration.throttle.neutral_us
                 self._raw = Pulses(neutral, self._raw.steering_us)
-                self._write(self._raw, "stale", raw=True)
+                self._write(self._raw, PulseReason.STALE, raw=True)
             else:
-                self._write(self.output.mapping.neutral(), "stale")
+                self._write(self.output.mapping.neutral(), PulseReason.STALE)
             self.get_logger().warning(f"no input for {self.command_timeout} s: neutral")
 
     # ------------------------------------------------------------ calibration
@@ -234,13 +228,9 @@ class ServoNode(Node):
         return response
 
     def _sync_parameters(self) -> None:
-        """Show the calibration in use as parameters (without saving it back)."""
-        self._syncing = True
-        try:
-            self.set_parameters([Parameter(CAL_PREFIX + k, value=float(v))
-                                 for k, v in calib.flat_values(self.output.mapping.calibration).items()])
-        finally:
-            self._syncing = False
+        """Show the calibration in use as parameters (the post-set callback sees no change to save)."""
+        self.set_parameters([Parameter(CAL_PREFIX + k, value=float(v))
+                             for k, v in calib.flat_values(self.output.mapping.calibration).items()])
 
     def _apply(self, loaded: calib.LoadedCalibration) -> None:
         old = self.output.mapping.calibration
@@ -256,60 +246,63 @@ class ServoNode(Node):
                 self._fault(err)
                 return
         self._last_input = None
-        self._write(mapping.neutral(), "calibration")
+        self._write(mapping.neutral(), PulseReason.CALIBRATION)
 
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        changes = {p.name[len(CAL_PREFIX):]: p.value for p in params if p.name.startswith(CAL_PREFIX)}
-        mode = next((p.value for p in params if p.name == "calibration_mode"), None)
-        if any(p.name not in ("calibration_mode",) and not p.name.startswith(CAL_PREFIX) for p in params):
-            names = [p.name for p in params if p.name != "calibration_mode" and not p.name.startswith(CAL_PREFIX)]
+    @staticmethod
+    def _calibration_changes(params: list[Parameter]) -> dict[str, Any]:
+        return {p.name[len(CAL_PREFIX):]: p.value for p in params if p.name.startswith(CAL_PREFIX)}
+
+    def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """On-set: refuse what cannot be applied; changes nothing."""
+        names = [p.name for p in params if p.name != "calibration_mode" and not p.name.startswith(CAL_PREFIX)]
+        if names:
             return SetParametersResult(successful=False, reason=f"{', '.join(names)}: set at start only")
+        changes = self._calibration_changes(params)
+        if not changes:
+            return SetParametersResult(successful=True)
         with self._lock:
-            if changes and not self._syncing:
-                missing = set(calib.flat_keys(self.output.mapping.calibration)) - set(changes)
-                if self.output.mapping.throttle_locked and missing:
-                    # Never turn the safe default into a saved calibration by a partial change.
-                    return SetParametersResult(successful=False, reason=(
-                        f"{self.calibration_file} is not calibrated: set all calibration.* parameters "
-                        "at once (atomically) or run `deepracer calibrate`"))
+            current = self.output.mapping.calibration
+            try:
+                trial = current.with_values(changes, self.calibration_file)
+            except CalibrationError as err:
+                return SetParametersResult(successful=False, reason=str(err))
+            if trial == current:  # showing the calibration in use (_sync_parameters): nothing to save
+                return SetParametersResult(successful=True)
+            if self.output.mapping.throttle_locked and set(calib.flat_keys(current)) - set(changes):
+                # Never turn the safe default into a saved calibration by a partial change.
+                return SetParametersResult(successful=False, reason=(
+                    f"{self.calibration_file} is not calibrated: set all calibration.* parameters "
+                    "at once (atomically) or run `deepracer calibrate`"))
+        folder = Path(self.calibration_file).parent
+        if not (folder.is_dir() and os.access(folder, os.W_OK)):
+            return SetParametersResult(successful=False, reason=f"{folder}: cannot write the calibration there")
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list[Parameter]) -> None:
+        """Post-set: the change was accepted; save and apply it."""
+        changes = self._calibration_changes(params)
+        mode = next((p.value for p in params if p.name == "calibration_mode"), None)
+        with self._lock:
+            current = self.output.mapping.calibration
+            trial = current.with_values(changes, self.calibration_file) if changes else current
+            if trial != current:
                 try:
-                    trial = self.output.mapping.calibration.with_values(changes, self.calibration_file)
                     calib.save(trial, self.calibration_file)
-                except (CalibrationError, OSError) as err:
-                    return SetParametersResult(successful=False, reason=str(err))
-                self.get_logger().info(f"calibration saved to {self.calibration_file}")
-                self._apply(calib.LoadedCalibration(trial, Path(self.calibration_file), False, None))
+                except (CalibrationError, OSError) as err:  # validated as writable, but the disk may still say no
+                    self.get_logger().error(f"calibration not saved, keeping the one in use: {err}")
+                else:
+                    self.get_logger().info(f"calibration saved to {self.calibration_file}")
+                    self._apply(calib.LoadedCalibration(trial, Path(self.calibration_file), False, None))
             if mode is not None and bool(mode) != self.calibration_mode:
                 self.calibration_mode = bool(mode)
                 self._last_input = None
-                self._write(self.output.mapping.neutral(), "calibration")
+                self._write(self.output.mapping.neutral(), PulseReason.CALIBRATION)
                 self.get_logger().info(f"calibration mode {'on' if mode else 'off'}")
-        return SetParametersResult(successful=True)
 
 
 def main(args: list[str] | None = None) -> None:
-    """Own signal handling: SIGINT and SIGTERM both end in destroy_node(), which writes neutral."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    node = None
-    code = 0
-    try:
-        node = ServoNode()
-        while not stop.is_set() and not node.failed.done() and rclpy.ok():
-            rclpy.spin_once(node, timeout_sec=0.1)
-        if node.failed.done():
-            code = 1
-    except DeepRacerError as err:  # bad backend/config at start: say so, exit non-zero
-        rclpy.logging.get_logger("servo_node").fatal(str(err))
-        code = 1
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    if code:
-        raise SystemExit(code)
+    """SIGINT and SIGTERM (any number of them) end in destroy_node(), which writes neutral once."""
+    spin_node(ServoNode, args)
 
 
 if __name__ == "__main__":
