@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deepracer.commands._race_args import add_race_type_arguments, race_config_from_args
 from deepracer.commands._track_args import add_direction_argument, apply_direction
 
 
@@ -18,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_direction_argument(v)
     v.add_argument("--reward-timeout", type=float, default=None, metavar="S",
                    help="time limit per call in seconds (default 5, as DeepRacer's validator)")
+    add_race_type_arguments(v, penalties=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from deepracer.train.validate import validate_reward
 
     timeout = VALIDATION_TIMEOUT_S if args.reward_timeout is None else args.reward_timeout
-    report = validate_reward(RewardFunction(args.file, timeout), args.track, timeout)
+    report = validate_reward(RewardFunction(args.file, timeout), args.track, timeout, race=race_config_from_args(args))
     for name, value in report:
         print(f"{name:>24}: {value:g}")
     print(f"{args.file}: OK ({len(report)} situations)")

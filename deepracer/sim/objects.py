@@ -381,3 +381,44 @@ class RaceObjects:
             if -o.length <= d <= window and d < best_d:
                 best, best_d = k, d
         return best
+
+
+@dataclass(frozen=True)
+class RaceConfig:
+    """What a race type adds to a simulator: `SimConfig(**race.sim_fields())` or `replace(cfg, ...)`."""
+
+    race_type: RaceType = RaceType.TIME_TRIAL
+    obstacles: ObstacleConfig = ObstacleConfig()
+    bots: BotConfig = BotConfig()
+    collision_penalty_s: float = 5.0  # DeepRacer's evaluation COLLISION_PENALTY
+
+    def sim_fields(self) -> dict[str, object]:
+        return {"race_type": self.race_type, "obstacles": self.obstacles, "bots": self.bots,
+                "collision_penalty_s": self.collision_penalty_s}
+
+    def validate(self) -> None:
+        RaceType.parse(self.race_type)
+        if self.race_type is RaceType.OBJECT_AVOIDANCE:
+            self.obstacles.validate()
+        elif self.race_type is RaceType.HEAD_TO_BOT:
+            self.bots.validate()
+        if not (self.collision_penalty_s >= 0 and math.isfinite(self.collision_penalty_s)):
+            raise ConfigError(f"--collision-penalty must be >= 0 seconds, got {self.collision_penalty_s}")
+
+    def to_json(self) -> dict[str, object]:
+        """What evaluation.json and the training folder record of the race."""
+        out: dict[str, object] = {"race_type": str(self.race_type)}
+        if self.race_type is RaceType.OBJECT_AVOIDANCE:
+            o = self.obstacles
+            out["obstacles"] = {"count": len(o.positions) or o.count,
+                                "positions": [[p, int(lane)] for p, lane in o.positions],
+                                "randomize": o.randomize, "bot_cars": o.bot_cars,
+                                "min_distance_pct": o.min_distance_pct}
+        elif self.race_type is RaceType.HEAD_TO_BOT:
+            b = self.bots
+            out["bots"] = {"count": b.count, "speed_mps": b.speed_mps, "lane_change": b.lane_change,
+                           "lane_change_min_s": b.lane_change_min_s, "lane_change_max_s": b.lane_change_max_s,
+                           "randomize": b.randomize, "penalty_s": b.penalty_s}
+        if self.race_type is not RaceType.TIME_TRIAL:
+            out["collision_penalty_s"] = self.collision_penalty_s
+        return out
