@@ -146,7 +146,7 @@ def robomaker_metadata(path: Path) -> tuple[dict[str, Any], str | None]:
                     block = None
             elif "Using the following hyper-parameters" in content:
                 block = []
-            elif " * /WORLD_NAME: " in content:
+            elif "* /WORLD_NAME: " in content:  # " * /WORLD_NAME: x" (a "[node] " prefix may eat the space)
                 world = content.strip().split(" ")[-1]
             if _SIM_TRACE in content:
                 break  # the header is over
@@ -235,6 +235,8 @@ def load_logs(root: str | Path, quiet: bool = False) -> LogSet:
     # the console's export holds the same steps twice (simtrace CSVs and RoboMaker logs): CSVs win
     text_logs = [p for p in files if p.suffix == ".log" and _has_sim_trace(p)
                  and not (eval_csv if _is_evaluation_log(p, root) else train_csv)]
+    for p in (p for p in files if p.suffix == ".log" and p not in text_logs and logs.track_name is None):
+        logs.track_name = robomaker_metadata(p)[1]  # its steps are in the CSVs, but it names the track
     if root.is_file() and root.suffix == ".csv":
         (eval_csv if "eval" in root.name else train_csv).append(root)
     if not (train_csv or eval_csv or text_logs):
