@@ -188,8 +188,10 @@ def analyze(
         })
         rep.figures += [
             Figure("Reward graph", plots.training_graph(console, iterations, out / "training_curves.png"),
-                   "as in the console: average reward (left axis) and average completion % in training and "
-                   "evaluation (right axis) per iteration"),
+                   "as in the console: average reward (left axis) and average completion % in training"
+                   + (" and evaluation (right axis) per iteration, from TrainingMetrics.json" if console is not None
+                      else " (right axis) per iteration, from the simtrace: the run has no TrainingMetrics.json, "
+                           "so no per-iteration evaluation line")),
             Figure("Training progress from the simtrace", plots.simtrace_curves(iterations, out / "simtrace_curves.png"),
                    "per iteration, computed from the step logs: reward per episode, progress and completed laps, "
                    "lap times"),
@@ -343,7 +345,7 @@ def headline(summary: dict[str, Any]) -> list[tuple[str, str]]:
                                         f"{fmt(m.get('final_training_completion'), '%', 1)}; best evaluation completion "
                                         f"{fmt(m.get('best_evaluation_completion'), '%', 1)}"))
     if ev:
-        rows.append(("Evaluation", f"{fmt(ev['trials'])} trials in {fmt(ev['runs'])} runs, "
+        rows.append(("Evaluation", f"{fmt(ev['trials'])} trials in {fmt(ev['runs'])} run{'s' if ev['runs'] != 1 else ''}, "
                                    f"{fmt(ev.get('off_track'))} off-track, mean lap {fmt(ev.get('mean_lap_time_s'), 's', 3)}"))
     return rows
 

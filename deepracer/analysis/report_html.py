@@ -110,7 +110,7 @@ def write_html(path: Path, summary: dict[str, Any], rep: Report, headline: list[
     sources = len(summary.get("sources") or [])
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><link rel='icon' href='data:,'>",
         f"<title>Analysis: {html.escape(name)}</title><style>{CSS}</style></head><body><main>",
         f"<h1>Analysis: {html.escape(name)}</h1>",
         f"<p class='sub'>{sources} log file{'s' if sources != 1 else ''} from {html.escape(summary['logdir'])}</p>",
