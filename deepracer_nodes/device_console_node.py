@@ -44,6 +44,7 @@ from deepracer.control.kinematics import WHEELBASE_M, action_to_twist
 from deepracer.device_console.backend import BackendError, CarStatus, Frame, PolicyOverlay
 from deepracer.device_console.system import system_snapshot
 from deepracer.errors import CalibrationError, ConfigError, DeepRacerError
+from deepracer.messages import MessageError, PolicyAction, PulseReason, ServoPulses
 from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import from_image_msg
 
@@ -86,8 +87,8 @@ class DeviceConsoleNode(Node):
         self._frame_cache: Frame | None = None
         self._seq = 0
         self._fps = 0.0
-        self._action: tuple[dict[str, Any], float] | None = None  # (policy/action, monotonic received)
-        self._pulses: tuple[dict[str, Any], float] | None = None
+        self._action: tuple[PolicyAction, float] | None = None  # (policy/action, monotonic time received)
+        self._pulses: tuple[ServoPulses, float] | None = None
         self._errors: deque[dict[str, Any]] = deque(maxlen=MAX_ERRORS)
         self._params: dict[str, Any] = {}  # polled: mode, max_speed_scale, model, calibration_mode
         self._answered: dict[str, float] = {}  # node -> monotonic time of its last parameter answer
@@ -186,16 +187,16 @@ class DeviceConsoleNode(Node):
 
     def _on_action(self, msg: String) -> None:
         try:
-            action = json.loads(msg.data)
-        except ValueError:
+            action = PolicyAction.from_json(msg.data)
+        except MessageError:
             return
         with self._lock:
             self._action = (action, time.monotonic())
 
     def _on_pulses(self, msg: String) -> None:
         try:
-            pulses = json.loads(msg.data)
-        except ValueError:
+            pulses = ServoPulses.from_json(msg.data)
+        except MessageError:
             return
         with self._lock:
             self._pulses = (pulses, time.monotonic())
@@ -286,12 +287,10 @@ class DeviceConsoleNode(Node):
                       "width": image[1].width, "height": image[1].height, "encoding": image[1].encoding}
         pwm: dict[str, Any] = {}
         if pulses is not None:
-            pwm = {k: pulses[0].get(k) for k in ("throttle_us", "steering_us", "reason", "error")}
-            pwm["age_s"] = round(now_m - pulses[1], 3)
+            pwm = pulses[0].to_dict() | {"age_s": round(now_m - pulses[1], 3)}
         policy = None
         if action is not None:
-            policy = {k: action[0].get(k) for k in ("steering_angle", "speed", "index", "model", "inference_ms")}
-            policy["age_s"] = round(now_m - action[1], 3)
+            policy = action[0].to_dict() | {"age_s": round(now_m - action[1], 3)}
         system = system_snapshot()
         problems = [f"{name} is not running" for name, ok in alive.items() if not ok]
         if not control_ok and alive.get(self.names["control"], True):
@@ -300,7 +299,7 @@ class DeviceConsoleNode(Node):
             problems.append("no camera frames yet")
         elif now_w - image[2] > CAMERA_STALE_S:
             problems.append(f"camera: no frame for {now_w - image[2]:.0f} s")
-        if pwm.get("reason") == "fault":
+        if pwm.get("reason") == PulseReason.FAULT:
             problems.append(f"PWM output failed: {pwm.get('error')}")
         temp = system.get("cpu_temperature_c")
         if temp is not None and temp >= 80.0:
@@ -368,8 +367,7 @@ class DeviceConsoleNode(Node):
             action = self._action
         if action is None:
             return None
-        return PolicyOverlay(float(action[0].get("steering_angle", 0.0)), float(action[0].get("speed", 0.0)),
-                             time.monotonic() - action[1])
+        return PolicyOverlay(float(action[0].steering_angle), float(action[0].speed), time.monotonic() - action[1])
 
     def active_model(self) -> str | None:
         with self._lock:

@@ -306,6 +306,7 @@ function renderStep() {
   $("cal-number").hidden = !step || step.kind !== "number";
   $("cal-direction").hidden = !step || step.kind !== "direction";
   $("cal-next").hidden = !step || step.kind === "direction";
+  $("cal-value-line").hidden = !step || step.kind === "direction";
   if (!step) {
     $("cal-step-title").textContent = "Review and save";
     $("cal-key").textContent = ""; $("cal-value").textContent = "";
