@@ -181,6 +181,8 @@ class StepRecord:
     step: int = 0  # index in its run
     action: int = -1  # discrete action index, -1 when unknown, continuous or none
     command: tuple[float, float] | None = field(default=None)  # (steering deg, speed m/s) the policy chose
+    crash_count: int = 0  # collisions with obstacles or bot cars so far (the simulator's count)
+    objects: tuple[tuple[float, float], ...] = ()  # (x, y) of the obstacles / bot cars at this step
 
     @classmethod
     def from_status(cls, st: SimStatus, decision: PolicyAction | None = None, step: int = 0) -> StepRecord:
@@ -189,7 +191,7 @@ class StepRecord:
             steer=float(st.steering_deg), speed=float(st.speed), progress=float(st.progress), lap=int(st.lap),
             status=str(st.status), all_wheels_on_track=bool(st.all_wheels_on_track),
             closest_waypoint=int(st.closest_waypoint), lap_time_s=float(st.lap_time_s),
-            off_track_count=int(st.off_track_count), step=step,
+            off_track_count=int(st.off_track_count), step=step, crash_count=int(st.crash_count),
             action=int(decision.index) if decision is not None and decision.index is not None else -1,
             command=(float(decision.steering_angle), float(decision.speed)) if decision is not None else None,
         )

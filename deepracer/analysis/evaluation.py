@@ -61,6 +61,7 @@ class Trial:
     resets: int
     reversed: int = 0
     immobilized: int = 0
+    crashes: int = 0  # collisions with obstacles or bot cars (object avoidance, head-to-bot)
     start_time_s: float = 0.0  # simulator time
     end_time_s: float = 0.0
     steps: int = 0
@@ -82,6 +83,7 @@ class EvaluationResult:
     samples: list[tuple[int, StepRecord, float]] = field(default_factory=list, repr=False)  # (trial index, sample, progress)
     wall_time_s: float = 0.0
     model_metadata: dict[str, Any] = field(default_factory=dict, repr=False)  # model_metadata.json as loaded
+    race: dict[str, Any] = field(default_factory=lambda: {"race_type": "time_trial"})  # RaceConfig.to_json()
 
     @property
     def start_delay_s(self) -> float:
@@ -100,12 +102,14 @@ class EvaluationResult:
             "mean_lap_time_s": sum(laps) / len(laps) if laps else None,
             "off_track": sum(t.off_track for t in self.trials),
             "resets": sum(t.resets for t in self.trials),
+            "crashes": sum(t.crashes for t in self.trials),
         }
 
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model, "track": self.track, "seed": self.seed, "through_ros": self.through_ros,
             "off_track_penalty_s": self.off_track_penalty_s, "resets_per_trial": self.resets,
+            **self.race,
             "trials": [asdict(t) for t in self.trials],
             "summary": self.summary(),
             "start_delay_s": round(self.start_delay_s, 6),
@@ -120,8 +124,11 @@ class _Done(Exception):
 class TrialBook:
     """Cuts the simulator's status stream into trials."""
 
-    def __init__(self, trials: int, resets: int, penalty_s: float, max_trial_seconds: float) -> None:
+    def __init__(self, trials: int, resets: int, penalty_s: float, max_trial_seconds: float,
+                 collision_penalty_s: float = 5.0) -> None:
         self.n, self.resets, self.penalty, self.limit = trials, resets, penalty_s, max_trial_seconds
+        self.collision_penalty = collision_penalty_s  # per crash (the simulator puts the car behind the object)
+        self._crashes = 0
         self.trials: list[Trial] = []
         self.samples: list[tuple[int, StepRecord, float]] = []
         self._base: float | None = None  # race total (laps*100 + progress) at the trial start
@@ -163,54 +170,66 @@ class TrialBook:
         self._steps += 1
         if s.status in FAILURES:
             self._counts[s.status] += 1
-        resets = sum(self._counts.values())
+        crashed = s.status == EpisodeStatus.CRASHED
+        self._crashes += crashed
+        resets = sum(self._counts.values()) + self._crashes  # DeepRacer's reset_count counts crashes too
         progress = self._total(s) - self._base
-        elapsed = s.sim_time - self._t0 + self.penalty * resets
+        elapsed = (s.sim_time - self._t0 + self.penalty * (resets - self._crashes)
+                   + self.collision_penalty * self._crashes)
         end: str | None = None
         if progress >= 100.0 - 1e-9:  # the simulator's lap_complete only when the trial began at its lap start
             end, progress = "lap_complete", 100.0
-        elif s.status in FAILURES and resets > self.resets:
+        elif (s.status in FAILURES or crashed) and resets > self.resets:
             end = s.status
-            elapsed -= self.penalty  # the trial ends here: this failure is not reset
+            elapsed -= self.collision_penalty if crashed else self.penalty  # the trial ends here: not reset
         elif elapsed >= self.limit:
             end = "time_up"
         self.samples.append((index, s, max(0.0, min(100.0, progress))))
         if end is None:
             return
-        used = resets - (1 if end in FAILURES else 0)
+        used = resets - (1 if end in FAILURES or end == EpisodeStatus.CRASHED else 0)
         self.trials.append(Trial(
             trial=index + 1, status=end, progress=round(max(0.0, min(100.0, progress)), 6),
             lap_time_s=round(elapsed, 6) if end == "lap_complete" else None, elapsed_s=round(elapsed, 6),
             off_track=self._counts["off_track"], resets=used, reversed=self._counts["reversed"],
             immobilized=self._counts["immobilized"], start_time_s=round(self._t0, 6), end_time_s=round(s.sim_time, 6),
-            steps=self._steps,
+            steps=self._steps, crashes=self._crashes,
         ))
         self._base, self._t0 = self._total(s), s.sim_time
         self._counts = dict.fromkeys(self._counts, 0)
+        self._crashes = 0
         self._steps = 0
 
 
-def _sample_from_race(race: Any, state: Any, action: int = -1, command: tuple[float, float] | None = None) -> StepRecord:
+def _sample_from_race(race: Any, state: Any, action: int = -1, command: tuple[float, float] | None = None,
+                      objects: tuple[tuple[float, float], ...] = ()) -> StepRecord:
     return StepRecord(
         sim_time=float(race.sim_time), x=float(state.x), y=float(state.y), yaw=float(state.yaw),
         steer=float(state.steering_deg), speed=float(state.speed), progress=float(race.progress), lap=int(race.lap),
         status=str(race.status), all_wheels_on_track=bool(race.all_wheels_on_track),
         closest_waypoint=int(race.closest_waypoint), action=action, command=command,
         lap_time_s=float(race.lap_time_s), off_track_count=int(race.off_track_count),
+        crash_count=int(getattr(race, "crash_count", 0)), objects=objects,
     )
 
 
 Decide = Callable[[Any, Any], tuple[float, float, int]]  # (frame, state) -> (steering deg, speed m/s, index)
 
 
-def make_simulator(track: str | Path | None, seed: int, penalty_s: float) -> Any:
+def make_simulator(track: str | Path | None, seed: int, penalty_s: float, race: Any = None) -> Any:
     """A simulator set up as sim_node sets it up (config/sim.yaml): 15 Hz camera, 160x120 mono8,
-    no randomisation, failures put back on the track with the penalty."""
+    no randomisation, failures put back on the track with the penalty; `race` (a RaceConfig) adds
+    obstacles or bot cars."""
     from deepracer.sim import DEFAULT_TRACK, SimConfig, Simulator
 
     return Simulator(SimConfig(track=str(track) if track else DEFAULT_TRACK, camera_hz=15.0, physics_hz=60.0,
                                width=160, height=120, grayscale=True, randomize=False, seed=seed,
-                               off_track="reset", off_track_penalty_s=penalty_s))
+                               off_track="reset", off_track_penalty_s=penalty_s,
+                               **(race.sim_fields() if race is not None else {})))
+
+
+def _objects(sim: Any) -> tuple[tuple[float, float], ...]:
+    return tuple((round(o.x, 4), round(o.y, 4)) for o in sim.object_list) if sim.objects is not None else ()
 
 
 def drive_samples(sim: Any, decide: Decide) -> Iterator[StepRecord]:
@@ -220,14 +239,14 @@ def drive_samples(sim: Any, decide: Decide) -> Iterator[StepRecord]:
     control_node (scale 1), sim_node's Twist -> action keeping the last steering angle.
     """
     race = sim.reset(start_waypoint=0)
-    yield _sample_from_race(race, sim.state)
+    yield _sample_from_race(race, sim.state, objects=_objects(sim))
     steering = 0.0  # sim_node's initial steering angle
     while True:
         wanted_steering, wanted_speed, index = decide(sim.render(), sim.state)
         linear_x, angular_z = action_to_twist(wanted_steering, wanted_speed)
         steering, speed = twist_to_action(linear_x, angular_z, WHEELBASE_M, last_steering_deg=steering)
         race = sim.step(steering, speed)
-        yield _sample_from_race(race, sim.state, index, (wanted_steering, wanted_speed))
+        yield _sample_from_race(race, sim.state, index, (wanted_steering, wanted_speed), _objects(sim))
 
 
 def policy_decide(model: str | Path, num_threads: int = 1) -> Decide:
@@ -256,6 +275,7 @@ def evaluate(
     max_trial_seconds: float = 120.0,
     progress: Callable[[Trial], None] | None = None,
     ros_driver: RosDriver | None = None,
+    race: Any = None,
 ) -> EvaluationResult:
     """Run `trials` trials and return them with the per-step samples (through ROS: with `ros_driver`)."""
     if through_ros and ros_driver is None:
@@ -271,7 +291,12 @@ def evaluate(
 
     package = load_model_package(model)  # ModelPackageError naming the file before anything starts
     track_obj = load_track(str(track) if track else DEFAULT_TRACK)
-    book = TrialBook(trials, resets, off_track_penalty_s, max_trial_seconds)
+    if race is not None:
+        race.validate()
+        if through_ros and race.race_type != "time_trial":
+            raise ConfigError(f"--through-ros drives time trials only so far, not {race.race_type}")
+    book = TrialBook(trials, resets, off_track_penalty_s, max_trial_seconds,
+                     race.collision_penalty_s if race is not None else 5.0)
     start = time.monotonic()
 
     def feed(sample: StepRecord) -> None:
@@ -284,7 +309,7 @@ def evaluate(
         _run_through_ros(ros_driver, model, track, seed, off_track_penalty_s, trials * max_trial_seconds + 5.0,
                          book, feed)
     else:
-        for sample in drive_samples(make_simulator(track, seed, off_track_penalty_s), policy_decide(model)):
+        for sample in drive_samples(make_simulator(track, seed, off_track_penalty_s, race), policy_decide(model)):
             feed(sample)
             if book.done:
                 break
@@ -292,6 +317,7 @@ def evaluate(
         model=package.name, track=track_obj.name, seed=seed, through_ros=through_ros,
         off_track_penalty_s=off_track_penalty_s, resets=resets, trials=book.trials, samples=book.samples,
         wall_time_s=time.monotonic() - start, model_metadata=package.metadata.to_dict(),
+        race=race.to_json() if race is not None else {"race_type": "time_trial"},
     )
 
 
@@ -327,9 +353,15 @@ def write_outputs(result: EvaluationResult, out: str | Path, track_length_m: flo
     summary = out / "evaluation.json"
     ends = {t.trial - 1: t for t in result.trials}
     steps: dict[int, int] = {}
-    with SimTraceWriter(trace) as w:
+    crashes: dict[int, int] = {}
+    # object races add DeepRacer's obstacle_crash_counter, and the objects' (x, y) of each step
+    objects = result.race.get("race_type", "time_trial") != "time_trial"
+    with SimTraceWriter(trace, ("obstacle_crash_counter", "objects") if objects else ()) as w:
         for n, (index, s, progress) in enumerate(result.samples):
             steps[index] = steps.get(index, 0) + 1
+            crashes[index] = crashes.get(index, 0) + (s.status == "crashed" and n > 0)
+            extra = {"obstacle_crash_counter": crashes[index],
+                     "objects": json.dumps([list(xy) for xy in s.objects])} if objects else {}
             trial = ends.get(index)
             last = trial is not None and (n + 1 == len(result.samples) or result.samples[n + 1][0] != index)
             status = "prepare" if n == 0 else (trial.status if last else "in_progress")
@@ -339,7 +371,8 @@ def write_outputs(result: EvaluationResult, out: str | Path, track_length_m: flo
             w.row(episode=index, steps=float(steps[index]), X=s.x, Y=s.y, yaw=math.degrees(s.yaw), steer=steer,
                   throttle=throttle, action=s.action, reward=0.0, done=bool(last),
                   all_wheels_on_track=s.all_wheels_on_track, progress=progress, closest_waypoint=s.closest_waypoint,
-                  track_len=track_length_m, tstamp=round(s.sim_time, 6), episode_status=status, pause_duration=0.0)
+                  track_len=track_length_m, tstamp=round(s.sim_time, 6), episode_status=status, pause_duration=0.0,
+                  **extra)
     metadata = out / "model" / "model_metadata.json"
     if result.model_metadata and not metadata.exists():
         metadata.parent.mkdir(parents=True, exist_ok=True)
@@ -358,7 +391,7 @@ def evaluation_metrics(result: EvaluationResult) -> list[dict[str, Any]]:
         "start_time": int(round(t.start_time_s * 1000)),
         "elapsed_time_in_milliseconds": int(round(t.elapsed_s * 1000)),
         "episode_status": CONSOLE_STATUS.get(t.status, t.status),
-        "crash_count": 0,
+        "crash_count": t.crashes,
         "immobilized_count": t.immobilized,
         "off_track_count": t.off_track,
         "reversed_count": t.reversed,

@@ -28,18 +28,20 @@ class SimTraceWriter:
     `yaw` and `steer` are in degrees, `throttle` in m/s, `progress` in 0..100, as DeepRacer writes them.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, extra_columns: tuple[str, ...] = ()) -> None:
+        """`extra_columns` follow DeepRacer's: e.g. obstacle_crash_counter (object races)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.columns = COLUMNS + list(extra_columns)
         self._file: TextIO = self.path.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(COLUMNS)
+        self._writer.writerow(self.columns)
 
     def row(self, **values: Any) -> None:
-        missing = [c for c in COLUMNS if c not in values]
+        missing = [c for c in self.columns if c not in values]
         if missing:
             raise ValueError(f"SIM_TRACE row lacks {missing}")
-        self._writer.writerow([_fmt(values[c]) for c in COLUMNS])
+        self._writer.writerow([_fmt(values[c]) for c in self.columns])
 
     def flush(self) -> None:
         self._file.flush()

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from deepracer.commands._race_args import add_race_type_arguments, race_config_from_args
 from deepracer.commands._track_args import add_direction_argument, apply_direction
 
 
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="folder for the simtrace, metrics JSON and evaluation.json "
                         "(default: evaluations/<model name>)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_race_type_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,14 +39,16 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             lap = f"{trial.lap_time_s:7.3f} s" if trial.lap_time_s is not None else "      - "
             print(f"trial {trial.trial}: {trial.status:<12} progress {trial.progress:6.2f} %  lap {lap}  "
-                  f"off-track {trial.off_track}  resets {trial.resets}", file=sys.stderr if args.json else sys.stdout)
+                  f"off-track {trial.off_track}  crashes {trial.crashes}  resets {trial.resets}",
+                  file=sys.stderr if args.json else sys.stdout)
 
     ros_driver = None
     if args.through_ros:  # the application layer wires the node layer into the ROS-free core
         from deepracer_nodes.sim_runner import drive_evaluation as ros_driver
     result = evaluate(args.model, track=args.track, trials=args.trials, off_track_penalty_s=args.off_track_penalty,
                       resets=args.resets, seed=args.seed, through_ros=args.through_ros,
-                      max_trial_seconds=args.max_trial_seconds, progress=show, ros_driver=ros_driver)
+                      max_trial_seconds=args.max_trial_seconds, progress=show, ros_driver=ros_driver,
+                      race=race_config_from_args(args))
     out = args.out or Path("evaluations") / result.model
     files = write_outputs(result, out, load_track(args.track or DEFAULT_TRACK).length_m)
     data = result.to_json() | {"files": {k: str(v) for k, v in files.items()}}
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     s = result.summary()
     best = f"{s['best_lap_time_s']:.3f} s" if s["best_lap_time_s"] is not None else "-"
     print(f"{result.model} on {result.track}: {s['completed']}/{s['trials']} laps completed, best {best}, "
-          f"mean progress {s['mean_progress']:.1f} %, off-track {s['off_track']}, resets {s['resets']}"
+          f"mean progress {s['mean_progress']:.1f} %, off-track {s['off_track']}, crashes {s['crashes']}, "
+          f"resets {s['resets']}"
           f"{' (through ROS)' if result.through_ros else ''}")
     print(f"simtrace: {files['simtrace']}\nmetrics: {files['metrics']}")
     return 0
