@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("deepracer.commands.calibrate", "calibrate steering and throttle"),
     "servo": ("deepracer.commands.servo", "write PWM pulses directly (neutral, pulse)"),
     "bench": ("deepracer.commands.bench", "benchmarks: latency, sim, train"),
+    "console": ("deepracer.commands.console", "the DeepRacer console in a browser: create, train, evaluate models"),
     "install-system": ("deepracer.commands.install_system", "install udev rules and systemd units"),
 }
 

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-on-lap", action="store_true", help="stop at the first lap completed in evaluation")
     parser.add_argument("--max-steps", type=int, default=None, help="steps per training episode")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/latest.zip")
+    parser.add_argument("--pretrained", type=Path, default=None, metavar="CHECKPOINT.zip",
+                        help="start from another run's weights (its checkpoints/best.zip): a clone with new "
+                             "reward, hyperparameters, track or budget; same network and action space")
     parser.add_argument("--reward-timeout", type=float, default=None, metavar="S",
                         help="time limit per reward call in seconds (default 1; validation before training: 5)")
     parser.add_argument("--bundle", type=Path, default=None, metavar="FILE.tar.gz",
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out, reward=args.reward, track=args.track, action_space=args.action_space,
         hyperparameters=args.hyperparameters, minutes=args.minutes, steps=args.steps,
         algorithm=args.algorithm, envs=args.envs, seed=args.seed, resume=args.resume, network=args.network,
+        pretrained=args.pretrained,
         eval_trials=args.eval_trials,
         stop_on_lap=args.stop_on_lap, max_steps=args.max_steps or DEFAULT_MAX_STEPS,
         progress_bar=not args.no_progress,

@@ -72,7 +72,9 @@ class LiveView:
             from deepracer.sim import DEFAULT_TRACK, load_track
 
             self._top = TopDown(load_track(self.track_ref or DEFAULT_TRACK), height_px=240)
-        camera = observation[..., -1] if observation.ndim == 3 else observation  # newest stacked frame
+        camera = observation
+        if camera.ndim == 3:  # the newest stacked frame; SB3 hands CNN policies channels first
+            camera = camera[-1] if camera.shape[0] <= 12 < camera.shape[-1] else camera[..., -1]
         pose = Pose(float(info["x"]), float(info["y"]), math.radians(float(info["yaw_deg"])), float(info["speed"]))
         caption = f"progress {float(info.get('progress', 0.0)):.0f}%  speed {pose.speed:.1f} m/s"
         image = side_by_side(np.ascontiguousarray(camera), self._top.draw(pose), caption)

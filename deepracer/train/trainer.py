@@ -45,6 +45,7 @@ class TrainConfig:
     envs: int = 0  # 0 = one per core
     seed: int = 0
     resume: bool = False
+    pretrained: Path | None = None  # start from this checkpoint's weights (a clone), with this run's settings
     network: str = "small"
     eval_trials: int = 1
     stop_on_lap: bool = False  # stop at the first evaluation lap (the bench)
@@ -257,6 +258,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         model = load_model(checkpoints / "latest.zip", venv)
     else:
         model = build_model(cfg, hp, venv, metadata)
+        if cfg.pretrained:
+            _load_weights(model, cfg.pretrained)
     state_path = out / "checkpoints" / "state.json"
     best = _load_state(state_path)
     eval_envs = [(make(), trials) for make, trials in eval_factories(cfg, metadata, reward, cfg.max_steps * 3)]
@@ -368,6 +371,17 @@ def _stop_on_sigterm() -> Any:
         raise KeyboardInterrupt
 
     return signal.signal(signal.SIGTERM, handler)
+
+
+def _load_weights(model: Any, checkpoint: Path) -> None:
+    """The policy's weights from another run's checkpoint; same network and action space needed."""
+    if not Path(checkpoint).is_file():
+        raise ConfigError("--pretrained: checkpoint not found", checkpoint)
+    try:
+        model.set_parameters(str(checkpoint), exact_match=True, device="cpu")
+    except (ValueError, RuntimeError, KeyError) as err:
+        raise ConfigError(f"--pretrained: the checkpoint does not fit this network and action space ({err})",
+                          checkpoint) from err
 
 
 def _load_state(path: Path) -> dict[str, Any]:

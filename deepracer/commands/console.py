@@ -1,0 +1,59 @@
+"""`deepracer console`: the DeepRacer console in a browser (see docs/console.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from deepracer_console.settings import (
+        DEFAULT_HOST,
+        DEFAULT_PORT,
+        default_data_dir,
+        default_max_jobs,
+    )
+
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to serve on (default {DEFAULT_HOST}; other addresses need the accounts "
+                             "of the classroom server, which do not exist yet)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"data folder: database and every model's files (default {default_data_dir()})")
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy database URL (default: sqlite:///DATA/console.db)")
+    parser.add_argument("--max-jobs", type=int, default=None,
+                        help=f"training/evaluation processes at once (default: half the cores, here {default_max_jobs()})")
+    parser.add_argument("--upload-limit-mb", type=int, default=None, help="largest upload accepted (default 200)")
+    parser.add_argument("--stop-timeout", type=float, default=None, metavar="S",
+                        help="seconds a stopped job gets to save before it is killed (default 60)")
+    parser.add_argument("--reward-timeout", type=float, default=None, metavar="S",
+                        help="time limit per reward call in training jobs (default: deepracer train's, 1 s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepracer.errors import ConfigError
+
+    try:
+        import fastapi  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ModuleNotFoundError as err:
+        raise ConfigError(f"the console needs the console extra ({err.name} is missing): "
+                          "pip install -e '.[console]' or make setup-train") from None
+    from deepracer_console.server import serve
+    from deepracer_console.settings import Settings
+
+    settings = Settings(host=args.host, port=args.port, database_url=args.database_url,
+                        reward_timeout_s=args.reward_timeout)
+    if args.data is not None:
+        settings.data_dir = args.data.expanduser().resolve()
+    if args.max_jobs is not None:
+        if args.max_jobs < 1:
+            raise ConfigError(f"--max-jobs must be at least 1, not {args.max_jobs}")
+        settings.max_jobs = args.max_jobs
+    if args.upload_limit_mb is not None:
+        settings.upload_limit_bytes = args.upload_limit_mb * 1024**2
+    if args.stop_timeout is not None:
+        settings.stop_timeout_s = args.stop_timeout
+    serve(settings)
+    return 0
