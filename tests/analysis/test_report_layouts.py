@@ -114,3 +114,18 @@ def test_folder_without_logs_says_what_it_looked_for(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "empty: no logs found" in err and "training-simtrace" in err and "SIM_TRACE_LOG" in err
     assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_our_evaluation_on_a_clockwise_track(tmp_path):
+    """`deepracer evaluate --direction clockwise` records the track as DeepRacer names it
+    (`oval_cw`); analyze reads it back, draws the track clockwise and the fit is tight."""
+    from road_follower import make_road_follower
+
+    model = make_road_follower(tmp_path / "road", speed=1.5)
+    assert main(["evaluate", "--model", str(model), "--track", "oval", "--direction", "cw", "--trials", "1",
+                 "--out", str(tmp_path / "ev")]) == 0
+    assert json.loads((tmp_path / "ev" / "evaluation.json").read_text())["track"] == "oval_cw"
+    summary = analyze(tmp_path / "ev", tmp_path / "out", quiet=True)
+    assert summary["track"] == "oval" and summary["track_direction"] == "clockwise"
+    assert summary["track_found"] == "recorded in the logs"
+    assert summary["track_fit"]["on_track_fraction"] == 1.0 and summary["evaluation"]["laps"] == 1
