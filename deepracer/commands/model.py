@@ -1,4 +1,4 @@
-"""`deepracer model info|check|predict|pack`: inspect, validate, run and pack model packages."""
+"""`deepracer model info|check|predict|pack|import`: inspect, validate, run, pack and import model packages."""
 
 from __future__ import annotations
 
@@ -26,10 +26,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("pack", help="check a package folder and pack it into a reproducible .tar.gz")
     p.add_argument("folder", help="model package folder")
     p.add_argument("-o", "--output", help="output .tar.gz (default: FOLDER.tar.gz beside the folder)")
+    p = sub.add_parser("import", help="convert an AWS-trained TensorFlow model (console .tar.gz, DeepRacer-for-Cloud "
+                       "model folder or model.pb) into a model package",
+                       description="Convert an AWS-trained TensorFlow model into a model package (ONNX). Needs the "
+                       "tf-import extra (tensorflow + tf2onnx) or $DEEPRACER_TF_PYTHON.")
+    p.add_argument("source", metavar="FILE_OR_DIR",
+                   help="the console's/DeepRacer on AWS's .tar.gz, a DeepRacer-for-Cloud model folder, or a .pb file")
+    p.add_argument("--out", required=True, help="package folder to write (refused if it exists and is not empty)")
+    p.add_argument("--checkpoint", type=int, default=None, metavar="N",
+                   help="DeepRacer-for-Cloud: convert model_N.pb (default: the best checkpoint, else the newest)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    p.add_argument("--json", action="store_true", help="print the import report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"info": _info, "check": _check, "predict": _predict, "pack": _pack}[args.model_command](args)
+    return {"info": _info, "check": _check, "predict": _predict, "pack": _pack,
+            "import": _import}[args.model_command](args)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -129,4 +141,21 @@ def _pack(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else folder.resolve().parent / f"{folder.resolve().name}.tar.gz"
     pack_model(folder, out)
     print(f"packed {folder} -> {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from deepracer.model.tf_import import import_model
+
+    report = import_model(args.source, args.out, checkpoint=args.checkpoint, force=args.force)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"imported {report['graph']} -> {report['package']}")
+    print(f"  {report['training_algorithm']}, {report['action_space_type']}, sensor {report['sensor']}, "
+          f"input {report['input_shape']} ({'0..255' if report['pixels_0_255'] else '0..1'} pixels), "
+          f"policy {report['policy_width']} values")
+    print(f"  ONNX vs TensorFlow on {report['check_frames']} frames: max abs diff "
+          f"{report['max_abs_diff_vs_tensorflow']:.2g}  (tf2onnx {report['tf2onnx']}, "
+          f"TensorFlow {report['tensorflow']}, {report['seconds']} s)")
     return 0
