@@ -8,6 +8,7 @@ completed, then best lap time, then average progress.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ class RaceEntry:
     off_track: int
     resets: int
     mean_progress: float
+    crashes: int = 0
+    total_time_s: float | None = None  # head-to-head: the time to finish every lap, penalties included
     rank: int = 0
     result: EvaluationResult | None = field(default=None, repr=False)
 
@@ -52,7 +55,7 @@ def _entry(path: str | Path, result: EvaluationResult) -> RaceEntry:
         model=result.model, path=str(path), laps=s["trials"], completed=s["completed"],
         lap_times=[t.lap_time_s for t in result.trials], best_lap_s=s["best_lap_time_s"],
         mean_lap_s=s["mean_lap_time_s"], off_track=s["off_track"], resets=s["resets"],
-        mean_progress=round(s["mean_progress"], 3), result=result,
+        mean_progress=round(s["mean_progress"], 3), crashes=s["crashes"], result=result,
     )
 
 
@@ -66,7 +69,8 @@ def rank(entries: list[RaceEntry]) -> list[RaceEntry]:
 
 
 def run_race(models: list[str | Path], track: str | Path | None = None, laps: int = 3, seed: int = 0,
-             max_lap_seconds: float = 120.0, quiet: bool = False) -> list[RaceEntry]:
+             max_lap_seconds: float = 120.0, quiet: bool = False, race: Any = None) -> list[RaceEntry]:
+    """Each model alone on the track (with `race`'s obstacles or bots, a RaceConfig), one after the other."""
     if not models:
         raise ConfigError("race: give at least one model package")
     if laps < 1:
@@ -78,7 +82,7 @@ def run_race(models: list[str | Path], track: str | Path | None = None, laps: in
         items = tqdm(models, desc="racing", unit="model", leave=False)
     entries = [
         _entry(m, evaluate(m, track=track, trials=laps, resets=UNLIMITED_RESETS, seed=seed,
-                           max_trial_seconds=max_lap_seconds))
+                           max_trial_seconds=max_lap_seconds, race=race))
         for m in items
     ]
     return rank(entries)
@@ -89,10 +93,11 @@ def leaderboard_table(entries: list[RaceEntry]) -> str:
         return f"{v:.3f}" if v is not None else "-"
 
     width = max([5] + [len(e.model) for e in entries])
-    lines = [f"{'#':>2}  {'model':<{width}}  {'laps':>5}  {'best s':>8}  {'avg s':>8}  {'off-track':>9}  {'progress %':>10}"]
+    lines = [f"{'#':>2}  {'model':<{width}}  {'laps':>5}  {'best s':>8}  {'avg s':>8}  {'off-track':>9}  "
+             f"{'crashes':>7}  {'progress %':>10}"]
     for e in entries:
         lines.append(f"{e.rank:>2}  {e.model:<{width}}  {e.completed:>2}/{e.laps:<2}  {t(e.best_lap_s):>8}  "
-                     f"{t(e.mean_lap_s):>8}  {e.off_track:>9}  {e.mean_progress:>10.1f}")
+                     f"{t(e.mean_lap_s):>8}  {e.off_track:>9}  {e.crashes:>7}  {e.mean_progress:>10.1f}")
     return "\n".join(lines)
 
 
@@ -105,29 +110,33 @@ def best_lap(entry: RaceEntry) -> Trial:
 
 
 def record_lap_video(entry: RaceEntry, track: str | Path | None, out: str | Path, seed: int = 0,
-                     max_lap_seconds: float = 120.0) -> Path:
+                     max_lap_seconds: float = 120.0, race: Any = None) -> Path:
     """Drive the entry again (the simulation is deterministic) and film its best lap:
     camera view beside the top-down view (cv2.VideoWriter, mp4v)."""
     from deepracer.sim.video import Pose, write_video
 
     lap = best_lap(entry)
-    sim = make_simulator(track, seed, DEFAULT_PENALTY_S)
+    sim = make_simulator(track, seed, DEFAULT_PENALTY_S, race)
     decide = policy_decide(entry.path)
     frames: list[Any] = []
     poses: list[Pose] = []
     captions: list[str] = []
+    objects: list[list[Any]] = []
 
     def filming(frame: Any, state: Any) -> tuple[float, float, int]:
         if lap.start_time_s - 1e-6 <= state.t < lap.end_time_s - 1e-6:
             frames.append(frame.copy())
             poses.append(Pose(state.x, state.y, state.yaw, state.speed))
+            objects.append([copy.copy(o) for o in sim.object_list])
             captions.append(f"{entry.model} lap {lap.trial}  t={state.t - lap.start_time_s:5.2f} s  "
                             f"v={state.speed:4.2f} m/s")
         return decide(frame, state)
 
-    book = TrialBook(lap.trial, UNLIMITED_RESETS, DEFAULT_PENALTY_S, max_lap_seconds)
+    book = TrialBook(lap.trial, UNLIMITED_RESETS, DEFAULT_PENALTY_S, max_lap_seconds,
+                     race.collision_penalty_s if race is not None else 5.0)
     for sample in drive_samples(sim, filming):
         book.feed(sample)
         if book.done:
             break
-    return write_video(out, sim.track, frames, poses, fps=sim.config.camera_hz, captions=captions)
+    return write_video(out, sim.track, frames, poses, fps=sim.config.camera_hz, captions=captions,
+                       objects=objects if sim.objects is not None else None)
