@@ -321,6 +321,10 @@ class DeviceConsoleNode(Node):
             problems=problems,
         )
 
+    def mode(self) -> str:
+        with self._lock:
+            return str(self._params.get("mode", "unknown"))
+
     def set_mode(self, mode: Mode) -> str:
         client = self.mode_clients[mode]
         self._ready(client, self.names["control"])

@@ -338,7 +338,7 @@ def create_app(backend: CarBackend, settings: ConsoleSettings) -> FastAPI:
 
 def _autonomous(backend: CarBackend) -> bool:
     try:
-        return backend.status().mode == Mode.AUTONOMOUS.value
+        return backend.mode() == Mode.AUTONOMOUS.value
     except DeepRacerError:
         return False
 

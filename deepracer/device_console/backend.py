@@ -69,6 +69,9 @@ class CarBackend(Protocol):
 
     def status(self) -> CarStatus: ...
 
+    def mode(self) -> str:
+        """The drive mode as last known (cheap: asked once per streamed frame)."""
+
     def set_mode(self, mode: Mode) -> str:
         """control_node's `~/stop|manual|autonomous`; returns its message."""
 

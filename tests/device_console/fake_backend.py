@@ -15,7 +15,7 @@ from deepracer.model.package import load_model_package
 
 class FakeCar:
     def __init__(self) -> None:
-        self.mode = Mode.STOPPED
+        self.drive_mode = Mode.STOPPED
         self.scale = 1.0
         self.estop_pressed = False
         self.model = ""
@@ -28,19 +28,22 @@ class FakeCar:
         self.frames_made = 0
 
     def status(self) -> CarStatus:
-        return CarStatus(mode=self.mode.value, max_speed_scale=self.scale, estop_pressed=self.estop_pressed,
+        return CarStatus(mode=self.drive_mode.value, max_speed_scale=self.scale, estop_pressed=self.estop_pressed,
                          active_model=self.model, nodes={"control_node": True, "inference_node": True},
                          camera={"fps": 15.0, "last_frame_age_s": 0.01, "width": 160, "height": 120},
                          pwm={}, system={}, calibration_mode=self.calibration_mode)
 
+    def mode(self) -> str:
+        return self.drive_mode.value
+
     def set_mode(self, mode: Mode) -> str:
-        self.mode = mode
+        self.drive_mode = mode
         return f"mode {mode.value}"
 
     def estop(self, pressed: bool) -> None:
         self.estop_pressed = pressed
         if pressed:
-            self.mode = Mode.STOPPED
+            self.drive_mode = Mode.STOPPED
 
     def set_max_speed(self, scale: float) -> None:
         self.scale = scale

@@ -87,7 +87,7 @@ def test_every_api_endpoint_refuses_without_a_session(client, car):
         r = client.request(method, path, json={"mode": "manual", "throttle": 1, "steering": 0, "scale": 1,
                                                "name": "x", "on": True, "throttle_us": 1600, "steering_us": 1500})
         assert r.status_code == 401, (method, path, r.status_code)
-    assert car.mode.value == "stopped" and not car.teleops and not car.estop_pressed and not car.calibration_mode
+    assert car.drive_mode.value == "stopped" and not car.teleops and not car.estop_pressed and not car.calibration_mode
 
 
 def test_a_forged_cookie_is_no_session(client, car):
@@ -109,9 +109,9 @@ def test_state_changes_need_the_csrf_token(client, car):
     headers = login(client)
     assert client.post("/api/mode", json={"mode": "manual"}).status_code == 403
     assert client.post("/api/mode", json={"mode": "manual"}, headers={CSRF_HEADER: "wrong"}).status_code == 403
-    assert car.mode.value == "stopped"
+    assert car.drive_mode.value == "stopped"
     assert client.post("/api/mode", json={"mode": "manual"}, headers=headers).status_code == 200
-    assert car.mode.value == "manual"
+    assert car.drive_mode.value == "manual"
 
 
 def test_logout_ends_the_session(client):
@@ -173,10 +173,10 @@ def test_estop_latches_and_release_needs_a_mode(client, car):
     headers = login(client)
     client.post("/api/mode", json={"mode": "autonomous"}, headers=headers)
     assert client.post("/api/estop", headers=headers).status_code == 200  # no body = press
-    assert car.estop_pressed and car.mode.value == "stopped"
+    assert car.estop_pressed and car.drive_mode.value == "stopped"
     assert client.get("/api/status").json()["estop_pressed"] is True
     client.post("/api/estop", json={"pressed": False}, headers=headers)
-    assert not car.estop_pressed and car.mode.value == "stopped"
+    assert not car.estop_pressed and car.drive_mode.value == "stopped"
 
 
 def test_mode_and_max_speed_are_validated(client, car):
@@ -184,7 +184,7 @@ def test_mode_and_max_speed_are_validated(client, car):
     assert client.post("/api/mode", json={"mode": "turbo"}, headers=headers).status_code == 422
     assert client.post("/api/max_speed", json={"scale": 1.5}, headers=headers).status_code == 422
     assert client.post("/api/max_speed", json={"scale": 0.4}, headers=headers).status_code == 200
-    assert car.scale == 0.4 and car.mode.value == "stopped"
+    assert car.scale == 0.4 and car.drive_mode.value == "stopped"
 
 
 def test_camera_frame_is_a_jpeg_with_the_overlay_in_autonomous_mode(client, car):
@@ -265,7 +265,7 @@ def test_calibration_steps_pulses_and_save(client, car):
     assert client.post("/api/calibration/pulse", json={"throttle_us": 1500, "steering_us": 1600}, headers=headers).status_code == 409
     client.post("/api/mode", json={"mode": "manual"}, headers=headers)
     assert client.post("/api/calibration/mode", json={"on": True}, headers=headers).status_code == 200
-    assert car.mode.value == "stopped"  # nothing drives while calibrating
+    assert car.drive_mode.value == "stopped"  # nothing drives while calibrating
     assert client.post("/api/calibration/pulse", json={"throttle_us": 1500, "steering_us": 1620}, headers=headers).status_code == 200
     assert client.post("/api/calibration/pulse", json={"throttle_us": 3000, "steering_us": 1620}, headers=headers).status_code == 422
     cal = report["calibration"]
