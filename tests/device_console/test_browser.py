@@ -314,8 +314,8 @@ def test_calibration_wizard_in_the_browser_saves_the_file(sim, browser, shots):
     n = len(status.pulses)
     page.click("[data-nudge='10']")
     page.click("[data-nudge='10']")  # centre +20 µs
-    wait_js(page, "document.getElementById('cal-value').textContent === String(%d)"
-                           % (before["steering"]["center_us"] + 20))
+    centre = before["steering"]["center_us"] + 20
+    wait_js(page, f"document.getElementById('cal-value').textContent === String({centre})")
     end = time.monotonic() + 3
     while time.monotonic() < end and not any(p["reason"] == "calibration" and abs(p["steering_us"] - (before["steering"]["center_us"] + 20)) < 1
                                              for p in status.pulses[n:]):
