@@ -136,7 +136,7 @@ def test_analyze_reads_an_evaluation(reference_model, tmp_path):
     result = json.loads((out / "evaluation.json").read_text())
     assert summary["track"] == result["track"] and summary["track_found"] == "recorded in the logs"
     assert summary["evaluation"]["trials"] == 2
-    assert summary["evaluation"]["mean_progress"] == pytest.approx(result["summary"]["mean_progress"], abs=1e-6)
+    assert summary["evaluation"]["mean_progress"] == pytest.approx(result["summary"]["mean_progress"], abs=1e-4)  # summary.json rounds to 4 decimals
     # without our evaluation.json the built-in track is recognised from the positions and track_len
     (out / "evaluation.json").unlink()
     assert main(["analyze", str(out), "--out", str(tmp_path / "report2"), "--quiet"]) == 0
