@@ -1,7 +1,9 @@
 """camera_node: frames from a V4L2 camera (or a file, folder, synthetic pattern) -> `camera/image_raw`.
 
 Parameters (config/drive.yaml): device, capture_width, capture_height, fps, width, height,
-encoding, frame_id, loop (files/folders). The image is resized and converted at the source
+encoding, frame_id, loop (files/folders), camera_info_file (a ROS camera calibration YAML from
+`deepracer calibrate camera`; "" = the default file if there is one): published on
+`camera/camera_info` scaled to the published size, with the image's stamp. The image is resized and converted at the source
 (deepracer.hardware.camera); capture runs on its own thread so a blocking read never stalls the
 executor, and an unplugged camera only produces a warning until it is back.
 """
@@ -17,6 +19,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from deepracer.hardware.camera import Camera, Frame, open_source
+from deepracer.hardware.camera_calibration import CameraCalibrationError, CameraInfoFile
 from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import to_image_msg
 
@@ -30,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "encoding": "mono8",
     "frame_id": "camera",
     "loop": True,
+    "camera_info_file": "",
 }
 QOS_DEPTH = 5
 
@@ -47,6 +51,7 @@ class CameraNode(Node):
                              on_status=self.get_logger().warning)
         self.pub_image = self.create_publisher(Image, "camera/image_raw", QOS_DEPTH)
         self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", QOS_DEPTH)
+        self.camera_info, self.camera_info_error = self._load_camera_info(str(p["camera_info_file"]))
         self.frames_published = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_loop, name="camera_capture", daemon=True)
@@ -83,8 +88,33 @@ class CameraNode(Node):
         info.header.stamp = stamp
         info.header.frame_id = self.frame_id
         info.height, info.width = frame.image.shape[:2]
-        self.pub_info.publish(info)  # uncalibrated (K = 0), as ROS expects without a calibration
+        cal = self.camera_info
+        if cal is not None:
+            info.distortion_model = cal.distortion_model
+            info.d, info.k, info.r, info.p = cal.d, cal.k, cal.r, cal.p
+        self.pub_info.publish(info)  # without a calibration: K = 0, as ROS expects of an uncalibrated camera
         self.frames_published += 1
+
+    def _load_camera_info(self, name: str) -> tuple[CameraInfoFile | None, str | None]:
+        """The calibration scaled to the published size, or (None, why): a missing or corrupt file is
+        logged once and the camera keeps publishing, uncalibrated."""
+        from deepracer.hardware.camera_calibration import default_camera_info_path, load_camera_info
+
+        path = name or str(default_camera_info_path())
+        if not name and not default_camera_info_path().exists():
+            self.get_logger().info(f"no camera calibration ({path}): camera_info is uncalibrated "
+                                   "(run `deepracer calibrate camera`)")
+            return None, None
+        try:
+            cal = load_camera_info(path).scaled(self.camera.width, self.camera.height)
+        except CameraCalibrationError as err:
+            detail = str(err) if err.path is not None else f"{path}: {err}"
+            message = f"camera calibration not used, camera_info is uncalibrated: {detail}"
+            self.get_logger().error(message)
+            return None, message
+        self.get_logger().info(f"camera calibration {path}: {cal.distortion_model}, fx {cal.intrinsics.fx:.1f} "
+                               f"at {cal.width}x{cal.height}")
+        return cal, None
 
     def destroy_node(self) -> None:
         self._stop.set()

@@ -5,6 +5,7 @@
     deepracer calibrate get   [--file FILE] [--json]
     deepracer calibrate set   [--file FILE] throttle.neutral_us=1460 steering.max_angle_deg=28
     deepracer calibrate reset [--file FILE]
+    deepracer calibrate camera [--images DIR | --device DEV] [--model pinhole|fisheye] [--out FILE]
 """
 
 from __future__ import annotations
@@ -41,14 +42,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     setp.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="e.g. throttle.neutral_us=1460")
     reset = sub.add_parser("reset", help="write the default calibration (the previous file becomes .bak)")
     _file_arg(reset, suppress=True)
+    from deepracer.commands.camera import add_calibrate_arguments
+
+    add_calibrate_arguments(sub.add_parser("camera", help="calibrate the camera with a chessboard (camera_info YAML)"))
 
 
 def run(args: argparse.Namespace) -> int:
     from deepracer.control import calibration as calib
     from deepracer.errors import ConfigError
 
-    path = calib.default_path() if args.file is None else Path(args.file).expanduser()
     action = args.action or "wizard"
+    if action == "camera":
+        from deepracer.commands.camera import run_calibrate
+
+        return run_calibrate(args)
+    path = calib.default_path() if args.file is None else Path(args.file).expanduser()
     if action == "get":
         cal = calib.load(path)
         if args.json:

@@ -134,12 +134,21 @@ def find_corners(image: np.ndarray, board: Board, fast: bool = False) -> np.ndar
     if not found or corners is None:
         return None
     corners = corners.reshape(-1, 2)
-    # sub-pixel window: half the smallest corner spacing (as ROS does), so it never reaches a neighbour
+    # Sub-pixel window: 0.4 of the smallest corner spacing, so it never reaches a neighbour corner even
+    # where a wide lens squeezes the squares; a refinement that runs away (a corner moving more than
+    # 2 px, as on strongly curved squares) is redone with half the window.
     grid = corners.reshape(board.rows, board.cols, 2)
     spacing = min(np.linalg.norm(np.diff(grid, axis=0), axis=2).min(), np.linalg.norm(np.diff(grid, axis=1), axis=2).min())
-    radius = int(max(2, min(11, math.ceil(spacing * 0.5))))
+    radius = int(max(2, min(11, math.ceil(spacing * 0.4))))
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 0.001)
-    refined = cv2.cornerSubPix(gray, corners.reshape(-1, 1, 2).astype(np.float32), (radius, radius), (-1, -1), criteria)
+    start = corners.reshape(-1, 1, 2).astype(np.float32)
+    while True:
+        refined = cv2.cornerSubPix(gray, start.copy(), (radius, radius), (-1, -1), criteria)
+        if np.max(np.linalg.norm((refined - start).reshape(-1, 2), axis=1)) <= 2.0:
+            break
+        if radius <= 2:
+            return None  # no stable corners: treat as not found rather than calibrate on wrong ones
+        radius = max(2, radius // 2)
     return refined.reshape(-1, 2).astype(np.float64)
 
 
@@ -192,6 +201,47 @@ class ViewSelector:
             return {"x": 0.0, "y": 0.0, "size": 0.0, "skew": 0.0}
         arr = np.array(self.kept)
         return {k: float(arr[:, i].max() - arr[:, i].min()) for i, k in enumerate(("x", "y", "size", "skew"))}
+
+
+@dataclass
+class LiveCapture:
+    """Views taken from a stream of frames: each frame is offered, the selector decides."""
+
+    board: Board
+    target_views: int = DEFAULT_LIVE_VIEWS
+    views: list[View] = field(default_factory=list)
+    images: list[np.ndarray] = field(default_factory=list)  # the kept frames, to save for a re-run
+    size: tuple[int, int] | None = None
+    frames: int = 0
+    not_found: int = 0
+    too_close: int = 0
+    selector: ViewSelector | None = None
+
+    @property
+    def done(self) -> bool:
+        return len(self.views) >= self.target_views
+
+    def offer(self, frame: np.ndarray) -> tuple[bool, str]:
+        """(kept?, why) for one frame; a frame of another size than the first is refused."""
+        h, w = frame.shape[:2]
+        if self.size is None:
+            self.size = (w, h)
+            self.selector = ViewSelector(self.board, w, h)
+        elif (w, h) != self.size:
+            raise CameraCalibrationError(f"the camera changed size from {self.size[0]}x{self.size[1]} to {w}x{h} "
+                                         "during the capture")
+        assert self.selector is not None
+        self.frames += 1
+        corners = find_corners(frame, self.board, fast=True)
+        kept, why = self.selector.consider(corners)
+        if corners is None:
+            self.not_found += 1
+        elif not kept:
+            self.too_close += 1
+        else:
+            self.views.append(View(f"view {len(self.views) + 1:02d}", corners))
+            self.images.append(frame.copy())
+        return kept, why
 
 
 # -- calibrating ----------------------------------------------------------------------------------

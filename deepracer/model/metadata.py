@@ -7,6 +7,8 @@ Missing keys take DeepRacer's defaults. Our own block, `onnx`, describes the mod
 input (layout, size, colour, normalisation, frame stack) and output (how to decode it).
 Without it, the input is inferred from the ONNX input shape (see `InputSpec.from_shape`),
 with pixel values fed unscaled as DeepRacer's networks rescale inside the graph.
+Our `camera_profile` block (optional) is the camera the model was trained for
+(deepracer.camera_profile): the inference node warns when the car's camera differs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from deepracer.errors import ModelPackageError
+from deepracer.camera_profile import CameraProfile
+from deepracer.errors import ConfigError, ModelPackageError
 
 DEFAULT_SENSOR = ["FRONT_FACING_CAMERA"]
 DEFAULT_NETWORK = "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW"
@@ -154,6 +157,7 @@ class ModelMetadata:
     input: InputSpec | None = None  # None: infer from the ONNX model
     output: OutputSpec | None = None  # None: probabilities (discrete) / continuous
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept on write
+    camera_profile: CameraProfile | None = None  # the camera the model was trained for; None = not recorded
 
     @property
     def num_outputs(self) -> int:
@@ -185,7 +189,8 @@ class ModelMetadata:
     def from_dict(cls, data: Any, path: Path | None = None) -> ModelMetadata:
         if not isinstance(data, dict):
             raise ModelPackageError("model metadata must be a JSON object", path)
-        known = {"action_space", "action_space_type", "sensor", "neural_network", "training_algorithm", "version", "onnx"}
+        known = {"action_space", "action_space_type", "sensor", "neural_network", "training_algorithm", "version", "onnx",
+                 "camera_profile"}
         space = data.get("action_space")
         space_type = str(data.get("action_space_type", "discrete")).lower()
         if space is None:
@@ -220,6 +225,11 @@ class ModelMetadata:
                 if (kind == "continuous") != (meta.action_space_type == "continuous"):
                     raise ModelPackageError(f"onnx.output.kind {kind} does not fit a {meta.action_space_type} action space", path)
                 meta.output = OutputSpec(kind=kind, name=block["output"].get("name"))
+        if data.get("camera_profile") is not None:
+            try:
+                meta.camera_profile = CameraProfile.from_dict(data["camera_profile"])
+            except ConfigError as err:
+                raise ModelPackageError(f"camera_profile: {err}", path) from err
         return meta
 
     # -- writing ---------------------------------------------------------------------
@@ -250,6 +260,8 @@ class ModelMetadata:
                 out["onnx"]["input"] = self.input.to_dict()
             if self.output is not None:
                 out["onnx"]["output"] = self.output.to_dict()
+        if self.camera_profile is not None:
+            out["camera_profile"] = self.camera_profile.to_dict()
         return out
 
     def write(self, path: str | Path) -> None:

@@ -62,6 +62,8 @@ class ModelPackage:
             "output": self.output_spec.to_dict() | {"num_outputs": self.metadata.num_outputs},
             "onnx_input": self.onnx_input,
             "onnx_output": self.onnx_output,
+            "camera_profile": (self.metadata.camera_profile.to_dict()
+                               if self.metadata.camera_profile is not None else None),
         }
 
 
@@ -220,6 +222,21 @@ def _validate(root: Path, source: Path, problems: list[str]) -> ModelPackage | N
         onnx_input={"name": graph_input.name, "shape": shape, "type": graph_input.type},
         onnx_output={"name": graph_output.name, "shape": list(graph_output.shape), "type": graph_output.type},
     )
+
+
+def record_camera_profile(folder: str | Path, profile) -> Path:
+    """Write `profile` (a CameraProfile) into the camera_profile block of a package folder's metadata."""
+    from deepracer.model.tarball import is_tarball
+
+    folder = Path(folder)
+    if is_tarball(folder) or not folder.is_dir():
+        raise ModelPackageError("the camera profile is recorded in a package folder (pack it afterwards)", folder)
+    meta_path = _find_root(folder) / METADATA_FILE
+    metadata = ModelMetadata.from_file(meta_path)
+    profile.validate()
+    metadata.camera_profile = profile
+    metadata.write(meta_path)
+    return meta_path
 
 
 def make_session(onnx_path: str | Path, num_threads: int = 1):
