@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from deepracer.commands._race_args import add_race_type_arguments, race_config_from_args
 from deepracer.commands._track_args import add_direction_argument, apply_direction
 
 
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--out", type=Path, required=True, help="output folder (DeepRacer-for-Cloud layout)")
+    add_race_type_arguments(parser, penalties=False)  # in training a crash ends the episode
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         stop_on_lap=args.stop_on_lap, max_steps=args.max_steps or DEFAULT_MAX_STEPS,
         progress_bar=not args.no_progress,
         reward_timeout_s=DEFAULT_TIMEOUT_S if args.reward_timeout is None else args.reward_timeout,
+        race=race_config_from_args(args),
     )
     result = train(cfg)
     if args.bundle:

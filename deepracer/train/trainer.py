@@ -52,6 +52,7 @@ class TrainConfig:
     max_steps: int = DEFAULT_MAX_STEPS
     progress_bar: bool = True
     extra_hyperparameters: dict[str, Any] = field(default_factory=dict)
+    race: Any = None  # deepracer.sim.objects.RaceConfig: object avoidance / head-to-bot (None: time trial)
     reward_timeout_s: float | None = DEFAULT_TIMEOUT_S  # per reward call (None: no limit)
 
 
@@ -95,9 +96,10 @@ class _EnvFactory:
     """Picklable environment constructor for SubprocVecEnv."""
 
     def __init__(self, track: str | None, metadata: dict[str, Any], reward: RewardFunction | None,
-                 seed: int, randomize: bool, start: str | int, max_steps: int) -> None:
+                 seed: int, randomize: bool, start: str | int, max_steps: int, race: Any = None) -> None:
         self.track, self.metadata, self.reward = track, metadata, reward
         self.seed, self.randomize, self.start, self.max_steps = seed, randomize, start, max_steps
+        self.race = race  # RaceConfig or None
 
     def __call__(self) -> Any:
         import multiprocessing
@@ -114,6 +116,10 @@ class _EnvFactory:
         kwargs: dict[str, Any] = {}
         if self.reward is not None:
             kwargs["reward_function"] = self.reward
+        if self.race is not None:
+            from deepracer.sim import SimConfig
+
+            kwargs["sim_config"] = SimConfig(**self.race.sim_fields())
         names = track_list(self.track)
         envs = [
             DeepRacerEnv(
@@ -172,7 +178,7 @@ def make_vec_env(cfg: TrainConfig, metadata: ModelMetadata, reward: RewardFuncti
     tracks = track_list(cfg.track)
     factories = [
         _EnvFactory(",".join(str(t) for t in tracks[i % len(tracks):] + tracks[:i % len(tracks)]) if tracks[0] else None,
-                    metadata.to_dict(), reward, cfg.seed * 1000 + i, True, "rotate", cfg.max_steps)
+                    metadata.to_dict(), reward, cfg.seed * 1000 + i, True, "rotate", cfg.max_steps, cfg.race)
         for i in range(n_envs)
     ]
     venv = SubprocVecEnv(factories, start_method="fork") if n_envs > 1 else DummyVecEnv(factories)
@@ -192,10 +198,15 @@ def eval_factories(cfg: TrainConfig, metadata: ModelMetadata, reward: RewardFunc
     """(environment, trials) to evaluate on: per training track, from the start line, one trial
     without randomisation, then eval_trials - 1 with the simulator's randomisation."""
     out = []
+    race = cfg.race
+    if race is not None:  # evaluated on DeepRacer's fixed placement, as `deepracer evaluate` places them
+        race = replace(race, obstacles=replace(race.obstacles, randomize=False),
+                       bots=replace(race.bots, randomize=False))
     for t in track_list(cfg.track):
-        out.append((_EnvFactory(t, metadata.to_dict(), reward, 12345, False, 0, max_steps), 1))
+        out.append((_EnvFactory(t, metadata.to_dict(), reward, 12345, False, 0, max_steps, race), 1))
         if cfg.eval_trials > 1:
-            out.append((_EnvFactory(t, metadata.to_dict(), reward, 12345, True, 0, max_steps), cfg.eval_trials - 1))
+            out.append((_EnvFactory(t, metadata.to_dict(), reward, 12345, True, 0, max_steps, race),
+                        cfg.eval_trials - 1))
     return out
 
 
@@ -234,7 +245,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     from deepracer.train.validate import validate_reward
 
     hp, reward, metadata = load_inputs(cfg)
-    validate_reward(reward, cfg.track)  # fail before any training, like the console's Validate
+    validate_reward(reward, cfg.track, race=cfg.race)  # fail before any training, like the console's Validate
     out = cfg.out
     checkpoints = out / "checkpoints"
     if cfg.resume and not (checkpoints / "latest.zip").is_file():
