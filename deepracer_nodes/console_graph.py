@@ -32,7 +32,6 @@ def console_overrides(port: int | None, host: str | None, password_file: str | N
     out: dict[str, Any] = {}
     if port is not None:
         out["port"] = int(port)
-        out["enabled"] = True
     if host:
         out["host"] = host
     if password_file:

@@ -22,6 +22,7 @@ and the names of the nodes it talks to.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -68,8 +69,9 @@ class DeviceConsoleNode(Node):
         self.host = str(p("host", "127.0.0.1").value)
         self.port = int(p("port", 8080).value)
         self.password_file = str(p("password_file", "").value)
-        self.tls_cert = str(p("tls_cert", "").value)
-        self.tls_key = str(p("tls_key", "").value)
+        # HTTPS: the parameters, else the systemd unit's DEEPRACER_CONSOLE_CERT/KEY (install-system --console-https)
+        self.tls_cert = str(p("tls_cert", "").value) or os.environ.get("DEEPRACER_CONSOLE_CERT", "")
+        self.tls_key = str(p("tls_key", "").value) or os.environ.get("DEEPRACER_CONSOLE_KEY", "")
         self.models_dir = str(p("models_dir", "").value)
         self.max_upload_mb = float(p("max_upload_mb", 200.0, loose).value)
         self.manual_max_speed = float(p("manual_max_speed_mps", 1.0, loose).value)

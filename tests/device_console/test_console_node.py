@@ -203,3 +203,22 @@ def test_disabled_by_parameter(ros_context):
     with GraphRunner([console_spec(enabled=False, port=0)], context=ros_context, namespace=f"/t_off_{os.getpid()}") as g:
         assert g.nodes["device_console_node"].server is None
 
+
+
+@pytest.mark.skipif(__import__("shutil").which("openssl") is None, reason="openssl is not installed")
+def test_https_with_a_self_signed_certificate_and_a_secure_cookie(ros_context, tmp_path):
+    import subprocess
+
+    key, cert = tmp_path / "console.key", tmp_path / "console.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=deepracer",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    pw = write_password_file(tmp_path / "pw", PASSWORD)
+    spec = console_spec(port=0, password_file=str(pw), tls_cert=str(cert), tls_key=str(key))
+    with GraphRunner([spec], context=ros_context, namespace=f"/t_tls_{os.getpid()}") as graph:
+        url = graph.nodes["device_console_node"].url
+        assert url.startswith("https://")
+        with httpx.Client(base_url=url, verify=False, timeout=10) as client:
+            r = client.post("/api/login", json={"password": PASSWORD})
+            assert r.status_code == 200 and "Secure" in r.headers["set-cookie"]
+        with pytest.raises(httpx.HTTPError):  # plain HTTP on the HTTPS port gets no page
+            httpx.get(url.replace("https://", "http://") + "api/status", timeout=5).raise_for_status()
