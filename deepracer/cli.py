@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "servo": ("deepracer.commands.servo", "write PWM pulses directly (neutral, pulse)"),
     "bench": ("deepracer.commands.bench", "benchmarks: latency, sim, train"),
     "console": ("deepracer.commands.console", "the DeepRacer console in a browser: create, train, evaluate models"),
+    "device-console": ("deepracer.commands.device_console", "the car's own web page: set its password"),
     "install-system": ("deepracer.commands.install_system", "install udev rules and systemd units"),
 }
 
