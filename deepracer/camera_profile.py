@@ -529,3 +529,33 @@ def camera_check(profile: CameraProfile, width: int, height: int, k: Sequence[fl
         mismatches.append(f"image {width}x{height} (aspect {aspect:.3f}) vs "
                           f"{profile.output_width}x{profile.output_height} (aspect {want_aspect:.3f})")
     return CameraCheck(profile.name, True, tuple(mismatches), fov)
+
+
+class CameraProfileWatch:
+    """Checks every camera_info against the active model's camera profile, but reports only when the
+    outcome can have changed (another camera calibration, another model): a node logs once, not at 30 Hz.
+
+    `update(...)` returns None (nothing new) or (level, message), level "warning" for a mismatch and
+    "info" otherwise; `last` is the latest CameraCheck (None before one was made or without a profile).
+    """
+
+    def __init__(self, hfov_tolerance_deg: float = HFOV_TOLERANCE_DEG,
+                 vfov_tolerance_deg: float = VFOV_TOLERANCE_DEG) -> None:
+        self.hfov_tolerance_deg, self.vfov_tolerance_deg = hfov_tolerance_deg, vfov_tolerance_deg
+        self._key: tuple | None = None
+        self.last: CameraCheck | None = None
+
+    def update(self, profile: CameraProfile | None, model: str, width: int, height: int, k: Sequence[float],
+               distortion_model: str, d: Sequence[float]) -> tuple[str, str] | None:
+        key = (id(profile), model, int(width), int(height), tuple(float(x) for x in k), str(distortion_model),
+               tuple(float(x) for x in d))
+        if key == self._key:
+            return None
+        self._key = key
+        if profile is None:
+            self.last = None
+            return "info", f"model {model!r} records no camera profile: the camera is not checked against one"
+        self.last = camera_check(profile, width, height, k, distortion_model, d,
+                                 self.hfov_tolerance_deg, self.vfov_tolerance_deg)
+        level = "warning" if self.last.calibrated and self.last.mismatches else "info"
+        return level, self.last.message(f"model {model!r}")

@@ -9,6 +9,8 @@ Parameters: `model` (package folder or .tar.gz; "" = the bundled model) and
 `num_threads`. Setting `model` at run time validates the new package first: a bad
 package is refused with the reason and the old model keeps driving. `~/reload`
 (std_srvs/Trigger) reloads the current `model` path, e.g. after replacing the file.
+`camera/camera_info` is compared with the camera profile the model was trained for (its
+metadata's `camera_profile`): a different field of view or lens model is warned about by name, once.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from deepracer.camera_profile import CameraProfileWatch
 from deepracer.control.kinematics import action_to_twist
 from deepracer.errors import DeepRacerError, ModelPackageError
 from deepracer.model.policy import OnnxPolicy
@@ -67,6 +70,8 @@ class InferenceNode(Node):
         self.cmd_pub = self.create_publisher(Twist, "policy/cmd_vel", 10)
         self.action_pub = self.create_publisher(String, "policy/action", ACTION_QOS)
         self.create_subscription(Image, "camera/image_raw", self._on_image, NEWEST_FRAME_QOS)
+        self.camera_watch = CameraProfileWatch()
+        self.create_subscription(CameraInfo, "camera/camera_info", self._on_camera_info, NEWEST_FRAME_QOS)
         self.create_service(Trigger, "~/reload", self._on_reload)
 
     # -- model management -----------------------------------------------------------------
@@ -116,6 +121,20 @@ class InferenceNode(Node):
 
     def _model_name(self) -> str:
         return self.policy.name if self.policy is not None else "no model"
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        """Is this the camera the model was trained for? Logged when the answer can have changed."""
+        policy = self.policy
+        if policy is None:
+            return
+        report = self.camera_watch.update(policy.package.metadata.camera_profile, policy.name, msg.width, msg.height,
+                                          list(msg.k), msg.distortion_model, list(msg.d))
+        if report is not None:
+            level, text = report
+            if level == "warning":  # one call site per severity: rclpy refuses to change it at a site
+                self.get_logger().warning(text)
+            else:
+                self.get_logger().info(text)
 
     # -- the hot path -------------------------------------------------------------------------
     def _on_image(self, msg: Image) -> None:
