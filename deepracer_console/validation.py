@@ -153,14 +153,16 @@ def check_hyperparameters(given: dict[str, Any] | None, algorithm: str) -> dict[
                 value = "mean squared error" if value in ("mse", "mean_squared_error") else value
             if value not in rng["choices"]:
                 raise FieldError(f"{key} must be one of {', '.join(map(str, rng['choices']))}, not {value!r}", field)
+        elif key == "num_episodes_between_training" and algorithm == "sac":
+            if _number(value, field) != 1:
+                raise FieldError("SAC trains after every episode: num_episodes_between_training must be 1", field)
+            value = 1
         else:
             value = _within(_number(value, field), rng["min"], rng["max"], field)
             if rng.get("integer"):
                 if value != int(value):
                     raise FieldError(f"{key} must be a whole number, not {value:g}", field)
                 value = int(value)
-            if key == "num_episodes_between_training" and algorithm == "sac" and value != 1:
-                raise FieldError("SAC trains after every episode: num_episodes_between_training must be 1", field)
         values[key] = value
     if algorithm == "sac":
         values["num_episodes_between_training"] = 1
