@@ -1,0 +1,509 @@
+"""A racing reference: the minimum-time line for the simulator's own vehicle limits.
+
+What the simulator's vehicle (deepracer/sim/vehicle.py) enforces, read from its VehicleParams:
+- speed: |v| <= max_speed_mps; the speed follows the command through a first-order lag τ,
+  so the longitudinal limits are a = (v_max - v)/τ accelerating and (v - v_brake)/τ braking
+  (v_brake = the lowest speed command used to brake, 0 by default: DeepRacer's speed actions
+  are never negative);
+- grip: above max_lateral_accel the tyres slide and the path curvature is capped at a/v²,
+  so v <= sqrt(a_lat/|κ|);
+- steering: |δ| <= max_steering_deg, i.e. |κ| <= tan(δ_max)/L, slewing at steering_rate_deg_s,
+  i.e. v·|dκ/ds| <= rate·sec²δ/L.
+
+The line is a lateral offset α(s) from a smoothed centre line, bounded by the borders minus
+half the car's width (and a small margin for the front wheels, which run outside the rear
+axle's path in a bend). Two steps: a minimum-curvature line (bounded linear least squares on
+the second differences, `scipy.optimize.lsq_linear`), then a minimum-time refinement of the
+offsets at control points every ~0.5 m (`scipy.optimize.minimize`, L-BFGS-B within the
+bounds) with the lap time from a forward-backward speed profile under the limits above.
+
+`LineFollower` drives a line in the simulator (pure pursuit on the line, speed from the
+profile through a command that undoes the lag), so the computed time can be checked against
+a driven one. `fastest_pure_pursuit` searches the centre-line driver's parameters for its
+fastest clean lap. All lap times here are from a standing start on the start line, as
+DeepRacer's evaluation's first trial (the flying-lap time of the line is reported too).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from deepracer.sim.track import Track
+from deepracer.sim.vehicle import VehicleParams, VehicleState
+
+FRONT_WHEEL_MARGIN_M = 0.02  # front wheels run up to L²/2R outside the rear axle's path (2.7 cm at R = 0.5 m)
+DEFAULT_SPACING_M = 0.05  # resolution of the line and of its speed profile
+CONTROL_SPACING_M = 0.5  # spacing of the offsets the minimum-time step moves
+MAX_LAP_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class VehicleLimits:
+    """The simulator vehicle's limits, as the speed profile uses them."""
+
+    max_speed: float
+    max_lateral_accel: float
+    max_curvature: float  # 1/m, from the steering limit
+    steering_rate_rad_s: float
+    speed_time_constant_s: float
+    wheelbase_m: float
+    track_m: float
+    brake_target_mps: float = 0.0
+
+    @classmethod
+    def from_params(cls, p: VehicleParams | None = None, brake_target_mps: float = 0.0) -> VehicleLimits:
+        p = p or VehicleParams()
+        a_lat = p.max_lateral_accel if p.max_lateral_accel > 0 else math.inf
+        return cls(max_speed=p.max_speed_mps, max_lateral_accel=a_lat,
+                   max_curvature=math.tan(math.radians(p.max_steering_deg)) / p.wheelbase_m,
+                   steering_rate_rad_s=math.radians(p.steering_rate_deg_s),
+                   speed_time_constant_s=p.speed_time_constant_s, wheelbase_m=p.wheelbase_m, track_m=p.track_m,
+                   brake_target_mps=brake_target_mps)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"max_speed_mps": self.max_speed, "max_lateral_accel_mps2": self.max_lateral_accel,
+                "max_curvature_1pm": round(self.max_curvature, 4), "min_radius_m": round(1 / self.max_curvature, 4),
+                "steering_rate_deg_s": round(math.degrees(self.steering_rate_rad_s), 3),
+                "speed_time_constant_s": self.speed_time_constant_s, "brake_target_mps": self.brake_target_mps,
+                "wheelbase_m": self.wheelbase_m, "track_m": self.track_m}
+
+
+# -- the frame the line lives in ------------------------------------------------------------------
+
+
+@dataclass
+class Frame:
+    """A smoothed centre line sampled every `spacing` metres, its left normals and the offset bounds."""
+
+    s: np.ndarray  # (K,) centre-line distance of each sample from waypoint 0
+    center: np.ndarray  # (K, 2)
+    normal: np.ndarray  # (K, 2), unit, to the left of the driving direction
+    lo: np.ndarray  # (K,) lowest offset (right border + margin), < 0
+    hi: np.ndarray  # (K,) highest offset (left border - margin), > 0
+    length: float
+
+    def points(self, alpha: np.ndarray) -> np.ndarray:
+        return self.center + alpha[:, None] * self.normal
+
+
+def make_frame(track: Track, margin_m: float, spacing_m: float = DEFAULT_SPACING_M) -> Frame:
+    from scipy.interpolate import CubicSpline
+
+    pts = np.vstack([track.center, track.center[:1]])
+    cum = track.cum
+    sx = CubicSpline(cum, pts[:, 0], bc_type="periodic")
+    sy = CubicSpline(cum, pts[:, 1], bc_type="periodic")
+    k = max(16, int(round(track.length_m / spacing_m)))
+    s = np.linspace(0.0, track.length_m, k, endpoint=False)
+    center = np.stack([sx(s), sy(s)], axis=1)
+    d = np.stack([sx(s, 1), sy(s, 1)], axis=1)
+    d /= np.hypot(d[:, 0], d[:, 1])[:, None]
+    normal = np.stack([-d[:, 1], d[:, 0]], axis=1)
+    # half widths along the polyline, at the samples (periodic linear interpolation)
+    hl = np.interp(s, cum, np.r_[track.half_left, track.half_left[:1]])
+    hr = np.interp(s, cum, np.r_[track.half_right, track.half_right[:1]])
+    # the smoothed centre sits slightly off the polyline: measure the offset and shift the bounds
+    off = _lateral_offsets(track, center)
+    lo, hi = -hr - off + margin_m, hl - off - margin_m
+    if np.any(hi <= lo):
+        raise ValueError(f"track {track.name!r} is narrower than the car plus margins ({2 * margin_m:.3f} m) "
+                         f"at s = {s[int(np.argmin(hi - lo))]:.2f} m")
+    return Frame(s, center, normal, lo, hi, track.length_m)
+
+
+def _lateral_offsets(track: Track, points: np.ndarray) -> np.ndarray:
+    out = np.empty(len(points))
+    hint = None
+    for i, (x, y) in enumerate(points):
+        p = track.project(float(x), float(y), hint=hint, window=8)
+        hint = p.segment
+        out[i] = p.lateral
+    return out
+
+
+# -- geometry and speed of a line -----------------------------------------------------------------
+
+
+def line_geometry(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(segment lengths ds[i] from point i to i+1, signed curvature κ[i], heading[i]) of a closed polyline."""
+    nxt, prv = np.roll(points, -1, axis=0), np.roll(points, 1, axis=0)
+    ds = np.hypot(*(nxt - points).T)
+    d1 = (nxt - prv)
+    a, b = np.hypot(*(points - prv).T), ds
+    # curvature of the circle through three consecutive points (exact on arcs, any spacing)
+    cross = (points[:, 0] - prv[:, 0]) * (nxt[:, 1] - points[:, 1]) - (points[:, 1] - prv[:, 1]) * (nxt[:, 0] - points[:, 0])
+    c = np.hypot(*d1.T)
+    kappa = 2.0 * cross / np.maximum(a * b * c, 1e-12)
+    heading = np.arctan2(d1[:, 1], d1[:, 0])
+    return ds, kappa, heading
+
+
+def speed_caps(ds: np.ndarray, kappa: np.ndarray, lim: VehicleLimits) -> np.ndarray:
+    """The highest speed at each point: top speed, grip, steering rate (and a crawl where the
+    line bends tighter than the steering allows: the optimiser steers clear of it)."""
+    k = np.abs(kappa)
+    cap = np.minimum(lim.max_speed, np.sqrt(lim.max_lateral_accel / np.maximum(k, 1e-9)))
+    dk = np.abs(np.roll(kappa, -1) - np.roll(kappa, 1)) / np.maximum(ds + np.roll(ds, 1), 1e-9)
+    delta = np.arctan(lim.wheelbase_m * k)
+    rate_cap = lim.steering_rate_rad_s / (np.cos(delta) ** 2 * lim.wheelbase_m * np.maximum(dk, 1e-9))
+    cap = np.minimum(cap, rate_cap)
+    return np.where(k > lim.max_curvature, 0.05, cap)
+
+
+def _accel(u: float, ds: float, vmax: float, tau: float) -> float:
+    """v² after `ds` metres of full throttle from v² = u (d(v²)/ds = 2 (v_max - v)/τ), RK2."""
+    h = ds * 0.5
+    for _ in range(2):
+        k1 = 2.0 * (vmax - math.sqrt(max(u, 0.0))) / tau
+        um = u + 0.5 * h * k1
+        k2 = 2.0 * (vmax - math.sqrt(max(um, 0.0))) / tau
+        u += h * k2
+    return u
+
+
+def _brake(u: float, ds: float, vb: float, tau: float) -> float:
+    """v² `ds` metres before a point reached at v² = u under full braking (a = (v - v_b)/τ)."""
+    h = ds * 0.5
+    for _ in range(2):
+        k1 = 2.0 * (math.sqrt(max(u, 0.0)) - vb) / tau
+        um = u + 0.5 * h * k1
+        k2 = 2.0 * (math.sqrt(max(um, 0.0)) - vb) / tau
+        u += h * k2
+    return u
+
+
+def speed_profile(ds: np.ndarray, cap: np.ndarray, lim: VehicleLimits, start: int | None = None) -> np.ndarray:
+    """Forward-backward speed profile on a closed line.
+
+    start=None: a flying lap (periodic). start=i: from rest at point i, once round to point i
+    again; the result then has len(ds) + 1 entries (point i at both ends), indices from i.
+    """
+    n = len(ds)
+    vmax, tau, vb = lim.max_speed, lim.speed_time_constant_s, lim.brake_target_mps
+    u_cap = (np.asarray(cap, float) ** 2).tolist()
+    d = np.asarray(ds, float).tolist()
+    if start is None:
+        i0 = int(np.argmin(cap))  # the slowest point: its cap is always reached
+        order = [(i0 + j) % n for j in range(n + 1)]
+        u = [0.0] * (n + 1)
+        u[0] = u_cap[i0]
+    else:
+        order = [(start + j) % n for j in range(n + 1)]
+        u = [0.0] * (n + 1)
+    for j in range(n):  # forward: accelerate as hard as the lag allows
+        i = order[j]
+        u[j + 1] = min(u_cap[order[j + 1]], _accel(u[j], d[i], vmax, tau))
+    if start is not None:
+        u[0] = 0.0
+    else:
+        u[n] = min(u[n], u[0])
+    for j in range(n - 1, -1, -1):  # backward: brake as late as possible
+        i = order[j]
+        u[j] = min(u[j], _brake(u[j + 1], d[i], vb, tau))
+    if start is not None:
+        u[0] = 0.0
+        return np.sqrt(np.maximum(u, 0.0))
+    v = np.sqrt(np.maximum(u[:n], 0.0))
+    return np.roll(v, i0)
+
+
+def lap_time(ds: np.ndarray, v: np.ndarray, start: int | None = None) -> float:
+    """Σ ds / mean speed over each segment (flying: v per point; standing: the profile from `start`)."""
+    n = len(ds)
+    if start is None:
+        vv = np.r_[v, v[:1]]
+        d = ds
+    else:
+        vv = v
+        d = np.roll(ds, -start)
+    mean = 0.5 * (vv[:-1] + vv[1:])
+    return float(np.sum(d[:n] / np.maximum(mean[:n], 1e-3)))
+
+
+# -- the line -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RacingLine:
+    track: str
+    points: np.ndarray  # (K, 2) rear-axle path
+    ds: np.ndarray
+    kappa: np.ndarray
+    heading: np.ndarray
+    speed: np.ndarray  # flying-lap speed at each point
+    start_index: int  # the point on the start line
+    flying_lap_s: float
+    standing_lap_s: float
+    method: str
+    margin_m: float
+    limits: VehicleLimits
+    alpha: np.ndarray = field(repr=False)
+    iterations: int = 0
+    standing_speed: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    @property
+    def length_m(self) -> float:
+        return float(self.ds.sum())
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "method": self.method, "computed_lap_s": round(self.standing_lap_s, 3),
+            "computed_flying_lap_s": round(self.flying_lap_s, 3), "line_length_m": round(self.length_m, 3),
+            "max_curvature_1pm": round(float(np.abs(self.kappa).max()), 3),
+            "top_speed_mps": round(float(self.speed.max()), 3), "min_speed_mps": round(float(self.speed.min()), 3),
+            "border_margin_m": round(self.margin_m, 4), "optimizer_iterations": self.iterations,
+        }
+
+
+def _evaluate(frame: Frame, alpha: np.ndarray, lim: VehicleLimits, start: int | None) -> tuple[float, Any]:
+    pts = frame.points(alpha)
+    ds, kappa, heading = line_geometry(pts)
+    cap = speed_caps(ds, kappa, lim)
+    v = speed_profile(ds, cap, lim, start)
+    return lap_time(ds, v, start), (pts, ds, kappa, heading, v)
+
+
+def min_curvature_offsets(frame: Frame) -> np.ndarray:
+    """Offsets minimising Σ |p[i-1] - 2 p[i] + p[i+1]|² within the bounds (a bounded linear least squares)."""
+    from scipy import sparse
+    from scipy.optimize import lsq_linear
+
+    k = len(frame.s)
+    c, nrm = frame.center, frame.normal
+    rows, cols, vals = [], [], []
+    rhs = []
+    for axis in (0, 1):
+        for i in range(k):
+            r = axis * k + i
+            for j, w in (((i - 1) % k, 1.0), (i, -2.0), ((i + 1) % k, 1.0)):
+                rows.append(r)
+                cols.append(j)
+                vals.append(w * nrm[j, axis])
+            rhs.append(-(c[(i - 1) % k, axis] - 2 * c[i, axis] + c[(i + 1) % k, axis]))
+    a = sparse.csr_matrix((vals, (rows, cols)), shape=(2 * k, k))
+    res = lsq_linear(a, np.asarray(rhs), bounds=(frame.lo, frame.hi), method="trf", lsmr_tol="auto", max_iter=2000)
+    return np.clip(res.x, frame.lo, frame.hi)
+
+
+def compute_racing_line(track: Track, params: VehicleParams | None = None, *, method: str = "min_time",
+                        margin_m: float | None = None, spacing_m: float = DEFAULT_SPACING_M,
+                        control_spacing_m: float = CONTROL_SPACING_M, max_iterations: int = 60,
+                        brake_target_mps: float = 0.0) -> RacingLine:
+    """The racing line of `track` for the vehicle `params` (default: the simulator's).
+
+    method: "min_curvature" (fast) or "min_time" (min-curvature start, then lap time minimised).
+    margin_m: distance kept from each border by the rear-axle path (default half the car's
+    width plus FRONT_WHEEL_MARGIN_M), so all four wheels stay on the road.
+    """
+    from scipy.interpolate import CubicSpline
+    from scipy.optimize import minimize
+
+    if method not in ("min_curvature", "min_time"):
+        raise ValueError(f"method must be min_curvature or min_time, not {method!r}")
+    lim = VehicleLimits.from_params(params, brake_target_mps)
+    margin = lim.track_m / 2 + FRONT_WHEEL_MARGIN_M if margin_m is None else margin_m
+    frame = make_frame(track, margin, spacing_m)
+    alpha = min_curvature_offsets(frame)
+    iterations = 0
+    if method == "min_time":
+        m = max(8, int(round(frame.length / control_spacing_m)))
+        idx = np.linspace(0, len(frame.s), m, endpoint=False).astype(int)
+        s_ctrl = frame.s[idx]
+        lo_c, hi_c = frame.lo[idx], frame.hi[idx]
+        base = alpha.copy()
+
+        def fine(x: np.ndarray) -> np.ndarray:
+            knots = np.r_[s_ctrl, frame.length]
+            spline = CubicSpline(knots, np.r_[x, x[:1]], bc_type="periodic")
+            return np.clip(base + spline(frame.s), frame.lo, frame.hi)
+
+        def objective(x: np.ndarray) -> float:
+            return _evaluate(frame, fine(x), lim, None)[0]
+
+        # x = change of the offset at the control points (0 = the min-curvature line)
+        res = minimize(objective, np.zeros(m), method="L-BFGS-B", bounds=list(zip(lo_c - base[idx], hi_c - base[idx],
+                                                                                      strict=True)),
+                       options={"maxiter": max_iterations, "eps": 2e-3})
+        candidate = fine(res.x)
+        if objective(res.x) < _evaluate(frame, alpha, lim, None)[0]:
+            alpha = candidate
+        iterations = int(res.nit)
+    flying, (pts, ds, kappa, heading, v) = _evaluate(frame, alpha, lim, None)
+    start = int(np.argmin(np.hypot(*(pts - track.center[0]).T)))
+    standing_v = speed_profile(ds, speed_caps(ds, kappa, lim), lim, start)
+    standing = lap_time(ds, standing_v, start)
+    return RacingLine(track=track.name, points=pts, ds=ds, kappa=kappa, heading=heading, speed=v, start_index=start,
+                      flying_lap_s=flying, standing_lap_s=standing, method=method, margin_m=margin, limits=lim,
+                      alpha=alpha, iterations=iterations, standing_speed=standing_v)
+
+
+def wheels_on_road(track: Track, line: RacingLine, resolution_m: float = 0.005) -> np.ndarray:
+    """Per line point: are all four wheels of a car on the line (rear axle on it, heading along it)
+    inside the track polygon? The simulator's own on-road test, on a finer raster."""
+    from deepracer.sim.trackmap import TrackMap
+
+    tmap = TrackMap(track, resolution_m)
+    lim = line.limits
+    c, s = np.cos(line.heading), np.sin(line.heading)
+    out = np.ones(len(line.points), bool)
+    for i, (x, y) in enumerate(line.points):
+        hx, hy = -s[i] * lim.track_m / 2, c[i] * lim.track_m / 2
+        fx, fy = c[i] * lim.wheelbase_m, s[i] * lim.wheelbase_m
+        for wx, wy in ((x + hx, y + hy), (x - hx, y - hy), (x + fx + hx, y + fy + hy), (x + fx - hx, y + fy - hy)):
+            if not tmap.on_road(wx, wy):
+                out[i] = False
+                break
+    return out
+
+
+# -- driving in the simulator --------------------------------------------------------------------
+
+
+@dataclass
+class DrivenLap:
+    lap_time_s: float | None  # None: not completed cleanly
+    status: str
+    progress: float
+    all_wheels_on_fraction: float
+    steps: int
+    params: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return self.lap_time_s is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lap_time_s": None if self.lap_time_s is None else round(self.lap_time_s, 3), "status": self.status,
+                "progress": round(self.progress, 2), "all_wheels_on_fraction": round(self.all_wheels_on_fraction, 4),
+                "steps": self.steps, "params": self.params}
+
+
+Controller = Callable[[VehicleState], tuple[float, float]]
+
+
+def drive_lap(track: Track, controller: Controller, reset: Callable[[], None] | None = None,
+              params: dict[str, float] | None = None, vehicle: VehicleParams | None = None) -> DrivenLap:
+    """One lap from rest on the start line, commands at the camera rate (15 Hz) as a model gets;
+    any failure (off track, reversed, immobilized) ends it unclean."""
+    from deepracer.sim.simulator import SimConfig, Simulator
+
+    sim = Simulator(SimConfig(track=track, off_track="end", randomize=False, seed=0,
+                              vehicle=vehicle or VehicleParams()))
+    return drive_lap_on(sim, controller, reset, params)
+
+
+def drive_lap_on(sim: Any, controller: Controller, reset: Callable[[], None] | None = None,
+                 params: dict[str, float] | None = None) -> DrivenLap:
+    race = sim.reset(0)
+    if reset is not None:
+        reset()
+    steps = on = 0
+    while race.lap < 1 and not sim.done and sim.state.t < MAX_LAP_SECONDS:
+        steer, speed = controller(sim.state)
+        race = sim.step(steer, speed)
+        steps += 1
+        on += bool(race.all_wheels_on_track)
+    done = race.lap >= 1 and race.off_track_count == 0
+    return DrivenLap(race.lap_times[0] if done else None, race.status if not done else "lap_complete",
+                     100.0 if done else race.progress, on / max(steps, 1), steps, dict(params or {}))
+
+
+class LineFollower:
+    """Tracks a RacingLine: pure pursuit on the line for steering; for speed, the command that
+    brings the lagged speed to the profile's speed one command period ahead."""
+
+    def __init__(self, line: RacingLine, lookahead_min_m: float = 0.25, lookahead_gain_s: float = 0.1,
+                 speed_scale: float = 1.0, command_dt: float = 1.0 / 15.0, standing: bool = True) -> None:
+        self.line, self.scale, self.dt = line, speed_scale, command_dt
+        self.lookahead_min_m, self.lookahead_gain_s = lookahead_min_m, lookahead_gain_s
+        n = len(line.points)
+        normal = np.stack([-np.sin(line.heading), np.cos(line.heading)], axis=1) * 0.05
+        self.path = Track(f"{line.track}-line", line.points, line.points + normal, line.points - normal)
+        self.cum = self.path.cum
+        self.v_fly = line.speed
+        # standing-start profile, indexed by line point (first lap only, until the car is up to speed)
+        self.v_standing = np.roll(line.standing_speed[:n], line.start_index) if standing else None
+        if self.v_standing is not None:  # the 0 at rest is where the car stands, not a speed to hold
+            self.v_standing[line.start_index] = line.standing_speed[1]
+        self.alpha_lag = 1.0 - math.exp(-command_dt / line.limits.speed_time_constant_s)
+        self.spacing = float(np.median(line.ds))
+        self._hint: int | None = None
+
+    def reset(self) -> None:
+        self._hint = None
+
+    def _speed_at(self, s: float) -> float:
+        i = int(np.searchsorted(self.cum, s % self.path.length_m, side="right") - 1) % len(self.v_fly)
+        return float((self.v_standing if self.v_standing is not None else self.v_fly)[i])
+
+    def __call__(self, state: VehicleState) -> tuple[float, float]:
+        p = self.path.project(state.x, state.y, hint=self._hint, window=20)
+        self._hint = p.segment
+        v = max(state.speed, 0.0)
+        look = self.lookahead_min_m + self.lookahead_gain_s * v
+        tx, ty, _ = self.path.point_at(p.s + look)
+        alpha = (math.atan2(ty - state.y, tx - state.x) - state.yaw + math.pi) % (2 * math.pi) - math.pi
+        dist = max(math.hypot(tx - state.x, ty - state.y), 1e-3)
+        lim = self.line.limits
+        steer = math.degrees(math.atan2(2 * lim.wheelbase_m * math.sin(alpha), dist))
+        # the speed wanted where the car will be at the end of this command period
+        target = self.scale * self._speed_at(p.s + v * self.dt + self.spacing)
+        a = self.alpha_lag
+        command = (target - v * (1 - a)) / a
+        return steer, min(max(command, lim.brake_target_mps), lim.max_speed)
+
+
+def drive_line(track: Track, line: RacingLine, vehicle: VehicleParams | None = None,
+               lookaheads: Iterable[tuple[float, float]] = ((0.2, 0.05), (0.25, 0.1), (0.3, 0.1), (0.35, 0.15)),
+               speed_scales: Iterable[float] = (1.0, 0.98, 0.96, 0.94, 0.92, 0.9, 0.85, 0.8)) -> DrivenLap:
+    """The fastest clean lap of the line in the simulator over a few tracking settings; for each
+    lookahead the speed is scaled down from the profile until the lap is clean."""
+    best: DrivenLap | None = None
+    last: DrivenLap | None = None
+    for lmin, gain in lookaheads:
+        for scale in speed_scales:
+            follower = LineFollower(line, lmin, gain, scale)
+            lap = drive_lap(track, follower, follower.reset,
+                            {"lookahead_min_m": lmin, "lookahead_gain_s": gain, "speed_scale": scale}, vehicle)
+            last = lap
+            if lap.clean:
+                if best is None or lap.lap_time_s < best.lap_time_s:
+                    best = lap
+                break  # slower scales of this lookahead can only be slower
+    assert last is not None
+    return best or last
+
+
+def fastest_pure_pursuit(track: Track, vehicle: VehicleParams | None = None,
+                         max_speeds: Iterable[float] = (2.0, 2.5, 3.0, 3.5, 4.0),
+                         lateral_accels: Iterable[float] = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0),
+                         lookaheads: Iterable[tuple[float, float]] = ((0.25, 0.15), (0.35, 0.15), (0.35, 0.3),
+                                                                      (0.5, 0.3), (0.6, 0.2))) -> tuple[DrivenLap, int]:
+    """The centre-line pure-pursuit driver at its fastest clean setting: a grid over its top speed,
+    the lateral acceleration it brakes for and its lookahead. Returns (best lap, settings tried)."""
+    from deepracer.sim.pure_pursuit import PurePursuitDriver
+
+    best: DrivenLap | None = None
+    tried = 0
+    fallback: DrivenLap | None = None
+    for lmin, gain in lookaheads:
+        for vmax in max_speeds:
+            for a_lat in lateral_accels:
+                driver = PurePursuitDriver(track, max_speed=vmax, lateral_accel=a_lat, lookahead_min_m=lmin,
+                                           lookahead_gain_s=gain)
+                lap = drive_lap(track, driver.command, driver.reset,
+                                {"max_speed": vmax, "lateral_accel": a_lat, "lookahead_min_m": lmin,
+                                 "lookahead_gain_s": gain}, vehicle)
+                tried += 1
+                fallback = fallback or lap
+                if lap.clean and (best is None or lap.lap_time_s < best.lap_time_s):
+                    best = lap
+                if not lap.clean:
+                    break  # braking for more lateral acceleration only gets worse at this speed
+    assert fallback is not None
+    return best or fallback, tried
