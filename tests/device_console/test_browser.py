@@ -197,6 +197,7 @@ def test_login_and_camera_frames(sim, browser, shots):
     url, *_ = sim
     context, page = phone_page(browser, url, log_in=False)
     page.wait_for_selector("#login:not([hidden])")
+    page.screenshot(path=str(shots / "00-login.png"))
     page.fill("#password", "wrong password")
     page.click("#login-button")
     wait_js(page, "document.getElementById('login-error').textContent.includes('wrong password')")
@@ -209,6 +210,10 @@ def test_login_and_camera_frames(sim, browser, shots):
     wait_js(page, "document.getElementById('camera-info').textContent.includes('fps')", 10)
     assert page.text_content("#mode-label") == "mode stopped"  # boots stopped
     page.screenshot(path=str(shots / "01-drive-stopped.png"))
+    page.click("nav [data-tab=status]")
+    wait_js(page, "document.getElementById('status-table').textContent.includes('sim_node')")
+    assert "NOT RUNNING" not in page.text_content("#status-table")
+    page.screenshot(path=str(shots / "09-status.png"))
     context.close()
 
 

@@ -222,3 +222,18 @@ def test_https_with_a_self_signed_certificate_and_a_secure_cookie(ros_context, t
             assert r.status_code == 200 and "Secure" in r.headers["set-cookie"]
         with pytest.raises(httpx.HTTPError):  # plain HTTP on the HTTPS port gets no page
             httpx.get(url.replace("https://", "http://") + "api/status", timeout=5).raise_for_status()
+
+
+def test_status_says_plainly_what_is_down(ros_context, tmp_path):
+    pw = write_password_file(tmp_path / "pw", PASSWORD)
+    spec = console_spec(port=0, password_file=str(pw), watch_nodes=["camera_node", "servo_node"])
+    with GraphRunner([spec], context=ros_context, namespace=f"/t_down_{os.getpid()}") as graph:
+        client = login(graph.nodes["device_console_node"].url.rstrip("/"))
+        st = wait_for(lambda: (s := client.get("/api/status").json())["problems"] and s, timeout=5)
+        assert st["nodes"] == {"camera_node": False, "servo_node": False}
+        assert "camera_node is not running" in st["problems"] and "servo_node is not running" in st["problems"]
+        assert "no camera frames yet" in st["problems"]
+        assert st["mode"] == "unknown"  # no control_node to ask
+        r = client.post("/api/mode", json={"mode": "manual"})
+        assert r.status_code == 503 and "control_node" in r.json()["detail"]
+        assert client.get("/api/calibration").status_code == 503

@@ -192,7 +192,10 @@ function renderStatusTable(st) {
   const cam = st.camera || {};
   const pwm = st.pwm || {};
   rows.push(["camera", cam.fps ? `${cam.fps.toFixed(1)} fps, last frame ${cam.last_frame_age_s.toFixed(2)} s ago` : "no frames", !!cam.fps]);
-  rows.push(["PWM", pwm.reason ? `${pwm.backend || ""} ${pwm.reason}: throttle ${pwm.throttle_us} µs, steering ${pwm.steering_us} µs` : "no servo/pulses", pwm.reason && pwm.reason !== "fault"]);
+  const servoUp = Object.entries(st.nodes).some(([n, up]) => n.includes("servo") && up);
+  rows.push(["PWM", pwm.reason ? `${pwm.reason}: throttle ${pwm.throttle_us.toFixed(0)} µs, steering ${pwm.steering_us.toFixed(0)} µs`
+    + (pwm.error ? ` (${pwm.error})` : "") : (servoUp ? "idle: nothing written since this page's server started" : "no servo node"),
+    pwm.reason ? pwm.reason !== "fault" : servoUp]);
   rows.push(["mode", st.mode + (st.estop_pressed ? " (E-STOP)" : ""), !st.estop_pressed]);
   rows.push(["model", st.active_model === "" ? "bundled" : String(st.active_model), st.active_model !== null]);
   rows.push(["CPU temperature", sys.cpu_temperature_c === null ? "not available" : sys.cpu_temperature_c.toFixed(1) + " °C", true]);
