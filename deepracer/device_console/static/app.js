@@ -157,7 +157,11 @@ function setupJoystick() {
   manager.on("end", releaseStick);
 }
 window.addEventListener("pagehide", () => { if (stick.held) releaseStick(); });
-document.addEventListener("visibilitychange", () => { if (document.hidden && stick.held) releaseStick(); });
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden && stick.held) releaseStick();
+  if ($("app").hidden) return;
+  if (document.hidden) stopCamera(); else startCamera(); // no JPEG encoding for a phone in a pocket
+});
 
 // -- status -------------------------------------------------------------------------------------
 async function refreshStatus() {
