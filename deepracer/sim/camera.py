@@ -32,6 +32,7 @@ class CameraPose:
     hfov_deg: float = 120.0  # the DeepRacer's wide lens
     max_range_m: float = 12.0
     projection: str = "pinhole"  # or "fisheye" (equidistant: pixel radius proportional to the angle)
+    lateral_m: float = 0.0  # left of the car's axis (stereo cameras: ±0.03)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class CameraModel:
         t = pose.height_m / -dz
         rng = t * np.hypot(dfx, dly)
         t = np.where(rng > pose.max_range_m, t * pose.max_range_m / rng, t)
-        gx, gy = pose.forward_m + t * dfx, t * dly
+        gx, gy = pose.forward_m + t * dfx, pose.lateral_m + t * dly
         yaw = math.radians(pose.yaw_deg)
         gx, gy = gx * math.cos(yaw) - gy * math.sin(yaw), gx * math.sin(yaw) + gy * math.cos(yaw)
         self.gx, self.gy = gx.ravel(), gy.ravel()
@@ -286,7 +287,8 @@ class ObjectPainter:
         p = self.pose
         psi = yaw + self.cam_yaw
         c, s = math.cos(psi), math.sin(psi)
-        cx, cy = x + p.forward_m * c, y + p.forward_m * s  # the lens over the ground
+        cx = x + p.forward_m * c - p.lateral_m * s  # the lens over the ground
+        cy = y + p.forward_m * s + p.lateral_m * c
         r2 = p.max_range_m * p.max_range_m
         todo = []
         for o in objects:

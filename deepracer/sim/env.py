@@ -96,8 +96,27 @@ class DeepRacerEnv(gym.Env):
         self.render_mode = render_mode
         self._episode = 0
         self._steps = 0
-        ch = 1 if grayscale else 3
-        self.observation_space = spaces.Box(0, 255, (height, width, ch), np.uint8)
+        from deepracer.sim.sensors import (
+            Sensor,
+            camera_sensor,
+            lidar_observation,
+            lidar_sensor,
+            parse_sensors,
+        )
+
+        sensors = parse_sensors(metadata.sensor)
+        self.stereo = camera_sensor(sensors) is Sensor.STEREO_CAMERAS
+        self.lidar = lidar_sensor(sensors)
+        ch = 2 if self.stereo else (1 if grayscale else 3)
+        camera_space = spaces.Box(0, 255, (height, width, ch), np.uint8)
+        if self.lidar is None:
+            self.observation_space: spaces.Space = camera_space
+        else:  # DeepRacer's camera + LiDAR networks: a dict of the two inputs
+            n = len(lidar_observation(np.full(64, np.inf), self.lidar))
+            self.observation_space = spaces.Dict({
+                "camera": camera_space,
+                "lidar": spaces.Box(0.0, 12.0, (n,), np.float32),
+            })
         if metadata.action_space_type == "discrete":
             self.actions: list[Action] = list(metadata.actions)
             self.action_space: spaces.Space = spaces.Discrete(len(self.actions))
@@ -167,9 +186,17 @@ class DeepRacerEnv(gym.Env):
         speed = r.speed_low + (a[1] + 1.0) / 2.0 * (r.speed_high - r.speed_low)
         return float(steer), float(speed), [round(float(steer), 4), round(float(speed), 4)]
 
-    def _observation(self) -> np.ndarray:
-        frame = self.sim.render()
-        return frame[:, :, None] if frame.ndim == 2 else frame
+    def _observation(self) -> Any:
+        if self.stereo:
+            frame = self.sim.render_stereo()
+        else:
+            frame = self.sim.render()
+            frame = frame[:, :, None] if frame.ndim == 2 else frame
+        if self.lidar is None:
+            return frame
+        from deepracer.sim.sensors import lidar_observation
+
+        return {"camera": frame, "lidar": lidar_observation(self.sim.lidar_scan(), self.lidar)}
 
 
 def _register() -> None:

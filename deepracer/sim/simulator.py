@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -329,6 +329,37 @@ class Simulator:
             cv2.add(frame, self._noise_pos[r:r + h, c:c + w], dst=frame)  # saturating uint8
             cv2.subtract(frame, self._noise_neg[r:r + h, c:c + w], dst=frame)
         return frame
+
+    def render_stereo(self) -> np.ndarray:
+        """STEREO_CAMERAS: (H, W, 2) uint8 grey, channels (left, right), the cameras 0.06 m apart
+        (DeepRacer's y = ±0.03 m), objects drawn in both."""
+        from deepracer.sim.sensors import STEREO_BASELINE_M
+
+        if not hasattr(self, "_stereo"):
+            cfg = self.config
+            self._stereo = [Renderer(self.map, cfg.width, cfg.height, True,
+                                     replace(self.renderer.pose, lateral_m=side * STEREO_BASELINE_M / 2),
+                                     self.renderer.appearance) for side in (1.0, -1.0)]
+        s = self.vehicle.state
+        out = np.empty((self.config.height, self.config.width, 2), np.uint8)
+        for k, r in enumerate(self._stereo):
+            r.set_pose(replace(self.renderer.pose, lateral_m=(1.0 if k == 0 else -1.0) * STEREO_BASELINE_M / 2))
+            r.set_appearance(self.renderer.appearance)
+            frame = r.render(s.x, s.y, s.yaw)
+            if self.objects is not None and len(self.objects):
+                frame = frame.copy()
+                r.draw_objects(frame, s.x, s.y, s.yaw, self.objects.all)
+            out[:, :, k] = frame
+        return out
+
+    def lidar_scan(self) -> np.ndarray:
+        """The LiDAR's (64,) ranges in m (+inf: nothing in reach), a new scan at 10 Hz of sim time."""
+        from deepracer.sim.sensors import Lidar
+
+        if not hasattr(self, "_lidar"):
+            self._lidar = Lidar(seed=self.config.seed)
+        s = self.vehicle.state
+        return self._lidar.scan(s.t, s.x, s.y, s.yaw, self.object_list)
 
     def reward_params(self) -> dict[str, Any]:
         """DeepRacer's reward-function input for the current state (see docs/simulator.md)."""

@@ -82,6 +82,12 @@ def load_inputs(cfg: TrainConfig) -> tuple[HyperParameters, RewardFunction, Mode
     hp.validate(cfg.hyperparameters)
     reward = RewardFunction(cfg.reward or default_reward_path(), cfg.reward_timeout_s)
     metadata = ModelMetadata.from_file(cfg.action_space) if cfg.action_space else default_metadata()
+    from deepracer.sim.sensors import CAMERAS, Sensor, parse_sensors
+
+    for s in parse_sensors(metadata.sensor, cfg.action_space):
+        if s is Sensor.STEREO_CAMERAS or s not in CAMERAS:
+            raise ConfigError(f"sensor {s}: the trainer trains single-camera models only so far (the simulator "
+                              "and DeepRacerEnv provide it; see docs/simulator.md)", cfg.action_space)
     if cfg.algorithm not in ("ppo", "sac"):
         raise ConfigError(f"--algorithm must be ppo or sac, not {cfg.algorithm!r}")
     if cfg.algorithm == "sac" and metadata.action_space_type != "continuous":
