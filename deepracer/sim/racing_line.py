@@ -155,61 +155,55 @@ def speed_caps(ds: np.ndarray, kappa: np.ndarray, lim: VehicleLimits) -> np.ndar
     return np.where(k > lim.max_curvature, 0.05, cap)
 
 
-def _accel(u: float, ds: float, vmax: float, tau: float) -> float:
-    """v² after `ds` metres of full throttle from v² = u (d(v²)/ds = 2 (v_max - v)/τ), RK2."""
-    h = ds * 0.5
-    for _ in range(2):
-        k1 = 2.0 * (vmax - math.sqrt(max(u, 0.0))) / tau
-        um = u + 0.5 * h * k1
-        k2 = 2.0 * (vmax - math.sqrt(max(um, 0.0))) / tau
-        u += h * k2
-    return u
+def _accel_distance(v: np.ndarray, vmax: float, tau: float) -> np.ndarray:
+    """Distance full throttle needs from rest to v under the lag: dv/ds = (v_max - v)/(τ v), so
+    S(v) = τ (v_max ln(v_max / (v_max - v)) - v). Accelerating over ds moves S by exactly ds."""
+    v = np.minimum(v, vmax * (1 - 1e-12))
+    return tau * (vmax * np.log(vmax / (vmax - v)) - v)
 
 
-def _brake(u: float, ds: float, vb: float, tau: float) -> float:
-    """v² `ds` metres before a point reached at v² = u under full braking (a = (v - v_b)/τ)."""
-    h = ds * 0.5
-    for _ in range(2):
-        k1 = 2.0 * (math.sqrt(max(u, 0.0)) - vb) / tau
-        um = u + 0.5 * h * k1
-        k2 = 2.0 * (math.sqrt(max(um, 0.0)) - vb) / tau
-        u += h * k2
-    return u
+def _brake_distance(v: np.ndarray, vb: float, tau: float) -> np.ndarray:
+    """Braking (a = (v - v_b)/τ, v_b <= 0) as a distance potential: dv/ds = -(v - v_b)/(τ v), so
+    B(v) = τ (v + v_b ln(v - v_b)) grows by exactly ds per ds travelled backwards."""
+    return tau * (v + (vb * np.log(v - vb) if vb < 0 else 0.0))
+
+
+def _inverse(fn: Callable[[np.ndarray], np.ndarray], values: np.ndarray, vmax: float) -> np.ndarray:
+    grid = np.linspace(0.0, vmax, 8001)
+    g = fn(grid)
+    return np.interp(values, g, grid)
 
 
 def speed_profile(ds: np.ndarray, cap: np.ndarray, lim: VehicleLimits, start: int | None = None) -> np.ndarray:
-    """Forward-backward speed profile on a closed line.
+    """Forward-backward speed profile on a closed line, exact for the lag (no time stepping).
 
-    start=None: a flying lap (periodic). start=i: from rest at point i, once round to point i
+    Full throttle moves the potential S(v) by the distance driven, so the forward pass is a
+    running minimum: S(v_i) = min over j <= i of S(cap_j) + (s_i - s_j); braking likewise with
+    B(v) going backwards. start=None: a flying lap (periodic; the pass starts at the slowest
+    point, whose cap is always reached). start=i: from rest at point i, once round to point i
     again; the result then has len(ds) + 1 entries (point i at both ends), indices from i.
     """
     n = len(ds)
     vmax, tau, vb = lim.max_speed, lim.speed_time_constant_s, lim.brake_target_mps
-    u_cap = (np.asarray(cap, float) ** 2).tolist()
-    d = np.asarray(ds, float).tolist()
-    if start is None:
-        i0 = int(np.argmin(cap))  # the slowest point: its cap is always reached
-        order = [(i0 + j) % n for j in range(n + 1)]
-        u = [0.0] * (n + 1)
-        u[0] = u_cap[i0]
-    else:
-        order = [(start + j) % n for j in range(n + 1)]
-        u = [0.0] * (n + 1)
-    for j in range(n):  # forward: accelerate as hard as the lag allows
-        i = order[j]
-        u[j + 1] = min(u_cap[order[j + 1]], _accel(u[j], d[i], vmax, tau))
+    if vb > 0:
+        raise ValueError(f"brake_target_mps must be <= 0, not {vb}")
+    cap = np.minimum(np.asarray(cap, float), vmax)
+    i0 = int(np.argmin(cap)) if start is None else int(start)
+    order = (i0 + np.arange(n + 1)) % n
+    c = cap[order].copy()
     if start is not None:
-        u[0] = 0.0
-    else:
-        u[n] = min(u[n], u[0])
-    for j in range(n - 1, -1, -1):  # backward: brake as late as possible
-        i = order[j]
-        u[j] = min(u[j], _brake(u[j + 1], d[i], vb, tau))
+        c[0] = 0.0
+    d = np.asarray(ds, float)[order[:-1]]
+    s = np.r_[0.0, np.cumsum(d)]
+    fwd = np.minimum.accumulate(_accel_distance(c, vmax, tau) - s) + s
+    v = np.minimum(_inverse(lambda x: _accel_distance(x, vmax, tau), fwd, vmax), c)
+    b = _brake_distance(v, vb, tau) + s  # going backwards from the end: B grows by ds
+    back = np.minimum.accumulate(b[::-1])[::-1] - s
+    v = np.minimum(v, _inverse(lambda x: _brake_distance(x, vb, tau), back, vmax))
     if start is not None:
-        u[0] = 0.0
-        return np.sqrt(np.maximum(u, 0.0))
-    v = np.sqrt(np.maximum(u[:n], 0.0))
-    return np.roll(v, i0)
+        v[0] = 0.0
+        return v
+    return np.roll(v[:n], i0)
 
 
 def lap_time(ds: np.ndarray, v: np.ndarray, start: int | None = None) -> float:
