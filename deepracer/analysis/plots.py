@@ -214,9 +214,14 @@ def _binned(ax: Any, x: np.ndarray, y: np.ndarray, values: np.ndarray, cmap: Any
     nx, ny = int(np.ceil((x1 - x0) / CELL_M)), int(np.ceil((y1 - y0) / CELL_M))
     ix = np.clip(((x - x0) / CELL_M).astype(int), 0, nx - 1)
     iy = np.clip(((y - y0) / CELL_M).astype(int), 0, ny - 1)
-    g = pd.DataFrame({"ix": ix, "iy": iy, "v": values}).groupby(["ix", "iy"])["v"]
-    cells = (g.agg(lambda s: s.value_counts().idxmax()) if mode else g.mean()).reset_index()
+    frame = pd.DataFrame({"ix": ix, "iy": iy, "v": values})
+    g = frame.groupby(["ix", "iy"])["v"]
+    cells = g.mean().reset_index()
     cells = cells[g.size().to_numpy() >= MIN_CELL_COUNT]  # a lone position is noise, not a pattern
+    if mode:  # the most frequent value per cell, vectorised
+        counts = frame.groupby(["ix", "iy", "v"]).size().reset_index(name="n")
+        top = counts.sort_values("n", ascending=False, kind="stable").drop_duplicates(["ix", "iy"])
+        cells = cells[["ix", "iy"]].merge(top[["ix", "iy", "v"]], on=["ix", "iy"])
     grid = np.full((ny, nx), np.nan)
     grid[cells["iy"].to_numpy(), cells["ix"].to_numpy()] = cells["v"].to_numpy()
     xe, ye = x0 + CELL_M * np.arange(nx + 1), y0 + CELL_M * np.arange(ny + 1)
