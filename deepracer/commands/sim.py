@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from deepracer.commands._race_args import add_race_type_arguments, race_config_from_args
 from deepracer.commands._track_args import add_direction_argument, apply_direction
 
 
@@ -33,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--export-gazebo", metavar="DIR", default=None,
                         help="write a Gazebo world, car model and ros_gz_bridge config for the track to DIR and exit")
+    add_race_type_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,7 +136,14 @@ def _export_gazebo(args: argparse.Namespace) -> int:
     from deepracer.sim.gazebo import export_gazebo
 
     track = load_track(args.track) if args.track else load_track(None)
-    exp = export_gazebo(track, args.export_gazebo, track_name=track.name)
+    race = race_config_from_args(args)
+    objects = None
+    if race.race_type != "time_trial":  # the obstacles / bots where an episode starts them
+        from deepracer.sim import SimConfig, Simulator
+
+        sim = Simulator(SimConfig(track=track, seed=args.seed, **race.sim_fields()))
+        objects = sim.object_list
+    exp = export_gazebo(track, args.export_gazebo, track_name=track.name, objects=objects)
     if args.json:
         print(json.dumps({"track": track.name, "world": str(exp.world), "bridge": str(exp.bridge),
                           "models": str(exp.models), "start_pose": exp.start_pose}, indent=2))

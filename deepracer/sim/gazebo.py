@@ -274,7 +274,35 @@ def track_model_sdf(track_name: str) -> str:
 """
 
 
-def world_sdf(pose: tuple[float, float, float], physics_hz: float = 500.0) -> str:
+def objects_sdf(objects: list[Any]) -> str:
+    """DeepRacer's obstacles (`obstacle_<i>`, box 0.40 x 0.30 x 0.25 m) and bot cars (`bot_car_<i>`,
+    their footprint), static at their episode-start poses, yaw along the lane."""
+    from deepracer.sim.objects import BOX_SIZE_M, CAR_FOOTPRINT_M, CAR_HEIGHT_M
+
+    out = []
+    n_box = n_bot = 0
+    for o in objects:
+        if str(o.kind) == "box":
+            name, (lx, ly, lz), rgb = f"obstacle_{n_box}", BOX_SIZE_M, "0.75 0.53 0.27"
+            n_box += 1
+        else:
+            name, (lx, ly), lz, rgb = f"bot_car_{n_bot}", CAR_FOOTPRINT_M, CAR_HEIGHT_M, "0.16 0.43 0.75"
+            n_bot += 1
+        geom = f"<geometry><box><size>{lx:.4f} {ly:.4f} {lz:.4f}</size></box></geometry>"
+        out.append(f"""    <model name="{name}">
+      <static>true</static>
+      <pose>{o.x:.4f} {o.y:.4f} {lz / 2:.4f} 0 0 {o.yaw:.4f}</pose>
+      <link name="link">
+        <collision name="collision">{geom}</collision>
+        <visual name="visual">{geom}
+          <material><ambient>{rgb} 1</ambient><diffuse>{rgb} 1</diffuse></material></visual>
+      </link>
+    </model>
+""")
+    return "".join(out)
+
+
+def world_sdf(pose: tuple[float, float, float], physics_hz: float = 500.0, objects: list[Any] | None = None) -> str:
     x, y, yaw = pose
     return f"""<?xml version="1.0"?>
 <sdf version="1.9">
@@ -312,7 +340,7 @@ def world_sdf(pose: tuple[float, float, float], physics_hz: float = 500.0) -> st
       <name>{MODEL_NAME}</name>
       <pose>{x:.4f} {y:.4f} 0.01 0 0 {yaw:.4f}</pose>
     </include>
-  </world>
+{objects_sdf(objects or [])}  </world>
 </sdf>
 """
 
@@ -359,8 +387,10 @@ def export_gazebo(
     track_name: str = "track",
     camera: CameraSpec | None = None,
     start_waypoint: int = 0,
+    objects: list[Any] | None = None,
 ) -> GazeboExport:
-    """Write the world, models and bridge config for `track` into `out_dir`."""
+    """Write the world, models and bridge config for `track` into `out_dir`; `objects` (a
+    simulator's `object_list`) adds the obstacles and bot cars at their start poses."""
     out = Path(out_dir)
     models = out / "models"
     track_dir = models / TRACK_MODEL_NAME
@@ -379,7 +409,7 @@ def export_gazebo(
 
     pose = start_pose(track, start_waypoint)
     world = out / "world.sdf"
-    world.write_text(world_sdf(pose), encoding="utf-8")
+    world.write_text(world_sdf(pose, objects=objects), encoding="utf-8")
     bridge = out / "bridge.yaml"
     bridge.write_text(bridge_yaml(), encoding="utf-8")
     return GazeboExport(world, bridge, models, road_mesh, lines_mesh, pose)

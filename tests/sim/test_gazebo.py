@@ -188,3 +188,25 @@ def test_camera_spec_follows_the_renderers_mounting():
     assert spec.horizontal_fov_rad == pytest.approx(math.radians(pose.hfov_deg))
     assert (spec.x_m, spec.z_m) == (pose.forward_m, pose.height_m)
     assert spec.pitch_rad == pytest.approx(math.radians(pose.pitch_deg))
+
+
+def test_obstacles_and_bot_cars_are_placed_in_the_world(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from deepracer.sim import SimConfig, Simulator
+    from deepracer.sim.gazebo import export_gazebo
+    from deepracer.sim.objects import BotConfig, RaceType
+
+    for race_type, prefix, n in ((RaceType.OBJECT_AVOIDANCE, "obstacle_", 3), (RaceType.HEAD_TO_BOT, "bot_car_", 2)):
+        sim = Simulator(SimConfig(track="oval", race_type=race_type, bots=BotConfig(count=2)))
+        exp = export_gazebo(sim.track, tmp_path / str(race_type), track_name="oval", objects=sim.object_list)
+        world = ET.parse(exp.world).getroot().find("world")
+        models = [m for m in world.findall("model") if m.get("name", "").startswith(prefix)]
+        assert len(models) == n
+        for m, o in zip(models, sim.object_list, strict=True):
+            x, y, z, _, _, yaw = map(float, m.find("pose").text.split())
+            assert (x, y, yaw) == pytest.approx((o.x, o.y, o.yaw), abs=1e-3)
+            size = [float(v) for v in m.find("link/collision/geometry/box/size").text.split()]
+            assert z == pytest.approx(size[2] / 2)
+            if prefix == "obstacle_":
+                assert size == pytest.approx([0.40, 0.30, 0.25])
