@@ -85,6 +85,7 @@ class DeviceConsoleNode(Node):
         servo = str(p("servo_node", "servo_node").value)
 
         self._lock = threading.Lock()
+        self._new_image = threading.Condition(self._lock)  # the stream's worker threads wait on it
         self._image: tuple[int, Image, float] | None = None  # (seq, msg, received_at)
         self._frame_cache: Frame | None = None
         self._seq = 0
@@ -186,6 +187,7 @@ class DeviceConsoleNode(Node):
                     self._fps = 0.9 * self._fps + 0.1 / dt if self._fps else 1.0 / dt
             self._seq += 1
             self._image = (self._seq, msg, now)
+            self._new_image.notify_all()
 
     def _on_action(self, msg: String) -> None:
         try:
@@ -367,6 +369,12 @@ class DeviceConsoleNode(Node):
         with self._lock:
             self._frame_cache = frame
         return frame
+
+    def wait_frame(self, after_seq: int, timeout: float) -> Frame | None:
+        with self._new_image:
+            if not self._new_image.wait_for(lambda: self._image is not None and self._image[0] > after_seq, timeout):
+                return None
+        return self.latest_frame()
 
     def policy_overlay(self) -> PolicyOverlay | None:
         with self._lock:

@@ -230,13 +230,16 @@ def create_app(backend: CarBackend, settings: ConsoleSettings) -> FastAPI:
             while True:
                 if await request.is_disconnected():
                     return
-                frame = backend.latest_frame()
+                # a worker thread sleeps until the node has a new frame: no polling, no encoding without news
+                frame = await run_in_threadpool(backend.wait_frame, last_seq, 1.0)
                 now = loop.time()
-                if frame is None or frame.seq == last_seq or now < next_at:
-                    await asyncio.sleep(0.005)
+                if frame is None:
+                    continue
+                if now < next_at:  # faster than the viewer asked for: skip this one
+                    last_seq = frame.seq
                     continue
                 last_seq, next_at = frame.seq, now + period * 0.9  # a little slack: never halve the rate
-                jpeg = await run_in_threadpool(encoder.jpeg, frame, await run_in_threadpool(overlay))
+                jpeg = await run_in_threadpool(encoder.jpeg, frame, overlay())
                 yield mjpeg_part(jpeg, frame)
 
         return StreamingResponse(parts(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",

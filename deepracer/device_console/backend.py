@@ -86,6 +86,9 @@ class CarBackend(Protocol):
 
     def latest_frame(self) -> Frame | None: ...
 
+    def wait_frame(self, after_seq: int, timeout: float) -> Frame | None:
+        """The newest frame once its seq is above `after_seq` (blocks up to `timeout`; None then)."""
+
     def policy_overlay(self) -> PolicyOverlay | None: ...
 
     def active_model(self) -> str | None:

@@ -56,6 +56,10 @@ class FakeCar:
         image = np.full((120, 160), self.seq % 255, np.uint8)
         return Frame(self.seq, image, time.time(), time.time())
 
+    def wait_frame(self, after_seq: int, timeout: float) -> Frame:
+        time.sleep(1 / 30)
+        return self.latest_frame()
+
     def policy_overlay(self) -> PolicyOverlay:
         return PolicyOverlay(10.0, 1.2, 0.01)
 
