@@ -341,7 +341,12 @@ def resolve(name_or_path: str | Path | None = None, library_dir: str | Path | No
         else:
             raise TrackError(f"unknown track {spec!r}; {_known(library)} (or give the path of a DeepRacer "
                              "route .npy file, or import one with `deepracer tracks import`)")
-    return track.in_direction(wanted)
+    if wanted is None or wanted is track.direction:
+        return track
+    key = ("reversed", id(track))
+    if key not in _cache or _cache[key].base_name != track.base_name:  # one reversed copy per loaded track
+        _cache[key] = track.reversed()
+    return _cache[key]
 
 
 def _known(library: Path) -> str:
