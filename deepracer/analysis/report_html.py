@@ -93,7 +93,7 @@ def table_html(frame: pd.DataFrame, table_id: str) -> tuple[str, str]:
     shown = frame.head(HTML_ROWS)
     heads = []
     for c in shown.columns:
-        kind = "text" if shown[c].dtype == object else ""
+        kind = "" if pd.api.types.is_numeric_dtype(shown[c]) else "text"
         heads.append(f"<th class='{kind}' scope='col'>{html.escape(COLUMNS.get(c, (c, 3))[0])}</th>")
     body = []
     columns = list(shown.columns)

@@ -129,3 +129,22 @@ def test_our_evaluation_on_a_clockwise_track(tmp_path):
     assert summary["track"] == "oval" and summary["track_direction"] == "clockwise"
     assert summary["track_found"] == "recorded in the logs"
     assert summary["track_fit"]["on_track_fraction"] == 1.0 and summary["evaluation"]["laps"] == 1
+
+
+def test_continuous_action_space_and_unknown_track(sample, tmp_path):
+    """Continuous actions (logged as -1): the action map shows the steering angle and the usage
+    chart is a steering x speed histogram; no track known: positions only, and the page says so."""
+    src = sample / "training-simtrace" / "0-iteration.csv"
+    header, *rows = src.read_text().splitlines()
+    i = header.split(",").index("action")
+    out_rows = [header] + [",".join(f if k != i else "-1" for k, f in enumerate(r.split(","))) for r in rows]
+    dest = tmp_path / "logs" / "training-simtrace" / "0-iteration.csv"
+    dest.parent.mkdir(parents=True)
+    dest.write_text("\n".join(out_rows) + "\n")
+    summary = analyze(tmp_path / "logs", tmp_path / "out", quiet=True)
+    assert summary["track"] is None and summary["episodes"] == 20
+    for name in ("track_action.png", "action_histogram.png", "track_speed.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 10_000
+    text = _page_text(tmp_path / "out")
+    assert "not recognised" in text and "no training lap completed" in text
+    _readable(text)
