@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-DIRECTION_CHOICES = ("counterclockwise", "clockwise", "ccw", "cw")
+DIRECTION_CHOICES = ("counterclockwise", "clockwise", "ccw", "cw", "counter-clockwise")
 
 
 def add_direction_argument(parser: argparse.ArgumentParser) -> None:
