@@ -326,7 +326,8 @@ def calibrate(views: Sequence[View], width: int, height: int, board: Board, mode
 def _fisheye(views: Sequence[View], obj: np.ndarray, size: tuple[int, int]):
     objs = [obj.reshape(1, -1, 3).astype(np.float64) for _ in views]  # (1, N, 3): what OpenCV 4 and 5 both take
     imgs = [v.corners.reshape(1, -1, 2).astype(np.float64) for v in views]
-    flags = _fisheye_flag("CALIB_RECOMPUTE_EXTRINSIC") | _fisheye_flag("CALIB_FIX_SKEW") | _fisheye_flag("CALIB_CHECK_COND")
+    # ROS camera_calibration's defaults; CALIB_CHECK_COND refuses good near, frontal views, so it is off
+    flags = _fisheye_flag("CALIB_RECOMPUTE_EXTRINSIC") | _fisheye_flag("CALIB_FIX_SKEW")
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-10)
     try:
         _, K, D, rvecs, tvecs = cv2.fisheye.calibrate(objs, imgs, size, None, None,
@@ -499,7 +500,7 @@ class CameraInfoFile:
 
 def _num(x: float) -> str:
     """A float YAML 1.1 (PyYAML, yaml-cpp) reads back as a float: always a dot, never bare '1e-05'."""
-    return np.format_float_positional(float(x), precision=12, unique=True, trim="0")
+    return np.format_float_positional(float(x), unique=True, trim="0")  # shortest text that reads back exactly
 
 
 def _whole(data: dict, key: str, path) -> int:

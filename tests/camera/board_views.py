@@ -5,7 +5,7 @@ cv2.fisheye.projectPoints), intersected with the board plane and coloured by the
 with 2x2 supersampling, a little blur and sensor noise: the images a camera would take.
 
 Also a script, for the figures in docs/camera-calibration.md:
-    python tests/camera/synthetic.py OUT_DIR [--model pinhole|fisheye] [--views N]
+    python tests/camera/board_views.py OUT_DIR [--model pinhole|fisheye] [--views N]
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def random_poses(intr: Intrinsics, board: Board, n: int, seed: int = 0, margin_p
         k = len(poses)
         # aim: a grid of targets over the image, so the edges (where distortion shows) are covered
         gx, gy = (k % 4) / 3.0, ((k // 4) % 3) / 2.0
-        dist = rng.uniform(0.25, 0.38) if fisheye else rng.uniform(0.38, 0.6)
+        dist = rng.uniform(0.2, 0.3) if fisheye else rng.uniform(0.38, 0.6)  # fisheye: near, or the board is tiny
         half = 0.5 * intr.fx * (board.cols + 3) * sq / dist  # about half the paper's width in pixels
         u = intr.width / 2 + (gx - 0.5) * max(intr.width - 2 * (half + margin_px), 0) + rng.normal(0, 15)
         v = intr.height / 2 + (gy - 0.5) * max(intr.height - 2 * (0.75 * half + margin_px), 0) + rng.normal(0, 15)
