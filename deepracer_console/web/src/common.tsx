@@ -142,3 +142,9 @@ export function useLatest<T>(value: T) {
   ref.current = value;
   return ref;
 }
+
+/** A trial's status as DeepRacer's metrics label it ("lap_complete" -> "Lap complete"). */
+export function trialStatusLabel(status: string): string {
+  const words = status.replace(/[_-]+/g, " ").trim().toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}

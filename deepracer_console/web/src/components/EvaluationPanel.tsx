@@ -15,7 +15,7 @@ import Select from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Table from "@cloudscape-design/components/table";
 import { api, ApiError, messageOf } from "../api";
-import { formatDate, formatLapTime, formatPercent, JobStatusIndicator, usePolled } from "../common";
+import { formatDate, formatLapTime, formatPercent, JobStatusIndicator, trialStatusLabel, usePolled } from "../common";
 import { checkRange, normalizeDefaults, rangeText } from "../defaults";
 import type { Direction, Evaluation, ModelDetail, Track, Trial } from "../types";
 
@@ -41,7 +41,7 @@ function Results({ evaluation }: { evaluation: Evaluation }) {
           { id: "progress", header: "Trial results (% track completed)", cell: (t) => formatPercent(t.progress) },
           { id: "off_track", header: "Off-tracks", cell: (t) => t.off_track },
           { id: "resets", header: "Resets", cell: (t) => t.resets },
-          { id: "status", header: "Status", cell: (t) => t.status },
+          { id: "status", header: "Status", cell: (t) => trialStatusLabel(t.status) },
         ]}
       />
       {evaluation.video_url && evaluation.status === "completed" && (

@@ -48,6 +48,27 @@ export default function RewardEditor({
         editorContentHeight={360}
         loading={false}
         ariaLabel="Reward function"
+        i18nStrings={{
+          loadingState: "Loading code editor",
+          errorState: "There was an error loading the code editor.",
+          errorStateRecovery: "Retry",
+          editorGroupAriaLabel: "Reward function editor",
+          statusBarGroupAriaLabel: "Status bar",
+          cursorPosition: (row, column) => `Ln ${row}, Col ${column}`,
+          errorsTab: "Errors",
+          warningsTab: "Warnings",
+          preferencesButtonAriaLabel: "Preferences",
+          paneCloseButtonAriaLabel: "Close",
+          preferencesModalHeader: "Preferences",
+          preferencesModalCancel: "Cancel",
+          preferencesModalConfirm: "Confirm",
+          preferencesModalWrapLines: "Wrap lines",
+          preferencesModalTheme: "Theme",
+          preferencesModalLightThemes: "Light themes",
+          preferencesModalDarkThemes: "Dark themes",
+          resizeHandleAriaLabel: "Resize editor",
+          resizeHandleTooltipText: "Drag to resize",
+        }}
       />
     </div>
   );

@@ -15,6 +15,9 @@ const empty = (
   </Box>
 );
 
+// iterations are whole numbers: no label on a fractional tick
+const iterationTick = (x: number) => (Number.isInteger(x) ? String(x) : "");
+
 export default function TrainingGraph({ points, loading }: { points: MetricsPoint[]; loading?: boolean }) {
   const reward = points.map((p) => ({ x: p.iteration, y: p.average_reward }));
   const training = points.map((p) => ({ x: p.iteration, y: p.average_progress }));
@@ -22,7 +25,8 @@ export default function TrainingGraph({ points, loading }: { points: MetricsPoin
     .filter((p) => p.evaluation_progress !== null && p.evaluation_progress !== undefined)
     .map((p) => ({ x: p.iteration, y: p.evaluation_progress as number }));
   const last = points.length ? points[points.length - 1].iteration : 1;
-  const xDomain: [number, number] = [Math.min(...points.map((p) => p.iteration), 0), Math.max(last, 1)];
+  const first = points.length ? Math.min(...points.map((p) => p.iteration)) : 0;
+  const xDomain: [number, number] = [first, Math.max(last, first + 1)];
   const rewards = reward.map((r) => r.y);
   const lo = Math.min(0, ...rewards);
   const hi = Math.max(1, ...rewards);
@@ -42,7 +46,7 @@ export default function TrainingGraph({ points, loading }: { points: MetricsPoin
           empty={empty}
           hideFilter
           ariaLabel="Average reward per iteration"
-          i18nStrings={{ xTickFormatter: (x) => String(Math.round(x)) }}
+          i18nStrings={{ xTickFormatter: iterationTick }}
         />
       </div>
       <div data-testid="progress-graph">
@@ -61,7 +65,7 @@ export default function TrainingGraph({ points, loading }: { points: MetricsPoin
           empty={empty}
           hideFilter
           ariaLabel="Average percentage completion per iteration"
-          i18nStrings={{ xTickFormatter: (x) => String(Math.round(x)) }}
+          i18nStrings={{ xTickFormatter: iterationTick }}
         />
       </div>
     </ColumnLayout>

@@ -10,6 +10,7 @@ import ColumnLayout from "@cloudscape-design/components/column-layout";
 import Container from "@cloudscape-design/components/container";
 import ExpandableSection from "@cloudscape-design/components/expandable-section";
 import FormField from "@cloudscape-design/components/form-field";
+import Grid from "@cloudscape-design/components/grid";
 import Header from "@cloudscape-design/components/header";
 import Input from "@cloudscape-design/components/input";
 import Modal from "@cloudscape-design/components/modal";
@@ -290,7 +291,9 @@ export default function CreateModelPage() {
     setValidating(true);
     try {
       const result = await api.post<RewardValidation>("/api/reward/validate", { reward_function: reward, track, direction });
-      setValidation(result.ok ? { ok: true } : { ok: false, error: { message: result.error ?? "invalid", line: result.line } });
+      // the line is shown once, before the message
+      const message = (result.error ?? "invalid").replace(/^line \d+:\s*/i, "");
+      setValidation(result.ok ? { ok: true } : { ok: false, error: { message, line: result.line } });
     } catch (err) {
       setValidation({ ok: false, error: { message: messageOf(err) } });
     } finally {
@@ -373,7 +376,7 @@ export default function CreateModelPage() {
           />
         </FormField>
       </ColumnLayout>
-      <ColumnLayout columns={2}>
+      <Grid gridDefinition={[{ colspan: { default: 12, l: 6 } }, { colspan: { default: 12, l: 6 } }]}>
         <Table
           variant="embedded"
           data-testid="action-list"
@@ -397,7 +400,7 @@ export default function CreateModelPage() {
           }
           items={rows.map((r, i) => ({ ...r, index: i }))}
           columnDefinitions={[
-            { id: "index", header: "Action number", cell: (r) => r.index },
+            { id: "index", header: "Action number", cell: (r) => r.index, width: 90 },
             {
               id: "steering",
               header: "Steering angle (°)",
@@ -444,7 +447,7 @@ export default function CreateModelPage() {
           ]}
         />
         <ActionSpaceFan discrete={actions} />
-      </ColumnLayout>
+      </Grid>
     </SpaceBetween>
   );
 
@@ -542,6 +545,7 @@ export default function CreateModelPage() {
                         header: (t) => t.name,
                         sections: [
                           { id: "image", content: (t) => <TrackImage track={t} height={110} /> },
+                          { id: "description", content: (t) => <Box variant="small" color="text-body-secondary">{t.description}</Box> },
                           {
                             id: "figures",
                             content: (t) => (

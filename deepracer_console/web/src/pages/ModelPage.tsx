@@ -38,6 +38,16 @@ function Field({ label, children }: { label: string; children: React.ReactNode }
   );
 }
 
+/** Trained time; while it trains, the time since it started. */
+function trainingTime(model: ModelDetail): string {
+  let seconds = model.trained_seconds;
+  if (ACTIVE_STATUSES.includes(model.status) && model.started_at) {
+    seconds = Math.max(seconds, (Date.now() - new Date(model.started_at).getTime()) / 1000);
+  }
+  const minutes = Math.floor(seconds / 60);
+  return minutes ? `${minutes} min ${Math.round(seconds % 60)} s` : `${Math.round(seconds)} s`;
+}
+
 function Settings({ model }: { model: ModelDetail }) {
   const discrete = Array.isArray(model.action_space) ? (model.action_space as DiscreteAction[]) : undefined;
   const continuous = discrete ? undefined : (model.action_space as Exclude<ModelDetail["action_space"], DiscreteAction[]>);
@@ -54,7 +64,7 @@ function Settings({ model }: { model: ModelDetail }) {
           <Field label="Stop condition">
             {model.max_minutes} minutes{model.max_steps ? ` or ${model.max_steps} steps` : ""}
           </Field>
-          <Field label="Training time">{Math.round(model.trained_seconds / 60)} minutes ({Math.round(model.trained_seconds)} s)</Field>
+          <Field label="Training time">{trainingTime(model)}</Field>
           <Field label="Creation time">{formatDate(model.created_at)}</Field>
           <Field label="Source">
             {model.source}
