@@ -146,7 +146,7 @@ class SessionStore:
 
 
 def csrf_ok(session: Session, header_value: str | None) -> bool:
-    return bool(header_value) and hmac.compare_digest(session.csrf_token.encode(), header_value.encode())
+    return header_value is not None and hmac.compare_digest(session.csrf_token.encode(), header_value.encode())
 
 
 @dataclass

@@ -8,6 +8,7 @@ A bad upload is refused with every problem named and leaves the store as it was.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -64,14 +65,28 @@ class StoredModel:
     def to_json(self, active: str | None) -> dict[str, Any]:
         info: dict[str, Any] = {"name": self.name, "path": str(self.path), "bundled": self.bundled,
                                 "active": self.is_active(active)}
-        try:
-            meta = load_model_package(self.path).describe()
-            info |= {"action_space_type": meta["action_space_type"], "sensor": meta["sensor"],
-                     "training_algorithm": meta["training_algorithm"], "onnx_bytes": meta["onnx_bytes"],
-                     "valid": True}
-        except ModelPackageError as err:
-            info |= {"valid": False, "problem": str(err)}
-        return info
+        return info | _summary(str(self.path), _mtime(self.path))
+
+
+def _mtime(path: Path) -> float:
+    """Newest change in the package (a replaced file gives a new summary)."""
+    try:
+        if path.is_dir():
+            return max((p.stat().st_mtime for p in path.rglob("*")), default=path.stat().st_mtime)
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@functools.lru_cache(maxsize=256)
+def _summary(path: str, mtime: float) -> dict[str, Any]:
+    """What the list shows; loading a package runs onnxruntime, so once per version of it."""
+    try:
+        meta = load_model_package(path).describe()
+    except ModelPackageError as err:
+        return {"valid": False, "problem": str(err)}
+    return {"action_space_type": meta["action_space_type"], "sensor": meta["sensor"],
+            "training_algorithm": meta["training_algorithm"], "onnx_bytes": meta["onnx_bytes"], "valid": True}
 
 
 def _same(active: str, path: Path, bundled: bool) -> bool:
