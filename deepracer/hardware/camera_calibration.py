@@ -398,6 +398,11 @@ class CameraInfoFile:
     rectification: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
     projection: tuple[float, ...] = ()  # 12 values; () = K with a zero fourth column
 
+    def __post_init__(self) -> None:
+        if not self.projection:  # one representation, so that equal calibrations compare equal
+            p = np.hstack([self.intrinsics.matrix, np.zeros((3, 1))]).ravel()
+            object.__setattr__(self, "projection", tuple(float(x) for x in p))
+
     @property
     def width(self) -> int:
         return self.intrinsics.width
@@ -420,9 +425,7 @@ class CameraInfoFile:
 
     @property
     def p(self) -> list[float]:
-        if self.projection:
-            return list(self.projection)
-        return [float(x) for x in np.hstack([self.intrinsics.matrix, np.zeros((3, 1))]).ravel()]
+        return list(self.projection)
 
     @property
     def distortion_model(self) -> str:
