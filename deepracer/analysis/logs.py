@@ -221,6 +221,14 @@ def load_logs(root: str | Path, quiet: bool = False) -> LogSet:
             logs.training_metrics = list(_read_json(p).get("metrics", []))
         elif p.name.startswith("EvaluationMetrics") and p.suffix == ".json":
             logs.evaluation_metrics[p.stem] = list(_read_json(p).get("metrics", []))
+        elif p.suffix == ".json" and p.parent.name in ("training", "evaluation") and p.parent.parent.name == "metrics":
+            # console / DeepRacer on AWS exports: metrics/training/<job>.json, metrics/evaluation/<job>.json
+            data = _read_json(p)
+            entries = list(data.get("metrics", [])) if isinstance(data, dict) else []
+            if p.parent.name == "training":
+                logs.training_metrics = logs.training_metrics or entries
+            else:
+                logs.evaluation_metrics[p.stem] = entries
         elif p.name == "evaluation.json" and logs.track_name is None:  # written by `deepracer evaluate`
             data = _read_json(p)
             track = data.get("track") if isinstance(data, dict) else None

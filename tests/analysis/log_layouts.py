@@ -39,7 +39,7 @@ def robomaker_log(csv_files: list[Path], dest: Path, world: str | None = "reinve
     return dest
 
 
-def console_export(sample: Path, dest: Path, iterations: int = 8) -> Path:
+def console_export(sample: Path, dest: Path, iterations: int = 8, metrics: bool = False) -> Path:
     train = [sample / "training-simtrace" / f"{i}-iteration.csv" for i in range(iterations)]
     for f in train:
         _copy(f, dest / "sim-trace" / "training" / "training-simtrace" / f.name)
@@ -49,6 +49,8 @@ def console_export(sample: Path, dest: Path, iterations: int = 8) -> Path:
     robomaker_log([ev], dest / "logs" / "evaluation" / "evaluation-20220709200242-abcdef-robomaker.log")
     _copy(sample / "model" / "model_metadata.json", dest / "model" / "model_metadata.json")
     _copy(sample / "ip" / "hyperparameters.json", dest / "ip" / "hyperparameters.json")
+    if metrics:
+        _copy(sample / "metrics" / "TrainingMetrics.json", dest / "metrics" / "training" / "training-20220709180000-abcdef.json")
     return dest
 
 
