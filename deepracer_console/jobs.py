@@ -439,7 +439,9 @@ class JobRunner:
                     stopped = job.stop_requested_at is not None
                     job.state = JobState.FINISHED if code in (0, 130) or stopped else JobState.FAILED
                     if job.state == JobState.FAILED:
-                        job.failure_reason = self._reason(job.log_path, code)
+                        # the user's file is reward_function.py, wherever the console keeps it
+                        job.failure_reason = self._reason(job.log_path, code).replace(
+                            f"{self.storage.inputs_dir(model.id)}/", "")
                     self._finish_model(db, model, job, stopped=stopped)
             else:
                 evaluation = db.get(Evaluation, job.evaluation_id)
