@@ -218,7 +218,7 @@ class DeviceConsoleNode(Node):
         present = {name for name, _ns in self.get_node_names_and_namespaces()}
         with self._lock:
             self._alive = {name: name in present for name in self.watch_nodes}
-        wanted = {"control": ["mode", "max_speed_scale"], "inference": ["model"], "servo": ["calibration_mode"]}
+        wanted = {"control": ["mode", "max_speed_scale"], "inference": ["model"], "servo": ["calibration_mode", "backend"]}
         for key, names in wanted.items():
             client = self.param_clients[key]
             if not client.services_are_ready():
@@ -289,9 +289,9 @@ class DeviceConsoleNode(Node):
             age = now_w - image[2]
             camera = {"fps": round(fps, 2) if age < CAMERA_STALE_S else 0.0, "last_frame_age_s": round(age, 3),
                       "width": image[1].width, "height": image[1].height, "encoding": image[1].encoding}
-        pwm: dict[str, Any] = {}
+        pwm: dict[str, Any] = {"backend": params.get("backend")}
         if pulses is not None:
-            pwm = pulses[0].to_dict() | {"age_s": round(now_m - pulses[1], 3)}
+            pwm |= pulses[0].to_dict() | {"age_s": round(now_m - pulses[1], 3)}
         policy = None
         if action is not None:
             policy = action[0].to_dict() | {"age_s": round(now_m - action[1], 3)}

@@ -24,10 +24,8 @@ def cpu_temperature_c(root: str | Path = "/") -> float | None:
     temps = []
     for zone in sorted(Path(root, "sys/class/thermal").glob("thermal_zone*")):
         raw = _read(zone / "temp")
-        try:
-            temps.append(int(raw) / 1000.0) if raw is not None else None
-        except ValueError:
-            continue
+        if raw is not None and raw.lstrip("-").isdigit():
+            temps.append(int(raw) / 1000.0)
     return max(temps) if temps else None
 
 

@@ -84,7 +84,7 @@ def test_boots_stopped_and_the_status_shows_the_graph(car):
     assert st["nodes"] == {"camera_node": True, "inference_node": True, "control_node": True, "servo_node": True}
     assert st["camera"]["width"] == 160 and st["camera"]["fps"] > 10
     assert st["active_model"].endswith("straight")
-    assert st["pwm"]["throttle_us"] == pytest.approx(1500, abs=5)
+    assert st["pwm"]["throttle_us"] == pytest.approx(1500, abs=5) and st["pwm"]["backend"] == "emulated"
     assert httpx.get(url + "/api/status").status_code == 401
 
 

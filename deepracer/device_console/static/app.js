@@ -197,8 +197,8 @@ function renderStatusTable(st) {
   const pwm = st.pwm || {};
   rows.push(["camera", cam.fps ? `${cam.fps.toFixed(1)} fps, last frame ${cam.last_frame_age_s.toFixed(2)} s ago` : "no frames", !!cam.fps]);
   const servoUp = Object.entries(st.nodes).some(([n, up]) => n.includes("servo") && up);
-  rows.push(["PWM", pwm.reason ? `${pwm.reason}: throttle ${pwm.throttle_us.toFixed(0)} µs, steering ${pwm.steering_us.toFixed(0)} µs`
-    + (pwm.error ? ` (${pwm.error})` : "") : (servoUp ? "idle: nothing written since this page's server started" : "no servo node"),
+  rows.push(["PWM", (pwm.backend ? pwm.backend + " · " : "") + (pwm.reason ? `${pwm.reason}: throttle ${pwm.throttle_us.toFixed(0)} µs, steering ${pwm.steering_us.toFixed(0)} µs`
+    + (pwm.error ? ` (${pwm.error})` : "") : (servoUp ? "idle: nothing written since this page's server started" : "no servo node")),
     pwm.reason ? pwm.reason !== "fault" : servoUp]);
   rows.push(["mode", st.mode + (st.estop_pressed ? " (E-STOP)" : ""), !st.estop_pressed]);
   rows.push(["model", st.active_model === "" ? "bundled" : String(st.active_model), st.active_model !== null]);
