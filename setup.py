@@ -54,7 +54,7 @@ setup(
         "tf-import": ["tensorflow-cpu", "tf2onnx"],
         # the car's own web page (device_console_node): no database, no torch
         "device-console": ["fastapi", "uvicorn", "argon2-cffi", "itsdangerous", "python-multipart"],
-        "test": ["pytest", "pytest-timeout", "ruff", "onnx", "gymnasium", "smbus2", "gpiozero", "pyserial", "httpx", "playwright"],
+        "test": ["pytest", "pytest-timeout", "ruff", "mypy", "types-PyYAML", "onnx", "gymnasium", "smbus2", "gpiozero", "pyserial", "httpx", "playwright"],
     },
     zip_safe=False,
     entry_points={

@@ -9,6 +9,7 @@ Parameters come from a ROS 2 params file (config/drive.yaml, config/sim.yaml: th
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import yaml
 
 from deepracer.errors import ConfigError
 from deepracer.paths import config_file
+
+RESPAWN_DELAY_S = 2.0  # a crashed node comes back after this; the servo's own watchdog holds neutral meanwhile
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,8 @@ class NodeSpec:
     node_class: str  # class taking Node's keyword arguments (parameter_overrides, context, namespace)
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: dict[str, str] = field(default_factory=dict)
-    respawn: bool = True
+    respawn: bool = True  # ros2 launch and GraphRunner(processes=True) restart it after it exits
+    respawn_delay: float = RESPAWN_DELAY_S
 
 
 # Node name -> (executable, module, class). Topic names are relative (ARCHITECTURE.md §3).
@@ -80,11 +84,52 @@ def build_graph(
     return specs
 
 
+def drive_overrides(model: str = "") -> dict[str, dict[str, Any]]:
+    """The arguments `deepracer drive` and drive.launch.py share, as node parameters."""
+    return {"inference_node": {"model": model}} if model else {}
+
+
+def parse_bool(text: str | bool) -> bool:
+    """A launch argument's true/false (launch hands over strings)."""
+    if isinstance(text, bool):
+        return text
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"expected true or false, not {text!r}")
+
+
+def sim_overrides(track: str = "", model: str = "", lock_step: bool | None = None,
+                  laps: int | None = None) -> dict[str, dict[str, Any]]:
+    """The arguments `deepracer sim` and sim.launch.py share, as node parameters.
+
+    `laps`: sim_node stops the car after that many laps and exits, which ends the launch
+    (None: the config's max_laps, 0 there = drive on)."""
+    sim: dict[str, Any] = {}
+    if track:
+        sim["track"] = str(track)
+    if lock_step is not None:
+        sim["lock_step"] = bool(lock_step)
+    if laps is not None:
+        if laps < 1:
+            raise ConfigError(f"laps must be at least 1, not {laps}")
+        sim |= {"max_laps": int(laps), "exit_when_finished": True}
+    overrides: dict[str, dict[str, Any]] = {"sim_node": sim} if sim else {}
+    if model:
+        overrides["inference_node"] = {"model": str(model)}
+    return overrides
+
+
 def drive_graph(config: str | Path | None = None, **overrides: dict[str, Any]) -> list[NodeSpec]:
     """camera -> inference -> control -> servo, as on the car."""
     return build_graph(DRIVE_NODES, config or config_file("drive.yaml"), overrides)
 
 
 def sim_graph(config: str | Path | None = None, **overrides: dict[str, Any]) -> list[NodeSpec]:
-    """sim -> inference -> control -> (sim), the car's inference and control unchanged."""
-    return build_graph(SIM_NODES, config or config_file("sim.yaml"), overrides)
+    """sim -> inference -> control -> (sim), the car's inference and control unchanged.
+
+    A sim_node that exits when its race is over (`exit_when_finished`) is not respawned."""
+    specs = build_graph(SIM_NODES, config or config_file("sim.yaml"), overrides)
+    return [dataclasses.replace(s, respawn=False) if s.parameters.get("exit_when_finished") else s for s in specs]

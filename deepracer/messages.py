@@ -73,7 +73,8 @@ class _JsonRecord:
     TOPIC: ClassVar[str] = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]  # subclasses are dataclasses
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())

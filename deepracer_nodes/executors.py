@@ -89,10 +89,17 @@ class StopSignals:
             signal.signal(sig, signal.SIG_IGN)
 
 
-def _failed(node: Any) -> bool:
-    """A node reports a fault it cannot recover from (servo_node's PWM) with a done `failed` future."""
+def exit_code(node: Any) -> int | None:
+    """The exit code a node asks for, or None to keep spinning: a done `failed` future (a fault it
+    cannot recover from, servo_node's PWM) is 1; a done `exit_request` future (sim_node when its
+    race is over) holds the code."""
     failed = getattr(node, "failed", None)
-    return failed is not None and failed.done()
+    if failed is not None and failed.done():
+        return 1
+    request = getattr(node, "exit_request", None)
+    if request is not None and request.done():
+        return int(request.result())
+    return None
 
 
 def spin_node(node_cls: type, args: list[str] | None = None, executor_kind: str = "auto") -> None:
@@ -121,10 +128,10 @@ def spin_node(node_cls: type, args: list[str] | None = None, executor_kind: str 
             executor.add_node(node)
         # spin_once in a loop, not spin(): it returns at least every 0.1 s to look at the stop
         # request (EventsExecutor.spin() also keeps running after a shutdown from outside)
-        while node is not None and not stop.is_set() and not _failed(node) and rclpy.ok(context=node.context):
+        while node is not None and not stop.is_set() and exit_code(node) is None and rclpy.ok(context=node.context):
             executor.spin_once(timeout_sec=0.1)
-        if node is not None and _failed(node):
-            code = 1
+        if node is not None:
+            code = exit_code(node) or 0
     except ExternalShutdownException:
         pass
     except DeepRacerError as err:  # bad parameters or hardware at start: say so, exit non-zero

@@ -11,8 +11,8 @@ Two ways, one interface:
   multi-threaded executor for this graph (docs/latency.md); the camera captures on its own thread.
 - processes: each node is `python -c <run module.main()> --ros-args -r __node:=NAME
   [-r __ns:=NS] [-r from:=to] --params-file FILE` (the params file is generated), like
-  `ros2 launch` does with the console scripts; a crashed process is restarted after
-  `respawn_delay` when its spec says `respawn` (as the launch file's respawn=True).
+  `ros2 launch` does with the console scripts; a process that exits is restarted after its
+  spec's `respawn_delay` when the spec says `respawn`, as launch_ros does with the same spec.
 
 Shutdown is clean either way: composed nodes are destroyed (their destroy_node paths run, so
 the servo writes neutral); processes get SIGINT, then SIGTERM, then SIGKILL after timeouts.
@@ -87,7 +87,7 @@ def node_class(spec: NodeSpec) -> type:
 
 class GraphRunner:
     def __init__(self, specs: list[NodeSpec], processes: bool = False, namespace: str = "", context: Any = None,
-                 executor: str = "auto", respawn_delay: float = 1.0, sigint_timeout: float = 5.0,
+                 executor: str = "auto", respawn_delay: float | None = None, sigint_timeout: float = 5.0,
                  sigterm_timeout: float = 3.0, env: dict[str, str] | None = None,
                  on_event: Callable[[str], None] | None = None) -> None:
         names = [s.name for s in specs]
@@ -100,7 +100,7 @@ class GraphRunner:
         if executor not in EXECUTORS:
             raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
         self.executor_kind = executor
-        self.respawn_delay = respawn_delay
+        self.respawn_delay = respawn_delay  # None: each spec's (the launch file's value); tests shorten it
         self.sigint_timeout = sigint_timeout
         self.sigterm_timeout = sigterm_timeout
         self.env = env
@@ -113,6 +113,7 @@ class GraphRunner:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._tmp: tempfile.TemporaryDirectory | None = None
+        self._reported: set[str] = set()  # processes whose final exit code was reported
 
     # -- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> GraphRunner:
@@ -256,20 +257,24 @@ class GraphRunner:
                         self.on_event(f"{spec.name} exited with {proc.returncode} (no respawn)")
                         died_at[spec.name] = float("inf")
                     continue
+                delay = spec.respawn_delay if self.respawn_delay is None else self.respawn_delay
                 if spec.name not in died_at:
-                    self.on_event(f"{spec.name} exited with {proc.returncode}; respawning in {self.respawn_delay:g} s")
+                    self.on_event(f"{spec.name} exited with {proc.returncode}; respawning in {delay:g} s")
                     died_at[spec.name] = time.monotonic()
-                if time.monotonic() - died_at[spec.name] >= self.respawn_delay and not self._stopping.is_set():
+                if time.monotonic() - died_at[spec.name] >= delay and not self._stopping.is_set():
                     self.processes[spec.name] = self._spawn(spec)
                     self.respawns[spec.name] += 1
                     del died_at[spec.name]
 
     def _stop_processes(self) -> None:
+        """SIGINT, then SIGTERM, then SIGKILL after their timeouts; reports every exit code."""
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
             self._thread = None
         live = {n: p for n, p in self.processes.items() if p.poll() is None}
         for sig, timeout in ((signal.SIGINT, self.sigint_timeout), (signal.SIGTERM, self.sigterm_timeout)):
+            if not live:
+                break
             for proc in live.values():
                 if proc.poll() is None:
                     proc.send_signal(sig)
@@ -280,9 +285,11 @@ class GraphRunner:
                 except subprocess.TimeoutExpired:
                     self.on_event(f"{name} did not stop on {sig.name}")
             live = {n: p for n, p in live.items() if p.poll() is None}
-            if not live:
-                return
         for name, proc in live.items():
             self.on_event(f"{name}: killing")
             proc.kill()
             proc.wait()
+        for name, proc in self.processes.items():
+            if proc.returncode is not None and name not in self._reported:
+                self.on_event(f"{name} exited with {proc.returncode}")
+                self._reported.add(name)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepracer.graph import NodeSpec
+from deepracer.graph import NodeSpec, drive_overrides
 from deepracer.paths import PACKAGE
 
-RESPAWN_DELAY_S = 2.0  # a crashed node comes back; the servo node's own watchdog holds neutral meanwhile
 SIGTERM_TIMEOUT_S = "5"  # launch: SIGINT first, SIGTERM after this, so exit paths (servo neutral) run
 
 
-def node_kwargs(spec: NodeSpec, namespace: str = "", respawn_delay: float = RESPAWN_DELAY_S) -> dict[str, Any]:
+def node_kwargs(spec: NodeSpec, namespace: str = "") -> dict[str, Any]:
     """Keyword arguments for launch_ros.actions.Node running `spec` like GraphRunner does."""
     kwargs: dict[str, Any] = {
         "package": PACKAGE,
@@ -31,14 +30,13 @@ def node_kwargs(spec: NodeSpec, namespace: str = "", respawn_delay: float = RESP
         "sigterm_timeout": SIGTERM_TIMEOUT_S,
     }
     if spec.respawn:
-        kwargs["respawn_delay"] = respawn_delay
+        kwargs["respawn_delay"] = spec.respawn_delay
     return kwargs
 
 
-def launch_nodes(specs: list[NodeSpec], namespace: str = "", respawn_delay: float = RESPAWN_DELAY_S) -> list[dict[str, Any]]:
-    return [node_kwargs(spec, namespace, respawn_delay) for spec in specs]
+def launch_nodes(specs: list[NodeSpec], namespace: str = "") -> list[dict[str, Any]]:
+    return [node_kwargs(spec, namespace) for spec in specs]
 
 
-def overrides_from_launch_args(model: str = "") -> dict[str, dict[str, Any]]:
-    """Launch arguments that map onto node parameters (the same ones `deepracer drive` has)."""
-    return {"inference_node": {"model": model}} if model else {}
+# the launch arguments that map onto node parameters are deepracer.graph's (the CLI's too)
+overrides_from_launch_args = drive_overrides

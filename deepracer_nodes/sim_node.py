@@ -30,6 +30,7 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
@@ -104,6 +105,7 @@ class SimNode(Node):
         self.driving = False  # real time: the race (and time) starts with the first moving command
         self.finish_reason: StopReason | None = None  # laps_done | time_up | a failure (off_track: end)
 
+        self.exit_request: Future = Future()  # done (exit code) when the process should end (spin_node)
         self.status = self.sim.reset(start_waypoint=p["start_waypoint"])
         self._next_frame_t = self.sim.state.t
         self._awaiting = False  # lock-step: frame sent, its command not yet received
@@ -144,6 +146,7 @@ class SimNode(Node):
             "real_time_factor": 1.0,  # real time: sim seconds per wall second
             "frame_id": "camera",
             "wait_for_status_reader": False,  # hold the start until someone reads sim/status (run_sim_graph)
+            "exit_when_finished": False,  # exit (0) once the race is over: sim.launch.py laps:=N ends the launch
         }
         out = {}
         for name, default in defaults.items():
@@ -277,6 +280,8 @@ class SimNode(Node):
                 self.finish_reason = StopReason(status.status)
                 self.get_logger().info(f"episode over: {status.status}; car stopped")
         self._publish_odom_status(status)
+        if self.finished and self.params["exit_when_finished"] and not self.exit_request.done():
+            self.exit_request.set_result(0)
 
     def _publish_clock(self) -> None:
         self.pub_clock.publish(Clock(clock=_time_msg(self.sim.state.t)))

@@ -10,9 +10,9 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from deepracer.graph import drive_graph
+from deepracer.graph import drive_graph, drive_overrides
 from deepracer.paths import config_file
-from deepracer_nodes.launch_support import launch_nodes, overrides_from_launch_args
+from deepracer_nodes.launch_support import launch_nodes
 from launch import LaunchDescription
 
 
@@ -20,7 +20,7 @@ def _nodes(context, *args, **kwargs):
     config = LaunchConfiguration("config").perform(context)
     namespace = LaunchConfiguration("namespace").perform(context)
     model = LaunchConfiguration("model").perform(context)
-    specs = drive_graph(config or None, **overrides_from_launch_args(model))
+    specs = drive_graph(config or None, **drive_overrides(model))
     return [Node(**kw) for kw in launch_nodes(specs, namespace)]
 
 

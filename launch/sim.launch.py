@@ -1,8 +1,11 @@
 """The car's inference and control nodes driving a simulated car.
 
-    ros2 launch deepracer sim.launch.py [track:=NAME|ROUTE.npy] [model:=PKG]
+    ros2 launch deepracer sim.launch.py [track:=NAME|ROUTE.npy] [model:=PKG] [laps:=N]
         [backend:=builtin|gazebo] [lock_step:=true] [config:=FILE] [namespace:=NS]
         [gazebo_dir:=DIR] [gz_args:="-r"]
+
+- laps:=N (builtin): sim_node logs the lap times after N laps, stops the car and exits, and
+  the launch ends with it (exit 0). Without it the config decides (max_laps 0: drive on).
 
 - builtin (default): sim_node + inference_node + control_node, built from
   deepracer.graph.sim_graph(), the same description `deepracer sim` runs.
@@ -16,11 +19,14 @@
 import os
 import tempfile
 
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from deepracer.graph import sim_graph
+from deepracer.errors import ConfigError
+from deepracer.graph import parse_bool, sim_graph, sim_overrides
 from deepracer.paths import config_file
 from deepracer_nodes.launch_support import launch_nodes
 from launch import LaunchDescription
@@ -28,18 +34,13 @@ from launch import LaunchDescription
 BACKENDS = ("builtin", "gazebo")
 
 
-def _overrides(track: str, model: str, lock_step: str) -> dict:
-    overrides: dict = {}
-    sim: dict = {}
-    if track:
-        sim["track"] = track
-    if lock_step:
-        sim["lock_step"] = lock_step.strip().lower() in ("1", "true", "yes", "on")
-    if sim:
-        overrides["sim_node"] = sim
-    if model:
-        overrides["inference_node"] = {"model": model}
-    return overrides
+def _laps(text: str) -> int | None:
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"laps must be a whole number, not {text!r}") from None
 
 
 def _gazebo(context, specs, namespace: str, track: str) -> list:
@@ -79,15 +80,23 @@ def _nodes(context, *args, **kwargs):
     track = LaunchConfiguration("track").perform(context)
     model = LaunchConfiguration("model").perform(context)
     lock_step = LaunchConfiguration("lock_step").perform(context)
+    laps = _laps(LaunchConfiguration("laps").perform(context))
     backend = LaunchConfiguration("backend").perform(context)
     if backend not in BACKENDS:
-        from deepracer.errors import ConfigError
-
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    specs = sim_graph(config or None, **_overrides(track, model, lock_step))
+    overrides = sim_overrides(track, model, parse_bool(lock_step) if lock_step else None,
+                              laps if backend == "builtin" else None)
+    specs = sim_graph(config or None, **overrides)
     if backend == "gazebo":
         return _gazebo(context, specs, namespace, track)
-    return [Node(**kw) for kw in launch_nodes(specs, namespace)]
+    nodes = [Node(**kw) for kw in launch_nodes(specs, namespace)]
+    actions: list = list(nodes)
+    for spec, node in zip(specs, nodes, strict=True):
+        if spec.name == "sim_node" and spec.parameters.get("exit_when_finished"):
+            # the race is over when sim_node exits: end the launch (the other nodes get SIGINT)
+            actions.append(RegisterEventHandler(OnProcessExit(target_action=node, on_exit=[
+                EmitEvent(event=Shutdown(reason="sim_node finished the race"))])))
+    return actions
 
 
 def generate_launch_description():
@@ -98,6 +107,8 @@ def generate_launch_description():
         DeclareLaunchArgument("track", default_value="", description="built-in track name or route .npy; empty = config/default"),
         DeclareLaunchArgument("model", default_value="", description="model package; empty = config/bundled"),
         DeclareLaunchArgument("lock_step", default_value="", description="true/false; empty = config (builtin backend)"),
+        DeclareLaunchArgument("laps", default_value="",
+                              description="builtin: laps to drive, then sim_node exits and the launch ends; empty = config"),
         DeclareLaunchArgument("backend", default_value="builtin", description="builtin | gazebo"),
         DeclareLaunchArgument("gazebo_dir", default_value="", description="gazebo: folder for the generated world; empty = temporary"),
         DeclareLaunchArgument("gz_args", default_value="-r", description="gazebo: extra `gz sim` arguments (-r = run at start)"),

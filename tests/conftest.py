@@ -20,12 +20,36 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+IN_CI = bool(os.environ.get("CI"))
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with the reason; under CI=1 (where every tool and file is provided) fail instead, so a
+    broken install never hides behind a skip."""
+    if IN_CI:
+        pytest.fail(f"CI=1: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def shared_path(*parts: str) -> Path:
-    """A file in ../shared, or skip the test with the reason when it is absent."""
+    """A file in ../shared, or skip the test with the reason when it is absent (fail under CI=1)."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent: the DeepRacer reference files in ../shared are not checked out here")
+        skip_or_fail(f"{path} is absent: the DeepRacer reference files in ../shared are not checked out here")
     return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """Under CI=1 a module skipped by `pytest.importorskip` (rclpy, a node module) fails: there a
+    missing module is a broken install, not an optional feature."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if "could not import" in reason or "No module named" in reason:
+            report.outcome = "failed"
+            report.longrepr = f"CI=1: {reason} (a missing module is a broken install here)"
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Recording stand-ins for launch, launch_ros and ament_index_python, to load the launch files.
 
-Those packages cannot be installed here, so a launch file is loaded against small stand-ins that
-record their arguments (the real `ros2 launch` has NOT run the launch files in this environment).
+They check what the launch files hand to launch_ros without starting anything, and the Gazebo
+backend, which needs ros_gz (not installable here). tests/test_launch_real.py runs both launch
+files under the real `ros2 launch` (../shared/ros2-launch, `make setup-launch`).
 The stand-ins follow the API the launch files use: LaunchDescription(list),
 DeclareLaunchArgument(name, default_value=...), OpaqueFunction(function=...) called with a
 context whose `launch_configurations` holds the arguments, LaunchConfiguration(name).perform(),
@@ -37,13 +38,16 @@ def load_launch_file(monkeypatch, path: Path, module_name: str, get_package_shar
     """The launch module at `path`, loaded with the stand-ins in sys.modules (undone by monkeypatch).
     ament_index_python is stood in for only when `get_package_share_directory` is given."""
     names = ["launch", "launch.actions", "launch.substitutions", "launch.launch_description_sources",
-             "launch_ros", "launch_ros.actions"]
+             "launch.event_handlers", "launch.events", "launch_ros", "launch_ros.actions"]
     if get_package_share_directory is not None:
         names += ["ament_index_python", "ament_index_python.packages"]
     mods = {name: types.ModuleType(name) for name in names}
     mods["launch"].LaunchDescription = type("LaunchDescription", (Recorded,), {})
-    for action in ("DeclareLaunchArgument", "OpaqueFunction", "SetEnvironmentVariable", "IncludeLaunchDescription"):
+    for action in ("DeclareLaunchArgument", "OpaqueFunction", "SetEnvironmentVariable", "IncludeLaunchDescription",
+                   "EmitEvent", "RegisterEventHandler"):
         setattr(mods["launch.actions"], action, type(action, (Recorded,), {}))
+    mods["launch.event_handlers"].OnProcessExit = type("OnProcessExit", (Recorded,), {})
+    mods["launch.events"].Shutdown = type("Shutdown", (Recorded,), {})
     mods["launch.substitutions"].LaunchConfiguration = LaunchConfiguration
     mods["launch.launch_description_sources"].PythonLaunchDescriptionSource = type("PythonLaunchDescriptionSource", (Recorded,), {})
     mods["launch_ros.actions"].Node = type("Node", (Recorded,), {})

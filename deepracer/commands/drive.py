@@ -2,8 +2,9 @@
 
 The same graph as `ros2 launch deepracer drive.launch.py` (both built by deepracer.graph.drive_graph).
 Composed in one process by default (lowest latency, see docs/latency.md); `--processes` runs one
-process per node with respawn, like the launch file. Ctrl-C / SIGTERM stop it cleanly: nodes are
-destroyed (the servo writes neutral) or, with --processes, get SIGINT then SIGTERM.
+process per node with respawn, like the launch file. Ctrl-C / SIGTERM stop it cleanly, however many
+arrive: nodes are destroyed (the servo writes neutral) or, with --processes, get SIGINT then
+SIGTERM; exit 0.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepracer.graph import drive_graph
+    from deepracer.graph import drive_graph, drive_overrides
     from deepracer_nodes.graph_runner import GraphRunner
-    from deepracer_nodes.launch_support import overrides_from_launch_args
 
-    specs = drive_graph(args.config, **overrides_from_launch_args(args.model))
+    specs = drive_graph(args.config, **drive_overrides(args.model))
     runner = GraphRunner(specs, processes=args.processes, namespace=args.namespace,
                          on_event=lambda msg: print(f"deepracer drive: {msg}", file=sys.stderr, flush=True))
     stop_signal: list[int] = []
@@ -41,7 +41,11 @@ def run(args: argparse.Namespace) -> int:
             runner.wait()
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            # A program on its way out ignores late signals (a second Ctrl-C, systemd's SIGINT to the
+            # whole control group): Python's default handler would turn one that arrives after the
+            # clean shutdown into a KeyboardInterrupt or an exit by signal (-2). A caller that had
+            # its own handler gets it back.
+            signal.signal(sig, signal.SIG_IGN if handler in (signal.default_int_handler, signal.SIG_DFL) else handler)
     if stop_signal:
         print(f"deepracer drive: stopped ({signal.Signals(stop_signal[0]).name})", file=sys.stderr)
         return 0

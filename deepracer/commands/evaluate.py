@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deepracer.analysis.evaluation import RosDriver
 
 from deepracer.commands._race_args import add_race_type_arguments, race_config_from_args
 from deepracer.commands._track_args import add_direction_argument, apply_direction
@@ -42,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
                   f"off-track {trial.off_track}  crashes {trial.crashes}  resets {trial.resets}",
                   file=sys.stderr if args.json else sys.stdout)
 
-    ros_driver = None
+    ros_driver: RosDriver | None = None
     if args.through_ros:  # the application layer wires the node layer into the ROS-free core
-        from deepracer_nodes.sim_runner import drive_evaluation as ros_driver
+        from deepracer_nodes.sim_runner import drive_evaluation
+
+        ros_driver = drive_evaluation
     result = evaluate(args.model, track=args.track, trials=args.trials, off_track_penalty_s=args.off_track_penalty,
                       resets=args.resets, seed=args.seed, through_ros=args.through_ros,
                       max_trial_seconds=args.max_trial_seconds, progress=show, ros_driver=ros_driver,

@@ -13,16 +13,13 @@ import pytest
 import yaml
 
 rclpy = pytest.importorskip("rclpy")
-pytest.importorskip("deepracer_nodes.inference_node", reason="inference_node not written yet")
-pytest.importorskip("deepracer_nodes.servo_node", reason="servo_node not written yet")
-reference_net = pytest.importorskip("deepracer.model.reference_net", reason="reference network not written yet")
-
 import ros_rig  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from deepracer.control.calibration import Calibration, save  # noqa: E402
 from deepracer.graph import drive_graph  # noqa: E402
+from deepracer.model import reference_net  # noqa: E402
 from deepracer_nodes.graph_runner import GraphRunner  # noqa: E402
 
 pytestmark = pytest.mark.ros

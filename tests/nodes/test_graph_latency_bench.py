@@ -36,8 +36,6 @@ def test_no_frames_means_nothing_matched():
 
 @pytest.mark.ros
 def test_short_composed_run_reports_latency_through_the_graph():
-    pytest.importorskip("deepracer_nodes.inference_node")
-    pytest.importorskip("deepracer.model.reference_net")
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     result = run(parser.parse_args(["--mode", "composed", "--seconds", "2"]))
