@@ -45,6 +45,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024  # DeepRacer's routes are a few kB; anything t
 MAX_WAYPOINTS = 100_000
 MAX_COORDINATE_M = 1000.0  # routes are in metres; millimetres or pixels give huge numbers
 MIN_WIDTH_M = 0.05
+CROSSING_CHECK_MAX = 5000  # waypoints; O(N^2): DeepRacer's routes have 100-300
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 
@@ -92,26 +93,27 @@ def _library(library_dir: str | Path | None) -> Path:
 
 
 # -- validation ------------------------------------------------------------------------
-def _segments_cross(points: np.ndarray) -> tuple[int, int] | None:
-    """The first pair of non-adjacent centre-line segments that cross, or None (O(N²), vectorised)."""
+def _segments_cross(points: np.ndarray, block: int = 256) -> tuple[int, int] | None:
+    """The first pair of non-adjacent centre-line segments that cross, or None (vectorised in
+    blocks of rows, so memory stays at block x N)."""
     a, b = points, np.roll(points, -1, axis=0)
     n = len(a)
-    if n > 4000:
-        return None  # too big to check cheaply; not a DeepRacer route anyway
 
     def orient(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
         return np.sign((q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0]))
 
-    A, B = a[:, None, :], b[:, None, :]
     C, D = a[None, :, :], b[None, :, :]
-    o1, o2 = orient(A, B, C), orient(A, B, D)
-    o3, o4 = orient(C, D, A), orient(C, D, B)
-    cross = (o1 * o2 < 0) & (o3 * o4 < 0)
-    i, j = np.indices((n, n))
-    gap = np.abs(i - j)
-    cross &= (gap > 1) & (gap < n - 1) & (i < j)
-    hits = np.argwhere(cross)
-    return (int(hits[0, 0]), int(hits[0, 1])) if len(hits) else None
+    j = np.arange(n)[None, :]
+    for start in range(0, n, block):
+        A, B = a[start:start + block, None, :], b[start:start + block, None, :]
+        cross = (orient(A, B, C) * orient(A, B, D) < 0) & (orient(C, D, A) * orient(C, D, B) < 0)
+        i = np.arange(start, start + len(A))[:, None]
+        gap = np.abs(i - j)
+        cross &= (gap > 1) & (gap < n - 1) & (i < j)
+        hits = np.argwhere(cross)
+        if len(hits):
+            return int(hits[0, 0]) + start, int(hits[0, 1])
+    return None
 
 
 def validate_route_file(path: str | Path, name: str | None = None) -> Track:
@@ -144,7 +146,7 @@ def validate_route_file(path: str | Path, name: str | None = None) -> Track:
     if track.widths[narrow] < MIN_WIDTH_M:
         raise TrackError(f"inner and outer borders {track.widths[narrow]:.3f} m apart at waypoint {narrow}: "
                          "columns must be [cx, cy, inner_x, inner_y, outer_x, outer_y]", path)
-    crossing = _segments_cross(track.center)
+    crossing = _segments_cross(track.center) if track.n <= CROSSING_CHECK_MAX else None
     if crossing is not None:
         i, j = crossing
         raise TrackError(f"the centre line crosses itself (segments {i} and {j})", path)

@@ -37,6 +37,11 @@ def routes(shared, tmp_path):
     np.save(folder / "open_track.npy", oval[:50])
     np.save(folder / "millimetres.npy", oval * 1000)
     (folder / "notes.npy").write_text("not numpy")
+    t = np.linspace(0, 2 * np.pi, 121)
+    centre = np.c_[3 * np.sin(t), 3 * np.sin(t) * np.cos(t)]  # a figure of eight: the centre line crosses itself
+    normal = np.c_[-np.gradient(centre[:, 1]), np.gradient(centre[:, 0])]
+    normal /= np.linalg.norm(normal, axis=1)[:, None]
+    np.save(folder / "figure_eight.npy", np.c_[centre, centre + 0.4 * normal, centre - 0.4 * normal])
     return folder
 
 
@@ -60,7 +65,9 @@ def test_import_a_routes_folder_names_each_bad_file_and_imports_the_rest(routes,
     assert sorted(t.name for t in result.imported) == sorted(
         ["2022_reinvent_champ_ccw", "Bowtie_track", "Oval_track", "Vegas_track", "reInvent2019_wide", "reinvent_base"])
     reasons = {f.name: why for f, why in result.skipped}
-    assert set(reasons) == {"nan_track.npy", "four_columns.npy", "open_track.npy", "millimetres.npy", "notes.npy"}
+    assert set(reasons) == {"nan_track.npy", "four_columns.npy", "open_track.npy", "millimetres.npy", "notes.npy",
+                            "figure_eight.npy"}
+    assert "crosses itself" in reasons["figure_eight.npy"]
     assert "NaN" in reasons["nan_track.npy"]
     assert "(N, 6)" in reasons["four_columns.npy"] and "(102, 4)" in reasons["four_columns.npy"]
     assert "not a closed loop" in reasons["open_track.npy"]
@@ -165,7 +172,7 @@ def test_simulator_on_a_clockwise_track_reports_is_reversed_and_drives_clockwise
 def test_cli_import_list_show_remove(routes, library, capsys):
     assert main(["tracks", "import", str(routes)]) == 1  # some files were bad
     out, err = capsys.readouterr()
-    assert "imported reinvent_base: 17.71 m" in out and "6 imported, 5 skipped" in out
+    assert "imported reinvent_base: 17.71 m" in out and "6 imported, 6 skipped" in out
     assert f"skipped {routes / 'nan_track.npy'}: the route contains NaN" in err
     assert main(["tracks", "import", str(routes / "Oval_track.npy")]) == 0  # already there: fine
     capsys.readouterr()
