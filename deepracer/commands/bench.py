@@ -11,6 +11,7 @@ BENCHES = {
     "latency": ("deepracer_nodes.bench_latency", "camera -> inference -> control -> servo latency at 30 fps"),
     "sim": ("deepracer.sim.bench", "simulator env steps per second (render, physics, race state, reward)"),
     "train": ("deepracer.train.bench", "minutes until the policy first completes a lap"),
+    "console": ("deepracer_console.bench", "console: page load, model list, iteration-to-API delay, live view"),
     "device-console": ("deepracer_nodes.bench_console",
                        "camera -> PWM latency without and with the car's web page streaming; frame-to-browser delay"),
 }
