@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("pack", help="check a package folder and pack it into a reproducible .tar.gz")
     p.add_argument("folder", help="model package folder")
     p.add_argument("-o", "--output", help="output .tar.gz (default: FOLDER.tar.gz beside the folder)")
+    p.add_argument("--camera-profile", metavar="NAME_OR_FILE",
+                   help="record the camera the model was trained for (aws-sim, car, or a profile file) in the "
+                        "folder's model_metadata.json before packing; inference_node checks the car's camera against it")
     p = sub.add_parser("import", help="convert an AWS-trained TensorFlow model (console .tar.gz, DeepRacer-for-Cloud "
                        "model folder or model.pb) into a model package",
                        description="Convert an AWS-trained TensorFlow model into a model package (ONNX). Needs the "
@@ -70,6 +73,15 @@ def _info(args: argparse.Namespace) -> int:
     o = info["output"]
     print(f"output       {o['name']!r} {info['onnx_output']['shape']}: {o['kind']}, {o['num_outputs']} values")
     print(f"onnx         {info['onnx']} ({info['onnx_bytes'] / 1e6:.1f} MB)")
+    cam = info.get("camera_profile")
+    if cam is not None:
+        fov = cam.get("field_of_view", {})
+        print(f"camera       {cam['name']!r}: {cam['distortion']['model']} {cam['resolution']['width']}x"
+              f"{cam['resolution']['height']} -> {cam['output']['width']}x{cam['output']['height']}, "
+              f"HFOV {fov.get('horizontal_deg', float('nan')):.1f}°, mount {cam['mount']['height_m']:g} m up, "
+              f"pitch {cam['mount']['pitch_deg']:g}°")
+    else:
+        print("camera       no camera profile recorded")
     return 0
 
 
@@ -139,6 +151,12 @@ def _pack(args: argparse.Namespace) -> int:
 
     folder = Path(args.folder)
     out = Path(args.output) if args.output else folder.resolve().parent / f"{folder.resolve().name}.tar.gz"
+    if args.camera_profile:
+        from deepracer.camera_profile import resolve_profile
+        from deepracer.model.package import record_camera_profile
+
+        profile = resolve_profile(args.camera_profile)
+        print(f"recorded camera profile {profile.name!r} in {record_camera_profile(folder, profile)}")
     pack_model(folder, out)
     print(f"packed {folder} -> {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
