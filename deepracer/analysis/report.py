@@ -155,7 +155,8 @@ def analyze(
     summary: dict[str, Any] = {
         "logdir": str(logdir),
         "sources": [str(p) for p in logs.sources],
-        "track": the_track.base_name if the_track is not None else None,
+        "track": the_track.name if the_track is not None else None,  # resolvable: `--track` takes it back
+        "track_route": the_track.base_name if the_track is not None else None,  # without a direction suffix
         "track_direction": the_track.direction.value if the_track is not None else None,
         "track_found": match.how if match else "unknown",
         "track_fit": match.fit.to_json() if match else None,
@@ -310,7 +311,7 @@ def headline(summary: dict[str, Any]) -> list[tuple[str, str]]:
         if f and summary["track_found"] != "given":
             fit_text = (f": {fmt(f.get('mean_distance_m'), 'm', 2)} mean distance from the centre line, "
                         f"{fmt(100 * (f.get('on_track_fraction') or 0), '%', 1)} of positions on the track")
-        rows.append(("Track", f"{summary['track']}, {direction} — {fmt(summary.get('track_length_m'), 'm', 2)} long, "
+        rows.append(("Track", f"{summary.get('track_route') or summary['track']}, {direction} — {fmt(summary.get('track_length_m'), 'm', 2)} long, "
                               f"{fmt(summary.get('track_width_m'), 'm', 2)} wide ({summary['track_found']}{fit_text})"))
     else:
         rows.append(("Track", "not recognised — import the route with `deepracer tracks import` or pass "

@@ -86,7 +86,8 @@ def test_drfc_sample_recognised_from_the_library_without_tracks_dir(library, sam
 def test_clockwise_driving_is_recognised(library, sample, tmp_path):
     logs = reversed_evaluation(sample, tmp_path / "logs")
     summary = analyze(logs, tmp_path / "out", quiet=True)
-    assert summary["track"] == "reinvent_base" and summary["track_direction"] == "clockwise"
+    assert summary["track"] == "reinvent_base_cw" and summary["track_route"] == "reinvent_base"
+    assert summary["track_direction"] == "clockwise"
     assert "reinvent_base, clockwise" in _page_text(tmp_path / "out")
 
 
@@ -126,7 +127,7 @@ def test_our_evaluation_on_a_clockwise_track(tmp_path):
                  "--out", str(tmp_path / "ev")]) == 0
     assert json.loads((tmp_path / "ev" / "evaluation.json").read_text())["track"] == "oval_cw"
     summary = analyze(tmp_path / "ev", tmp_path / "out", quiet=True)
-    assert summary["track"] == "oval" and summary["track_direction"] == "clockwise"
+    assert summary["track"] == "oval_cw" and summary["track_direction"] == "clockwise"
     assert summary["track_found"] == "recorded in the logs"
     assert summary["track_fit"]["on_track_fraction"] == 1.0 and summary["evaluation"]["laps"] == 1
 
