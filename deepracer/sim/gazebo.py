@@ -37,6 +37,16 @@ WHEEL_RADIUS_M = 0.033
 WHEEL_WIDTH_M = 0.025
 
 
+# The files declare SDF spec 1.9 and are written for Gazebo Harmonic (gz-sim 8, sdformat 14).
+# One element in them is newer than spec 1.9 as SDFormat 12.3 (Debian bookworm, `ign sdf -k`)
+# knows it; older readers copy it through without checking it (docs/gazebo.md).
+SDF_VERSION = "1.9"
+TARGET = "Gazebo Harmonic (gz-sim 8, sdformat 14)"
+NEWER_ELEMENTS: dict[str, str] = {
+    # sensor/camera/camera_info_topic: where the camera publishes its CameraInfo (the bridge maps it)
+    "camera_info_topic": "sdformat 12.7 (Gazebo Harmonic's sdformat 14 has it)",
+}
+
 _POSE = CameraPose()  # the built-in renderer's camera mounting
 
 
@@ -197,7 +207,7 @@ def car_model_sdf(camera: CameraSpec | None = None, wheelbase_m: float = WHEELBA
         + [wheel_joint.format(name=f"{s}_wheel", parent="chassis") for s in ("rear_left", "rear_right")]
     )
     return f"""<?xml version="1.0"?>
-<sdf version="1.9">
+<sdf version="{SDF_VERSION}">
   <model name="{MODEL_NAME}">
     <link name="chassis">
       <pose>{wheelbase_m / 2:.4f} 0 0.06 0 0 0</pose>
@@ -260,7 +270,7 @@ def track_model_sdf(track_name: str) -> str:
       </visual>"""
 
     return f"""<?xml version="1.0"?>
-<sdf version="1.9">
+<sdf version="{SDF_VERSION}">
   <model name="{TRACK_MODEL_NAME}">
     <static>true</static>
     <!-- {escape(track_name)}: road between the route's inner and outer borders, white border lines -->
@@ -305,7 +315,7 @@ def objects_sdf(objects: list[Any]) -> str:
 def world_sdf(pose: tuple[float, float, float], physics_hz: float = 500.0, objects: list[Any] | None = None) -> str:
     x, y, yaw = pose
     return f"""<?xml version="1.0"?>
-<sdf version="1.9">
+<sdf version="{SDF_VERSION}">
   <world name="{WORLD_NAME}">
     <physics name="default" type="ignored">
       <max_step_size>{1.0 / physics_hz:.6f}</max_step_size>
@@ -374,7 +384,7 @@ def _model_config(name: str, description: str) -> str:
 <model>
   <name>{name}</name>
   <version>1.0</version>
-  <sdf version="1.9">model.sdf</sdf>
+  <sdf version="{SDF_VERSION}">model.sdf</sdf>
   <description>{escape(description)}</description>
 </model>
 """
