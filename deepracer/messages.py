@@ -138,9 +138,10 @@ class PolicyAction(_JsonRecord):
     speed: float  # m/s
     index: int | None  # discrete action index; None for a continuous action space
     frame_stamp: float  # the answered image's stamp (sim time in the simulator)
-    inference_ms: float = 0.0
+    inference_ms: float = 0.0  # the network alone (onnxruntime)
     latency_ms: float = 0.0  # frame stamp -> decision published
     model: str = ""
+    received_ms: float = 0.0  # frame stamp -> the image reached inference_node (camera + transport)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ class ServoPulses(_JsonRecord):
     reason: str  # PulseReason
     written_at: float  # wall time (time.time())
     error: str = ""  # with reason "fault"
+    received_at: float = 0.0  # wall time the cmd_vel behind a "command" write arrived (0 otherwise)
 
 
 @dataclass(frozen=True)

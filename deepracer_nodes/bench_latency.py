@@ -11,6 +11,17 @@ Correlation by time/order: a command belongs to the newest frame captured before
 are 1/fps apart, latency a few ms), each frame to at most one command. A frame without a
 command is a dropped frame; a policy command that never reached the endpoint is a dropped
 command.
+
+Each matched frame is split into hops (`"hops"` in the JSON, p50/p99/mean and share of the mean
+total), from the nodes' own clocks (one wall clock, all on this machine):
+- camera: capture -> the image is in inference_node's callback (resize/convert, publish, transport);
+- inference: image in -> policy/cmd_vel published (decode, preprocess, onnxruntime: `onnx` alone);
+- control: policy/cmd_vel published -> cmd_vel in servo_node's callback (control_node, two transports);
+- servo: cmd_vel in -> PWM written (mapping, the PCA9685 register writes).
+Without servo_node (endpoint cmd_vel) "control" ends at the probe and there is no servo hop.
+
+The default run is 2,000 frames per mode (67 s at 30 fps), so p99 is the 20th-worst frame, not
+the 3rd as in a 300-frame run.
 """
 
 from __future__ import annotations
@@ -30,11 +41,15 @@ from typing import Any
 import numpy as np
 
 MODES = ("composed", "processes")
+DEFAULT_FRAMES = 2000
+HOPS = ("camera", "inference", "control", "servo")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=[*MODES, "both"], default="both", help="graph in one process, separate processes, or both")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measurement time per mode (after warm-up)")
+    parser.add_argument("--frames", type=int, default=DEFAULT_FRAMES,
+                        help=f"frames to measure per mode, after warm-up (default {DEFAULT_FRAMES}: a stable p99)")
+    parser.add_argument("--seconds", type=float, default=None, help="measurement time per mode instead of --frames")
     parser.add_argument("--fps", type=float, default=30.0, help="camera frame rate")
     parser.add_argument("--executor", choices=["auto", "single", "multi", "events"], default="auto",
                         help="composed mode: rclpy executor (auto = events where available, else single)")
@@ -50,6 +65,9 @@ class Records:
     policy: list[int] = field(default_factory=list)  # policy/cmd_vel arrivals
     commands: list[int] = field(default_factory=list)  # endpoint times (cmd_vel arrival or servo written_at)
     policy_ms: list[float] = field(default_factory=list)  # frame -> policy/cmd_vel, as inference_node reports it
+    # per frame (capture stamp in µs) -> (received_ms, latency_ms, inference_ms) from policy/action
+    actions: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    received: dict[int, int] = field(default_factory=dict)  # endpoint time -> servo's cmd_vel arrival (ns)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def clear(self) -> None:
@@ -58,6 +76,8 @@ class Records:
             self.policy.clear()
             self.commands.clear()
             self.policy_ms.clear()
+            self.actions.clear()
+            self.received.clear()
 
 
 def correlate(frames: list[int], commands: list[int], period_ns: int) -> tuple[list[float], int, int]:
@@ -67,6 +87,12 @@ def correlate(frames: list[int], commands: list[int], period_ns: int) -> tuple[l
     same frame is surplus. Frames in the last period are ignored (their command may still be
     on its way), as are commands before the first frame.
     """
+    pairs, dropped, surplus = match(frames, commands, period_ns)
+    return [(c - f) / 1e6 for f, c in pairs], dropped, surplus
+
+
+def match(frames: list[int], commands: list[int], period_ns: int) -> tuple[list[tuple[int, int]], int, int]:
+    """correlate()'s matching: ((frame, command) pairs in frame order, dropped frames, surplus commands)."""
     frames = sorted(frames)
     commands = sorted(commands)
     if not frames:
@@ -85,17 +111,56 @@ def correlate(frames: list[int], commands: list[int], period_ns: int) -> tuple[l
             surplus += 1
         else:
             matched[frames[i]] = c
-    latencies = [(matched[f] - f) / 1e6 for f in counted if f in matched]
+    pairs = [(f, matched[f]) for f in counted if f in matched]
     dropped = sum(1 for f in counted if f not in matched)
-    return latencies, dropped, surplus
+    return pairs, dropped, surplus
+
+
+def _action_for(actions: dict[int, tuple[float, float, float]], frame_ns: int) -> tuple[float, float, float] | None:
+    key = round(frame_ns / 1000)
+    return next((actions[k] for k in (key, key - 1, key + 1) if k in actions), None)
+
+
+def hop_times(pairs: list[tuple[int, int]], actions: dict[int, tuple[float, float, float]],
+              received: dict[int, int]) -> dict[str, list[float]]:
+    """Per matched frame, the ms spent in each hop (module docstring); frames whose policy/action
+    the probe missed are left out of the split."""
+    hops: dict[str, list[float]] = {name: [] for name in (*HOPS, "onnx", "total")}
+    for frame, command in pairs:
+        action = _action_for(actions, frame)
+        if action is None:
+            continue
+        received_ms, latency_ms, inference_ms = action
+        total = (command - frame) / 1e6
+        hops["camera"].append(received_ms)
+        hops["inference"].append(latency_ms - received_ms)
+        hops["onnx"].append(inference_ms)
+        servo_in = received.get(command)
+        if servo_in:
+            hops["control"].append((servo_in - frame) / 1e6 - latency_ms)
+            hops["servo"].append((command - servo_in) / 1e6)
+        else:
+            hops["control"].append(total - latency_ms)
+        hops["total"].append(total)
+    return {k: v for k, v in hops.items() if v}
+
+
+def _stats(values: list[float], total_mean: float) -> dict[str, float]:
+    a = np.asarray(values)
+    return {"p50_ms": round(float(np.percentile(a, 50)), 3), "p99_ms": round(float(np.percentile(a, 99)), 3),
+            "mean_ms": round(float(a.mean()), 3), "share": round(float(a.mean() / total_mean), 3) if total_mean else 0.0}
 
 
 def summarize(records: Records, fps: float, seconds: float, endpoint: str) -> dict[str, Any]:
     with records.lock:
         frames, commands, policy = list(records.frames), list(records.commands), list(records.policy)
         policy_ms = np.asarray(records.policy_ms or [math.nan])
-    latencies, dropped_frames, surplus = correlate(frames, commands, int(1e9 / fps))
+        actions, received = dict(records.actions), dict(records.received)
+    pairs, dropped_frames, surplus = match(frames, commands, int(1e9 / fps))
+    latencies = [(c - f) / 1e6 for f, c in pairs]
     lat = np.asarray(latencies) if latencies else np.asarray([math.nan])
+    hops = hop_times(pairs, actions, received)
+    total_mean = float(np.mean(hops["total"])) if "total" in hops else 0.0
     dropped_commands = max(0, len(policy) - len(commands))
     return {
         "endpoint": endpoint,
@@ -115,6 +180,9 @@ def summarize(records: Records, fps: float, seconds: float, endpoint: str) -> di
         # where the time goes: frame -> policy/cmd_vel published (camera, transport, inference)
         "to_policy_p50_ms": round(float(np.percentile(policy_ms, 50)), 3),
         "to_policy_p99_ms": round(float(np.percentile(policy_ms, 99)), 3),
+        # camera -> inference -> control -> servo, per matched frame (`onnx` is part of inference)
+        "hops": {name: _stats(v, total_mean) for name, v in hops.items() if name != "total"},
+        "hops_frames": len(hops.get("total", [])),
     }
 
 
@@ -161,6 +229,8 @@ class Probe:
         from sensor_msgs.msg import CameraInfo
         from std_msgs.msg import String
 
+        from deepracer.messages import PolicyAction, PulseReason, ServoPulses
+
         self.records = Records()
         self.context = Context()
         rclpy.init(context=self.context, args=[], signal_handler_options=SignalHandlerOptions.NO)
@@ -181,14 +251,19 @@ class Probe:
                 r.commands.append(now)
 
         def on_action(msg: String) -> None:
+            a = PolicyAction.from_json(msg.data)
             with r.lock:
-                r.policy_ms.append(float(json.loads(msg.data)["latency_ms"]))
+                r.policy_ms.append(a.latency_ms)
+                r.actions[round(a.frame_stamp * 1e6)] = (a.received_ms, a.latency_ms, a.inference_ms)
 
         def on_pulses(msg: String) -> None:
-            data = json.loads(msg.data)
-            if data.get("reason") == "command":
+            p = ServoPulses.from_json(msg.data)
+            if p.reason == PulseReason.COMMAND:
+                written = int(p.written_at * 1e9)
                 with r.lock:
-                    r.commands.append(int(float(data["written_at"]) * 1e9))
+                    r.commands.append(written)
+                    if p.received_at:
+                        r.received[written] = int(p.received_at * 1e9)
 
         self.node.create_subscription(CameraInfo, "camera/camera_info", on_frame, 50)
         self.node.create_subscription(Twist, "policy/cmd_vel", on_policy, 50)
@@ -252,14 +327,15 @@ def measure(mode: str, args: argparse.Namespace, model: Path, endpoint: str, wor
     from deepracer_nodes.graph_runner import GraphRunner
 
     namespace = f"/bench_latency_{os.getpid()}_{mode}"
+    seconds = args.seconds if args.seconds is not None else args.frames / args.fps
     specs = bench_specs(model, args.fps, endpoint, workdir)
     with GraphRunner(specs, processes=(mode == "processes"), namespace=namespace,
                      executor=args.executor, on_event=lambda m: None) as graph:
-        probe = subprocess.Popen([sys.executable, "-c", _PROBE_CODE, namespace, endpoint, str(args.seconds), str(args.fps)],
+        probe = subprocess.Popen([sys.executable, "-c", _PROBE_CODE, namespace, endpoint, str(seconds), str(args.fps)],
                                  stdout=subprocess.PIPE, text=True)
         try:
-            _wait_with_progress(probe, graph, args.seconds, f"latency {mode}")
-            out, _ = probe.communicate(timeout=90.0 + args.seconds)
+            _wait_with_progress(probe, graph, seconds, f"latency {mode}")
+            out, _ = probe.communicate(timeout=90.0 + seconds)
         finally:
             if probe.poll() is None:
                 probe.kill()

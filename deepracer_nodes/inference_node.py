@@ -15,7 +15,6 @@ metadata's `camera_profile`): a different field of view or lens model is warned 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -30,6 +29,7 @@ from std_srvs.srv import Trigger
 from deepracer.camera_profile import CameraProfileWatch
 from deepracer.control.kinematics import action_to_twist
 from deepracer.errors import DeepRacerError, ModelPackageError
+from deepracer.messages import PolicyAction
 from deepracer.model.policy import OnnxPolicy
 from deepracer.paths import bundled_model
 from deepracer_nodes.executors import spin_node
@@ -138,6 +138,7 @@ class InferenceNode(Node):
 
     # -- the hot path -------------------------------------------------------------------------
     def _on_image(self, msg: Image) -> None:
+        received_ns = self.get_clock().now().nanoseconds
         policy = self.policy
         if policy is None:
             return
@@ -154,17 +155,18 @@ class InferenceNode(Node):
         twist.linear.x, twist.angular.z = action_to_twist(decision.steering_angle, decision.speed)
         self.cmd_pub.publish(twist)
         self.frames_processed += 1
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        now = self.get_clock().now().nanoseconds * 1e-9
-        self.action_pub.publish(String(data=json.dumps({
-            "steering_angle": decision.steering_angle,
-            "speed": decision.speed,
-            "index": decision.index,
-            "frame_stamp": stamp,
-            "inference_ms": round(decision.inference_ms, 3),
-            "latency_ms": round((now - stamp) * 1000.0, 3),
-            "model": policy.name,
-        })))
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        now_ns = self.get_clock().now().nanoseconds
+        self.action_pub.publish(String(data=PolicyAction(
+            steering_angle=decision.steering_angle,
+            speed=decision.speed,
+            index=decision.index,
+            frame_stamp=stamp_ns * 1e-9,
+            inference_ms=round(decision.inference_ms, 3),
+            latency_ms=round((now_ns - stamp_ns) / 1e6, 3),
+            model=policy.name,
+            received_ms=round((received_ns - stamp_ns) / 1e6, 3),
+        ).to_json()))
 
 
 def main(args: list[str] | None = None) -> None:

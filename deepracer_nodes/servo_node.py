@@ -111,7 +111,7 @@ class ServoNode(Node):
 
     # ------------------------------------------------------------ writing
 
-    def _write(self, pulses: Pulses, reason: PulseReason, raw: bool = False) -> Pulses | None:
+    def _write(self, pulses: Pulses, reason: PulseReason, raw: bool = False, received_at: float = 0.0) -> Pulses | None:
         with self._lock:
             if self.closed or self.failed.done():
                 return None
@@ -120,12 +120,12 @@ class ServoNode(Node):
             except HardwareError as err:
                 self._fault(err)
                 return None
-            self._publish(written, reason)
+            self._publish(written, reason, received_at=received_at)
             return written
 
-    def _publish(self, written: Pulses, reason: PulseReason, error: str = "") -> None:
+    def _publish(self, written: Pulses, reason: PulseReason, error: str = "", received_at: float = 0.0) -> None:
         msg = String(data=ServoPulses(throttle_us=written.throttle_us, steering_us=written.steering_us, reason=reason,
-                                      written_at=time.time(), error=error).to_json())
+                                      written_at=time.time(), error=error, received_at=received_at).to_json())
         try:
             self.pulses_pub.publish(msg)
         except Exception:  # context already shut down (exit path): the hardware write is what counts
@@ -165,11 +165,13 @@ class ServoNode(Node):
         return time.monotonic() < self._armed_at
 
     def _on_cmd_vel(self, msg: Twist) -> None:
+        received_at = time.time()
         if self.calibration_mode or self._arming():
             return
         with self._lock:
             self._last_input = time.monotonic()
-            self._write(self.output.mapping.for_twist(msg.linear.x, msg.angular.z), PulseReason.COMMAND)
+            self._write(self.output.mapping.for_twist(msg.linear.x, msg.angular.z), PulseReason.COMMAND,
+                        received_at=received_at)
 
     def _on_raw(self, msg: String) -> None:
         if not self.calibration_mode:
