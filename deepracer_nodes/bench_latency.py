@@ -213,8 +213,9 @@ def bench_specs(model: Path, fps: float, endpoint: str, workdir: Path) -> list:
         from deepracer.control.calibration import Calibration, save
 
         save(Calibration(), workdir / "calibration.yaml")
-    specs = drive_graph(**overrides)
-    return specs if endpoint == "servo" else [s for s in specs if s.name != "servo_node"]
+    # the camera -> PWM path only (the car's web page has its own bench: `deepracer bench console`)
+    path = ("camera_node", "inference_node", "control_node") + (("servo_node",) if endpoint == "servo" else ())
+    return [s for s in drive_graph(**overrides) if s.name in path]
 
 
 class Probe:

@@ -56,10 +56,10 @@ class CameraNode(Node):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_loop, name="camera_capture", daemon=True)
         self._thread.start()
-        self.get_logger().info(
-            f"{source.description}: publishing {self.camera.width}x{self.camera.height} {self.camera.encoding}"
-            f" at {p['fps']} fps"
-        )
+        # "publishing" is said once a frame went out: a camera that is not there yet logs
+        # "no camera ... retrying" in between, never "publishing" before it has a frame
+        self._started = f"{self.camera.width}x{self.camera.height} {self.camera.encoding} at {p['fps']} fps"
+        self.get_logger().info(f"{source.description}: opening ({self._started})")
 
     def _capture_loop(self) -> None:
         while not self._stop.is_set():
@@ -93,6 +93,8 @@ class CameraNode(Node):
             info.distortion_model = cal.distortion_model
             info.d, info.k, info.r, info.p = cal.d, cal.k, cal.r, cal.p
         self.pub_info.publish(info)  # without a calibration: K = 0, as ROS expects of an uncalibrated camera
+        if self.frames_published == 0:
+            self.get_logger().info(f"{self.camera.source.description}: publishing {self._started}")
         self.frames_published += 1
 
     def _load_camera_info(self, name: str) -> tuple[CameraInfoFile | None, str | None]:

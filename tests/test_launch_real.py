@@ -148,7 +148,7 @@ def test_sigint_to_the_launch_process_group_leaves_every_node_clean_and_the_pwm_
         code = proc.wait(timeout=40)
         out = proc.output()
         assert code == 0, out[-6000:]
-        _assert_clean(out, ["camera_node", "inference_node", "control_node", "servo_node"])
+        _assert_clean(out, [spec.name for spec in drive_graph(car.config)])
         assert car.pulses() == (NEUTRAL_US, NEUTRAL_US)
         assert car.tree.errors == []
     finally:
@@ -167,7 +167,7 @@ def test_double_sigint_to_deepracer_drive_leaves_the_pwm_neutral(env, tmp_path, 
         assert code == 0, out[-6000:]
         assert not BAD_EXIT.search(out), out[-6000:]
         if processes:  # every node process exited 0, none was respawned
-            for node in ("camera_node", "inference_node", "control_node", "servo_node"):
+            for node in (spec.name for spec in drive_graph(car.config)):
                 assert f"{node} exited with 0\n" in out, out[-6000:]
             assert "respawning" not in out, out[-6000:]
         assert car.pulses() == (NEUTRAL_US, NEUTRAL_US)
