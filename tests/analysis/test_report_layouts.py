@@ -152,7 +152,7 @@ def test_continuous_action_space_and_unknown_track(sample, tmp_path):
 
 
 def test_console_metrics_folder_gives_the_console_chart(library, sample, tmp_path):
-    logs = console_export(sample, tmp_path / "c", iterations=27, metrics=True)
+    logs = console_export(sample, tmp_path / "c", metrics=True)
     summary = analyze(logs, tmp_path / "out", quiet=True)
     assert summary["metrics"]["iterations"] == 28 and summary["metrics"]["best_evaluation_completion"] == 100
     assert "training_metrics.csv" in summary["tables"]
