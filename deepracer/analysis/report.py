@@ -308,7 +308,7 @@ def headline(summary: dict[str, Any]) -> list[tuple[str, str]]:
         f = summary.get("track_fit") or {}
         direction = (summary.get("track_direction") or "").replace("counterclockwise", "counter-clockwise")
         fit_text = ""
-        if f and summary["track_found"] != "given":
+        if f and f.get("points", 0) > 0:
             fit_text = (f": {fmt(f.get('mean_distance_m'), 'm', 2)} mean distance from the centre line, "
                         f"{fmt(100 * (f.get('on_track_fraction') or 0), '%', 1)} of positions on the track")
         rows.append(("Track", f"{summary.get('track_route') or summary['track']}, {direction} — {fmt(summary.get('track_length_m'), 'm', 2)} long, "
