@@ -1,6 +1,7 @@
 """`deepracer camera`: camera profiles (the lens a model is trained for), and `deepracer calibrate camera`.
 
     deepracer camera list [--json]                             # the built-in profiles
+    deepracer camera board [--board 9x6] [--square-mm 25] --out board.png   # a chessboard to print
     deepracer camera show NAME_OR_FILE [--json]                # a profile with its derived field of view
     deepracer camera profile --from-calibration FILE --height-m H --pitch-deg P [--forward-m X] --out PROFILE
     deepracer camera check --camera-profile NAME_OR_FILE --camera-info FILE   # the inference node's check, offline
@@ -212,6 +213,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.required = True
     p = sub.add_parser("list", help="the built-in camera profiles")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("board", help="write a chessboard PNG that prints at its true size")
+    p.add_argument("--board", type=_size, default=None, metavar="COLSxROWS", help="inner corners (default 9x6)")
+    p.add_argument("--square-mm", type=float, default=None, help="side of one square, mm (default 25)")
+    p.add_argument("--dpi", type=int, default=300, help="resolution stored in the PNG (default 300)")
+    p.add_argument("--out", required=True, metavar="PNG")
     p = sub.add_parser("show", help="a camera profile (built-in name or file) with its derived field of view")
     p.add_argument("profile", metavar="NAME_OR_FILE")
     p.add_argument("--json", action="store_true")
@@ -231,7 +237,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"list": _list, "show": _show, "profile": _profile, "check": _check}[args.camera_command](args)
+    return {"list": _list, "board": _board, "show": _show, "profile": _profile,
+            "check": _check}[args.camera_command](args)
+
+
+def _board(args: argparse.Namespace) -> int:
+    from deepracer.hardware import camera_calibration as cc
+
+    cols, rows = args.board or (cc.DEFAULT_COLS, cc.DEFAULT_ROWS)
+    board = cc.Board(cols, rows, (args.square_mm or cc.DEFAULT_SQUARE_M * 1000) / 1000.0)
+    if not 72 <= args.dpi <= 2400:
+        raise cc.CameraCalibrationError(f"--dpi must be between 72 and 2400, not {args.dpi}")
+    path = cc.write_board_png(board, args.out, args.dpi)
+    w_mm, h_mm = (cols + 2) * board.square_m * 1000, (rows + 2) * board.square_m * 1000
+    fits = " (fits A4 and Letter landscape)" if w_mm <= 279 and h_mm <= 210 else ""
+    print(f"wrote {path}: {board.describe()}, {w_mm:g} x {h_mm:g} mm with the margin{fits}. Print it at 100 % "
+          "(actual size, no fit-to-page), glue it flat on card, and measure a square: pass that as --square-mm")
+    return 0
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -112,6 +112,39 @@ class Board:
                 f"of {self.square_m * 1000:g} mm")
 
 
+def board_image(board: Board, dpi: int = 300, margin_squares: float = 0.5) -> np.ndarray:
+    """The printable board: (cols+1) x (rows+1) squares of `square_m` at `dpi`, in a white margin."""
+    px = board.square_m / 0.0254 * dpi  # pixels per square
+    n_x, n_y = board.cols + 1, board.rows + 1
+    m = int(round(margin_squares * px))
+    w, h = int(round(n_x * px)) + 2 * m, int(round(n_y * px)) + 2 * m
+    img = np.full((h, w), 255, np.uint8)
+    for j in range(n_y):
+        for i in range(n_x):
+            if (i + j) % 2 == 0:
+                x0, y0 = m + int(round(i * px)), m + int(round(j * px))
+                img[y0 : m + int(round((j + 1) * px)), x0 : m + int(round((i + 1) * px))] = 0
+    return img
+
+
+def write_board_png(board: Board, path: str | Path, dpi: int = 300) -> Path:
+    """The board as a PNG that prints at its true size (the DPI is stored in the file's pHYs chunk)."""
+    import struct
+    import zlib
+
+    ok, buf = cv2.imencode(".png", board_image(board, dpi))
+    if not ok:
+        raise CameraCalibrationError("cannot encode the board image")
+    data = buf.tobytes()
+    ppm = int(round(dpi / 0.0254))
+    body = b"pHYs" + struct.pack(">IIB", ppm, ppm, 1)
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+    end_of_ihdr = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
+    path = Path(path)
+    path.write_bytes(data[:end_of_ihdr] + chunk + data[end_of_ihdr:])
+    return path
+
+
 def parse_board_size(text: str) -> tuple[int, int]:
     """'9x6' -> (9, 6)."""
     cols, sep, rows = str(text).lower().partition("x")

@@ -290,3 +290,21 @@ def test_poses_used_by_the_tests_cover_the_image():
     poses = random_poses(PINHOLE, BOARD, 12, seed=3)
     centres = np.array([project(PINHOLE, BOARD.object_points(), p).mean(axis=0) for p in poses])
     assert np.ptp(centres[:, 0]) > 200 and np.ptp(centres[:, 1]) > 100  # views near the edges, not only the middle
+
+
+def test_printable_board_is_detected_and_prints_at_true_size(tmp_path, capsys):
+    import struct
+
+    path = tmp_path / "board.png"
+    assert cli(["camera", "board", "--out", str(path), "--dpi", "200"]) == 0
+    assert "275 x 200 mm" in capsys.readouterr().out
+    data = path.read_bytes()
+    i = data.index(b"pHYs")
+    ppm_x, ppm_y, unit = struct.unpack(">IIB", data[i + 4 : i + 13])
+    assert (ppm_x, ppm_y, unit) == (round(200 / 0.0254),) * 2 + (1,)  # pixels per metre
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    assert np.abs(np.array(image.shape) - np.array([0.2, 0.275]) / 0.0254 * 200).max() <= 1.0  # 275 x 200 mm
+    corners = cc.find_corners(image, BOARD)
+    assert corners is not None and len(corners) == 54
+    spacing_px = np.linalg.norm(corners[1] - corners[0])
+    assert spacing_px == pytest.approx(0.025 / 0.0254 * 200, abs=0.5)  # 25 mm squares
