@@ -290,6 +290,9 @@ def _evaluation_laps(steps: pd.DataFrame, ev: pd.DataFrame, track: Any, out: Pat
 
 
 # -- the headline ----------------------------------------------------------------------
+POOR_FIT = 0.5  # share of positions on the track below which the headline warns
+
+
 def fmt(value: Any, unit: str = "", decimals: int = 1) -> str:
     """A number as a person reads it; '—' for a missing one."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -311,7 +314,10 @@ def headline(summary: dict[str, Any]) -> list[tuple[str, str]]:
         if f and f.get("points", 0) > 0:
             fit_text = (f": {fmt(f.get('mean_distance_m'), 'm', 2)} mean distance from the centre line, "
                         f"{fmt(100 * (f.get('on_track_fraction') or 0), '%', 1)} of positions on the track")
-        rows.append(("Track", f"{summary.get('track_route') or summary['track']}, {direction} — {fmt(summary.get('track_length_m'), 'm', 2)} long, "
+            if (f.get("on_track_fraction") or 0) < POOR_FIT:
+                fit_text += " — the positions do not fit this track: check --track"
+        name = summary.get("track_route") or summary["track"]
+        rows.append(("Track", f"{name}, {direction} — {fmt(summary.get('track_length_m'), 'm', 2)} long, "
                               f"{fmt(summary.get('track_width_m'), 'm', 2)} wide ({summary['track_found']}{fit_text})"))
     else:
         rows.append(("Track", "not recognised — import the route with `deepracer tracks import` or pass "

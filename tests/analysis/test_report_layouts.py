@@ -157,3 +157,9 @@ def test_console_metrics_folder_gives_the_console_chart(library, sample, tmp_pat
     assert summary["metrics"]["iterations"] == 28 and summary["metrics"]["best_evaluation_completion"] == 100
     assert "training_metrics.csv" in summary["tables"]
     assert "Console metrics" in _page_text(tmp_path / "out")
+
+
+def test_a_wrong_track_given_is_called_out(sample, tmp_path):
+    summary = analyze(sample / "evaluation-20220709200242", tmp_path / "out", track="speedway", quiet=True)
+    assert summary["track_found"] == "given" and summary["track_fit"]["on_track_fraction"] < 0.5
+    assert "do not fit this track" in _page_text(tmp_path / "out")
