@@ -132,15 +132,18 @@ def hop_times(pairs: list[tuple[int, int]], actions: dict[int, tuple[float, floa
             continue
         received_ms, latency_ms, inference_ms = action
         total = (command - frame) / 1e6
+        servo_in = received.get(command)
+        control = ((servo_in - frame) / 1e6 if servo_in else total) - latency_ms
+        if control < 0:
+            # the command left before this frame's decision: it answered an earlier frame (matching by
+            # time misattributes when a frame takes longer than the camera period), so no split
+            continue
         hops["camera"].append(received_ms)
         hops["inference"].append(latency_ms - received_ms)
         hops["onnx"].append(inference_ms)
-        servo_in = received.get(command)
+        hops["control"].append(control)
         if servo_in:
-            hops["control"].append((servo_in - frame) / 1e6 - latency_ms)
             hops["servo"].append((command - servo_in) / 1e6)
-        else:
-            hops["control"].append(total - latency_ms)
         hops["total"].append(total)
     return {k: v for k, v in hops.items() if v}
 

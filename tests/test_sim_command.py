@@ -8,13 +8,14 @@ import math
 import cv2
 import numpy as np
 import pytest
+from conftest import skip_or_fail
 
 pytest.importorskip("rclpy")
 
 from deepracer.cli import main
 from deepracer.messages import EpisodeStatus
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.integration]  # real node graphs or processes
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +166,7 @@ def bundled():
 
     path = bundled_model()
     if not path.exists():
-        pytest.skip(f"no bundled model at {path}")
+        skip_or_fail(f"no bundled model at {path} (models/*.tar.gz is part of the repository)")
     return path
 
 
@@ -181,4 +182,6 @@ def test_real_time_default_mode_drives_with_the_bundled_model(capsys, bundled):
     out = _run_json(capsys, "--max-seconds", "2", "--no-video")
     assert out["lock_step"] is False and out["stop_reason"] == "time_up"
     assert out["laps"][0]["progress"] > 5  # it moved along the track in 2 s of real time
-    assert 25 <= out["steps"] <= 32  # one record per camera step (15 Hz), the start counted once
+    # one record per camera step (15 Hz) of the simulated time, the start counted once; how much wall
+    # time that took (a loaded machine drops physics backlog) does not change the count
+    assert abs(out["steps"] - (round(out["sim_time_s"] * 15) + 1)) <= 1

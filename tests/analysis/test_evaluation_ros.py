@@ -10,7 +10,7 @@ from deepracer.analysis.evaluation import EvaluationResult, evaluate, write_outp
 from deepracer.analysis.simtrace import iter_rows
 from deepracer_nodes.sim_runner import drive_evaluation
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.integration]  # real node graphs or processes
 
 
 @pytest.fixture(scope="module")

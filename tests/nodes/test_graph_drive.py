@@ -22,7 +22,7 @@ from deepracer.graph import drive_graph  # noqa: E402
 from deepracer.model import reference_net  # noqa: E402
 from deepracer_nodes.graph_runner import GraphRunner  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.integration]  # real node graphs or processes
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -47,6 +47,14 @@ def test_hops_split_each_matched_frame_and_add_up_to_its_latency():
     assert hops["onnx"] == pytest.approx([3.0, 2.5]) and hops["total"] == pytest.approx([9.0, 7.0])
 
 
+def test_a_command_sent_before_the_frames_decision_is_not_split():
+    """Matched by time to the newest frame, but it left the servo before that frame's decision was
+    out: it answered an earlier frame, so it says nothing about this frame's hops."""
+    pairs = [(0, 9 * MS)]
+    actions = {0: (2.0, 12.0, 3.0)}  # the decision came at 12 ms
+    assert hop_times(pairs, actions, {9 * MS: 8 * MS}) == {}
+
+
 def test_the_default_run_is_long_enough_for_a_stable_p99():
     parser = argparse.ArgumentParser()
     add_arguments(parser)

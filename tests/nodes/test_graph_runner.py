@@ -17,7 +17,7 @@ from deepracer.errors import ConfigError  # noqa: E402
 from deepracer.graph import NodeSpec, drive_graph  # noqa: E402
 from deepracer_nodes.graph_runner import GraphRunner  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.integration]  # real node graphs or processes
 _ns = itertools.count()
 
 

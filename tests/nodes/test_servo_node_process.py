@@ -18,7 +18,7 @@ from geometry_msgs.msg import Twist  # noqa: E402
 from deepracer.control.calibration import Calibration, Steering, Throttle, save  # noqa: E402
 from deepracer.hardware.emulated.sysfs import EmulatedSysfsPwm  # noqa: E402
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.integration]  # real node graphs or processes
 _n = itertools.count()
 CAL = Calibration(50, Steering(1900, 1500, 1100, 30), Throttle(1300, 1500, 1700, 2.0))
 

@@ -185,8 +185,9 @@ def test_several_tracks_are_trained_and_evaluated(tmp_path):
     train(tiny_config(out, tmp_path, track="oval,hairpins", steps=300, eval_trials=2))
     rows = json.loads((out / "metrics" / "iterations.json").read_text())
     assert rows[0]["evaluation"]["trials"] == 4  # per track: one plain, one randomised
-    tracks = {round(float(line.split(",")[13]), 2)
-              for line in (out / "training-simtrace" / "0-iteration.csv").read_text().splitlines()[1:]}
+    from deepracer.analysis.simtrace import iter_rows
+
+    tracks = {round(float(row["track_len"]), 2) for row in iter_rows(out / "training-simtrace" / "0-iteration.csv")}
     assert len(tracks) == 2  # episodes ran on both tracks (told apart by track_len)
 
 
