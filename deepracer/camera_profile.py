@@ -145,12 +145,14 @@ class Intrinsics:
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     def field_of_view(self) -> FieldOfView:
-        """Edge-to-edge angles through the principal point, and corner to corner (degrees)."""
+        """Edge-to-edge angles through the principal point, and corner to corner (the two corners' angles
+        from the optical axis, added), in degrees."""
         w, h, cx, cy = self.width, self.height, self.cx, self.cy
         r = self.rays(np.array([[-0.5, cy], [w - 0.5, cy], [cx, -0.5], [cx, h - 0.5], [-0.5, -0.5], [w - 0.5, h - 0.5]]))
         horiz = math.degrees(math.atan2(r[1, 0], r[1, 2]) - math.atan2(r[0, 0], r[0, 2]))
         vert = math.degrees(math.atan2(r[3, 1], r[3, 2]) - math.atan2(r[2, 1], r[2, 2]))
-        diag = math.degrees(math.acos(float(np.clip(r[4] @ r[5], -1.0, 1.0))))
+        # corner to corner through the axis: can exceed 180° for a fisheye, where the angle between the rays cannot
+        diag = math.degrees(math.acos(float(np.clip(r[4, 2], -1, 1))) + math.acos(float(np.clip(r[5, 2], -1, 1))))
         return FieldOfView(horiz, vert, diag)
 
 
