@@ -147,6 +147,7 @@ export default function CreateModelPage() {
       if (from.network) setNetwork(from.network);
       if (from.reward_function) setReward(from.reward_function);
       if (from.max_minutes) setMaxMinutes(String(from.max_minutes));
+      if (from.max_steps) setMaxSteps(String(from.max_steps));
     }
     setInitialised(true);
   }, [d, source.data, cloneId, initialised]);

@@ -128,7 +128,7 @@ function LogView({ url, active }: { url: string; active: boolean }) {
       {log.error && <Alert type="error">{log.error}</Alert>}
       <pre
         data-testid="job-log"
-        style={{ maxHeight: 480, overflow: "auto", background: "#0f1b2a", color: "#e9ebed", padding: 12, borderRadius: 8, fontSize: 12, margin: 0 }}
+        style={{ maxHeight: 480, overflow: "auto", background: "#0f1b2a", color: "#e9ebed", padding: 12, borderRadius: 8, fontSize: 12, margin: 0, whiteSpace: "pre-wrap", wordBreak: "break-all" }}
       >
         {text || (log.loading ? "Loading…" : "The job has not written anything yet.")}
       </pre>
