@@ -41,9 +41,11 @@ NODES: dict[str, tuple[str, str, str]] = {
     "control_node": ("control_node", "deepracer_nodes.control_node", "ControlNode"),
     "servo_node": ("servo_node", "deepracer_nodes.servo_node", "ServoNode"),
     "sim_node": ("sim_node", "deepracer_nodes.sim_node", "SimNode"),
+    "device_console_node": ("device_console_node", "deepracer_nodes.device_console_node", "DeviceConsoleNode"),
 }
 
-DRIVE_NODES = ["camera_node", "inference_node", "control_node", "servo_node"]
+# device_console_node: the car's web page (docs/device-console.md); `enabled: false` in the config turns it off
+DRIVE_NODES = ["camera_node", "inference_node", "control_node", "servo_node", "device_console_node"]
 # The simulator replaces the camera and the servo, nothing else.
 SIM_NODES = ["sim_node", "inference_node", "control_node"]
 

@@ -78,11 +78,11 @@ def _latency(args: argparse.Namespace, model: Path, workdir: Path, console: bool
     from deepracer.device_console.auth import write_password_file
     from deepracer.errors import DeepRacerError
     from deepracer_nodes.bench_latency import _PROBE_CODE, _wait_with_progress, bench_specs
-    from deepracer_nodes.console_graph import console_spec
+    from deepracer_nodes.console_graph import CONSOLE_NODE, console_spec
     from deepracer_nodes.graph_runner import GraphRunner
 
     namespace = f"/bench_console_{os.getpid()}_{'with' if console else 'without'}"
-    specs = bench_specs(model, args.fps, "servo", workdir)
+    specs = [s for s in bench_specs(model, args.fps, "servo", workdir) if s.name != CONSOLE_NODE]
     if console:
         pw = write_password_file(workdir / "console-password", PASSWORD)
         specs.append(console_spec(port=0, password_file=str(pw), models_dir=str(workdir / "models")))

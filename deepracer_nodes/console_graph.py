@@ -39,6 +39,15 @@ def console_overrides(port: int | None, host: str | None, password_file: str | N
     return out
 
 
+def check_password_file(password_file: str | None) -> None:
+    """A password file named on the command line must exist (ConfigError naming it, before anything starts)."""
+    if password_file and not Path(password_file).expanduser().is_file():
+        from deepracer.errors import ConfigError
+
+        raise ConfigError("console password file not found (make one: deepracer device-console password --file FILE)",
+                          Path(password_file).expanduser())
+
+
 def sim_console_specs(port: int, host: str = "127.0.0.1", password_file: str = "", calibration_file: str = "",
                       model: str = "", track: str = "", seed: int = 0, randomize: bool = False,
                       config: str | None = None, models_dir: str = "") -> list[NodeSpec]:

@@ -133,8 +133,8 @@ class DeviceConsoleNode(Node):
             password = PasswordCheck.from_file(pw_file)
         except ConfigError as err:
             # No password, no page: nothing on it may work without the car's password.
-            self.get_logger().error(f"web console not started: {err} (set one: deepracer install-system, or "
-                                    "the password_file parameter)")
+            self.get_logger().warning(f"web console off: {err} (set one: deepracer install-system, deepracer "
+                                      "device-console password, or the password_file parameter)")
             return
         if not password.hashed:
             self.get_logger().warning(f"{pw_file} holds a plain-text password; store a hash "

@@ -60,7 +60,8 @@ def assert_same_graph(launched: list[dict], specs, namespace: str, tmp_path: Pat
 def test_default_launch_matches_deepracer_drive(launch_file, tmp_path):
     launched = launch(launch_file)
     specs = drive_graph()
-    assert [n["name"] for n in launched] == ["camera_node", "inference_node", "control_node", "servo_node"]
+    assert [n["name"] for n in launched] == ["camera_node", "inference_node", "control_node", "servo_node",
+                                             "device_console_node"]
     assert_same_graph(launched, specs, "", tmp_path)
     control = launched[2]["parameters"][0]
     assert control["mode"] == "stopped"  # the car boots stopped through launch too

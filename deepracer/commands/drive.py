@@ -19,13 +19,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", action="store_true", help="one process per node (respawned after a crash)")
     parser.add_argument("--namespace", metavar="NS", default="", help="prefix for every node and topic")
     parser.add_argument("--model", metavar="PKG", default="", help="model package (directory or .tar.gz)")
+    add_console_arguments(parser, "port of the car's web page (default: the config's, 8080)",
+                          host_default="the config's, 0.0.0.0 in config/drive.yaml")
+
+
+def add_console_arguments(parser: argparse.ArgumentParser, port_help: str, host_default: str) -> None:
+    """The car's web page (device_console_node, docs/device-console.md); `deepracer sim` has them too."""
+    parser.add_argument("--console-port", type=int, metavar="PORT", default=None, help=port_help)
+    parser.add_argument("--console-host", metavar="ADDR", default=None, help=f"address it listens on (default: {host_default})")
+    parser.add_argument("--console-password-file", metavar="FILE", default=None,
+                        help="its password (argon2 hash; default: the installed one, see `deepracer device-console password`)")
 
 
 def run(args: argparse.Namespace) -> int:
     from deepracer.graph import drive_graph, drive_overrides
+    from deepracer_nodes.console_graph import check_password_file, console_overrides
     from deepracer_nodes.graph_runner import GraphRunner
 
-    specs = drive_graph(args.config, **drive_overrides(args.model))
+    check_password_file(args.console_password_file)
+    console = console_overrides(args.console_port, args.console_host, args.console_password_file)
+    specs = drive_graph(args.config, **(drive_overrides(args.model) | ({"device_console_node": console} if console else {})))
     runner = GraphRunner(specs, processes=args.processes, namespace=args.namespace,
                          on_event=lambda msg: print(f"deepracer drive: {msg}", file=sys.stderr, flush=True))
     stop_signal: list[int] = []

@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export-gazebo", metavar="DIR", default=None,
                         help="write a Gazebo world, car model and ros_gz_bridge config for the track to DIR and exit")
     add_race_type_arguments(parser)
+    from deepracer.commands.drive import add_console_arguments
+
+    add_console_arguments(parser, "serve the car's web page on PORT and drive from the browser until Ctrl-C "
+                          "(the car starts stopped; no lap limit, no video)", host_default="127.0.0.1")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--laps must be at least 1, not {args.laps}")
     if args.export_gazebo:
         return _export_gazebo(args)
+    if args.console_port is not None:  # the car's web page on the simulated car, until Ctrl-C
+        from deepracer_nodes.console_graph import check_password_file, run_sim_console
+
+        check_password_file(args.console_password_file)
+        return run_sim_console(args.console_port, args.console_host or "127.0.0.1", args.console_password_file,
+                               args.out, args.model, args.track, args.seed, args.randomize, args.processes)
 
     from deepracer.messages import SimStatus
     from deepracer_nodes.sim_runner import DRIVER_PURE_PURSUIT, run_sim_graph

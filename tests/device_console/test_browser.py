@@ -116,8 +116,8 @@ def sim(tmp_path_factory):
     port = free_port()
     env = dict(os.environ, DEEPRACER_MODELS=str(tmp / "models"), PYTHONUNBUFFERED="1")
     log = (tmp / "sim.log").open("w")
-    cmd = [sys.executable, "-c", "import sys; from deepracer_nodes.console_graph import run_sim_console; "
-           f"sys.exit(run_sim_console({port}, password_file={str(pw)!r}, out={str(tmp / 'out')!r}))"]
+    cmd = deepracer_command() + ["sim", "--console-port", str(port), "--console-password-file", str(pw),
+                                 "--out", str(tmp / "out")]
     proc = subprocess.Popen(cmd,
                             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

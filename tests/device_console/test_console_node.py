@@ -45,8 +45,10 @@ def car(ros_context, tmp_path):
     specs = drive_graph(camera_node={"device": "synthetic", "fps": 30.0},
                         inference_node={"model": str(model)},
                         control_node={"command_timeout": CONTROL_TIMEOUT_S},
-                        servo_node={"backend": "emulated", "i2c_bus": bus, "calibration_file": str(cal_file)})
-    specs.append(console_spec(port=0, password_file=str(pw), models_dir=str(tmp_path / "models")))
+                        servo_node={"backend": "emulated", "i2c_bus": bus, "calibration_file": str(cal_file)},
+                        device_console_node={"host": "127.0.0.1", "port": 0, "password_file": str(pw),
+                                             "models_dir": str(tmp_path / "models")})
+    assert [s.name for s in specs][-1] == "device_console_node"  # part of the car's graph
     ns = f"/t_console_{os.getpid()}_{bus}"
     with GraphRunner(specs, namespace=ns, context=ros_context) as graph:
         node = graph.nodes["device_console_node"]
