@@ -132,28 +132,58 @@ def _inspect(source: Path) -> tuple[ModelPackage | None, list[str]]:
 
 
 def _validate(root: Path, source: Path, problems: list[str]) -> ModelPackage | None:
+    """The package's checks, in order; each step adds its problems and stops the later ones that need it."""
     meta_path, onnx_path = root / METADATA_FILE, root / ONNX_FILE
-    metadata = None
-    if not meta_path.is_file():
-        problems.append(f"{meta_path}: {METADATA_FILE} is missing")
-    else:
-        try:
-            metadata = ModelMetadata.from_file(meta_path)
-        except ModelPackageError as err:
-            problems.append(str(err))
-    session = None
-    if not onnx_path.is_file():
-        problems.append(f"{onnx_path}: {ONNX_FILE} is missing")
-    else:
-        try:
-            session = make_session(onnx_path, num_threads=1)
-        except Exception as err:  # onnxruntime raises its own exception types
-            problems.append(f"{onnx_path}: onnxruntime cannot load the model: {_first_line(err)}")
+    metadata, session = _load_metadata(meta_path, problems), _load_session(onnx_path, problems)
     if metadata is None or session is None:
         return None
+    graph_input = _graph_input(session.get_inputs(), metadata, meta_path, onnx_path, problems)
+    if graph_input is None:
+        return None
+    shape = list(graph_input.shape)
+    spec = _input_spec(graph_input, shape, metadata, meta_path, onnx_path, problems)
+    if spec is None:
+        return None
+    found = _graph_output(session.get_outputs(), metadata, meta_path, onnx_path, problems)
+    if found is None or problems:
+        return None
+    graph_output, out_spec = found
+    if not _dry_run(session, graph_input, graph_output, spec, metadata, meta_path, onnx_path, problems):
+        return None
+    name = tarball_stem(source) if source.is_file() else source.resolve().name
+    return ModelPackage(
+        source=source, root=root, onnx_path=onnx_path, metadata=metadata, input_spec=spec, output_spec=out_spec,
+        name=name,
+        onnx_input={"name": graph_input.name, "shape": shape, "type": graph_input.type},
+        onnx_output={"name": graph_output.name, "shape": list(graph_output.shape), "type": graph_output.type},
+    )
 
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    # The input: the named one, or the only one.
+
+def _load_metadata(meta_path: Path, problems: list[str]) -> ModelMetadata | None:
+    if not meta_path.is_file():
+        problems.append(f"{meta_path}: {METADATA_FILE} is missing")
+        return None
+    try:
+        return ModelMetadata.from_file(meta_path)
+    except ModelPackageError as err:
+        problems.append(str(err))
+        return None
+
+
+def _load_session(onnx_path: Path, problems: list[str]) -> Any:
+    if not onnx_path.is_file():
+        problems.append(f"{onnx_path}: {ONNX_FILE} is missing")
+        return None
+    try:
+        return make_session(onnx_path, num_threads=1)
+    except Exception as err:  # onnxruntime raises its own exception types
+        problems.append(f"{onnx_path}: onnxruntime cannot load the model: {_first_line(err)}")
+        return None
+
+
+def _graph_input(inputs: list[Any], metadata: ModelMetadata, meta_path: Path, onnx_path: Path,
+                 problems: list[str]) -> Any:
+    """The image input: the one onnx.input.name names, or the only one; a 4-D float tensor."""
     spec_name = metadata.input.name if metadata.input is not None else None
     if spec_name is not None:
         matching = [i for i in inputs if i.name == spec_name]
@@ -174,54 +204,55 @@ def _validate(root: Path, source: Path, problems: list[str]) -> ModelPackage | N
         problems.append(f"{onnx_path}: input {graph_input.name!r} has shape {shape}; a 4-D image tensor "
                         "(N,C,H,W or N,H,W,C) is needed")
         return None
-    if metadata.input is not None:
-        spec = metadata.input
-        expected = spec.shape()
-        if any(isinstance(d, int) and d > 0 and d != e for d, e in zip(shape[1:], expected[1:], strict=True)):
-            problems.append(f"{meta_path}: onnx.input describes a {spec.layout} tensor of shape {list(expected)} "
-                            f"but {onnx_path.name} takes {shape}")
-        if spec.name is None:
-            spec = replace(spec, name=graph_input.name)
-    else:
+    return graph_input
+
+
+def _input_spec(graph_input: Any, shape: list[Any], metadata: ModelMetadata, meta_path: Path, onnx_path: Path,
+                problems: list[str]) -> InputSpec | None:
+    """The metadata's onnx.input block checked against the graph, or one inferred from the shape."""
+    if metadata.input is None:
         try:
-            spec = InputSpec.from_shape(shape, name=graph_input.name)
+            return InputSpec.from_shape(shape, name=graph_input.name)
         except ModelPackageError as err:
             problems.append(f"{onnx_path}: {err}")
             return None
+    spec = metadata.input
+    expected = spec.shape()
+    if any(isinstance(d, int) and d > 0 and d != e for d, e in zip(shape[1:], expected[1:], strict=True)):
+        problems.append(f"{meta_path}: onnx.input describes a {spec.layout} tensor of shape {list(expected)} "
+                        f"but {onnx_path.name} takes {shape}")
+    return replace(spec, name=graph_input.name) if spec.name is None else spec
 
+
+def _graph_output(outputs: list[Any], metadata: ModelMetadata, meta_path: Path, onnx_path: Path,
+                  problems: list[str]) -> tuple[Any, OutputSpec] | None:
+    """The action output: the one onnx.output.name names, or the first."""
     out_spec = metadata.output_spec
-    if out_spec.name is not None:
-        matching = [o for o in outputs if o.name == out_spec.name]
-        if not matching:
-            problems.append(f"{meta_path}: onnx.output.name {out_spec.name!r} is not an output of {onnx_path.name} "
-                            f"(outputs: {[o.name for o in outputs]})")
-            return None
-        graph_output = matching[0]
-    else:
-        graph_output = outputs[0]
-        out_spec = OutputSpec(out_spec.kind, graph_output.name)
-    if problems:
+    if out_spec.name is None:
+        return outputs[0], OutputSpec(out_spec.kind, outputs[0].name)
+    matching = [o for o in outputs if o.name == out_spec.name]
+    if not matching:
+        problems.append(f"{meta_path}: onnx.output.name {out_spec.name!r} is not an output of {onnx_path.name} "
+                        f"(outputs: {[o.name for o in outputs]})")
         return None
+    return matching[0], out_spec
 
-    # One dummy inference: proves the graph runs and gives the real output size.
+
+def _dry_run(session: Any, graph_input: Any, graph_output: Any, spec: InputSpec, metadata: ModelMetadata,
+             meta_path: Path, onnx_path: Path, problems: list[str]) -> bool:
+    """One dummy inference: proves the graph runs and has one output per action."""
     try:
         raw = session.run([graph_output.name], {graph_input.name: np.zeros(spec.shape(), np.float32)})[0]
     except Exception as err:
         problems.append(f"{onnx_path}: the model fails on a {list(spec.shape())} input: {_first_line(err)}")
-        return None
+        return False
     n = metadata.num_outputs
     if np.asarray(raw).size != n:
         what = f"{n} discrete actions" if metadata.action_space_type == "discrete" else "a continuous action space"
         problems.append(f"{meta_path}: {what} needs {n} outputs but {onnx_path.name} output "
                         f"{graph_output.name!r} gives {np.asarray(raw).size} (shape {list(np.shape(raw))})")
-        return None
-    name = tarball_stem(source) if source.is_file() else source.resolve().name
-    return ModelPackage(
-        source=source, root=root, onnx_path=onnx_path, metadata=metadata, input_spec=spec, output_spec=out_spec,
-        name=name,
-        onnx_input={"name": graph_input.name, "shape": shape, "type": graph_input.type},
-        onnx_output={"name": graph_output.name, "shape": list(graph_output.shape), "type": graph_output.type},
-    )
+        return False
+    return True
 
 
 def record_camera_profile(folder: str | Path, profile) -> Path:
