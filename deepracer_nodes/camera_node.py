@@ -54,12 +54,13 @@ class CameraNode(Node):
         self.camera_info, self.camera_info_error = self._load_camera_info(str(p["camera_info_file"]))
         self.frames_published = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._capture_loop, name="camera_capture", daemon=True)
-        self._thread.start()
         # "publishing" is said once a frame went out: a camera that is not there yet logs
         # "no camera ... retrying" in between, never "publishing" before it has a frame
+        # (set before the capture thread starts: its first frame reads it)
         self._started = f"{self.camera.width}x{self.camera.height} {self.camera.encoding} at {p['fps']} fps"
         self.get_logger().info(f"{source.description}: opening ({self._started})")
+        self._thread = threading.Thread(target=self._capture_loop, name="camera_capture", daemon=True)
+        self._thread.start()
 
     def _capture_loop(self) -> None:
         while not self._stop.is_set():

@@ -48,7 +48,7 @@ def no_default_calibration(tmp_path, monkeypatch):
 def test_640x480_calibration_is_published_scaled_to_160x120_with_the_image_stamp(rig, tmp_path):
     path = save_camera_info(CAL_640, tmp_path / "camera_info.yaml")
     r = rig(device="synthetic", fps=60.0, width=160, height=120, camera_info_file=str(path), frame_id="cam")
-    assert r.spin_until(lambda: len(r.infos) >= 2 and len(r.images) >= 2)
+    assert r.spin_until(lambda: len(r.infos) >= 2 and len(r.images) >= 2, timeout=20.0)  # a loaded 2-core machine
     info = r.infos[0]
     stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in r.images}
     assert (info.header.stamp.sec, info.header.stamp.nanosec) in stamps
@@ -69,7 +69,7 @@ def test_calibration_at_the_published_size_is_published_unchanged(rig, tmp_path)
     path = save_camera_info(CAL_640, tmp_path / "camera_info.yaml")
     r = rig(device="synthetic", fps=60.0, width=640, height=480, capture_width=640, capture_height=480,
             camera_info_file=f"file://{path}")  # camera_info_manager's URL form works too
-    assert r.spin_until(lambda: len(r.infos) >= 1)
+    assert r.spin_until(lambda: len(r.infos) >= 1, timeout=20.0)  # a loaded 2-core machine
     np.testing.assert_allclose(r.infos[0].k, CAL_640.k)
 
 
@@ -84,7 +84,7 @@ def test_missing_or_corrupt_file_is_named_and_images_keep_coming(rig, tmp_path, 
     if content is not None:
         path.write_text(content)
     r = rig(device="synthetic", fps=60.0, camera_info_file=str(path))
-    assert r.spin_until(lambda: len(r.images) >= 3 and len(r.infos) >= 3)
+    assert r.spin_until(lambda: len(r.images) >= 3 and len(r.infos) >= 3, timeout=20.0)  # a loaded 2-core machine
     assert str(path) in r.node.camera_info_error and reason in r.node.camera_info_error
     assert list(r.infos[-1].k) == [0.0] * 9  # uncalibrated, as ROS expects without a calibration
 
@@ -92,12 +92,12 @@ def test_missing_or_corrupt_file_is_named_and_images_keep_coming(rig, tmp_path, 
 def test_other_aspect_ratio_is_refused_naming_the_file(rig, tmp_path):
     path = save_camera_info(CAL_640, tmp_path / "camera_info.yaml")
     r = rig(device="synthetic", fps=60.0, width=160, height=90, camera_info_file=str(path))
-    assert r.spin_until(lambda: len(r.images) >= 2)
+    assert r.spin_until(lambda: len(r.images) >= 2, timeout=20.0)  # a loaded 2-core machine
     assert str(path) in r.node.camera_info_error and "aspect ratio" in r.node.camera_info_error
 
 
 def test_no_file_configured_and_no_default_file_is_uncalibrated_without_error(rig):
     r = rig(device="synthetic", fps=60.0)
-    assert r.spin_until(lambda: len(r.infos) >= 1)
+    assert r.spin_until(lambda: len(r.infos) >= 1, timeout=20.0)  # a loaded 2-core machine
     assert r.node.camera_info is None and r.node.camera_info_error is None
     assert list(r.infos[0].k) == [0.0] * 9
