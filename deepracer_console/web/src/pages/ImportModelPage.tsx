@@ -1,7 +1,6 @@
 // Import model: a model package or a training folder (.tar.gz). A refusal shows the server's reason.
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
-import Alert from "@cloudscape-design/components/alert";
 import Button from "@cloudscape-design/components/button";
 import Container from "@cloudscape-design/components/container";
 import ContentLayout from "@cloudscape-design/components/content-layout";
@@ -10,15 +9,19 @@ import Form from "@cloudscape-design/components/form";
 import FormField from "@cloudscape-design/components/form-field";
 import Header from "@cloudscape-design/components/header";
 import Input from "@cloudscape-design/components/input";
+import Select from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import { api, ApiError, messageOf } from "../api";
-import type { Model } from "../types";
+import { usePolled } from "../common";
+import type { Model, Track } from "../types";
 
 export default function ImportModelPage() {
   const navigate = useNavigate();
   const [files, setFiles] = useState<File[]>([]);
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
+  const [track, setTrack] = useState<string>();
+  const tracks = usePolled<Track[]>("/api/tracks");
   const [error, setError] = useState<{ message: string; field?: string }>();
   const [busy, setBusy] = useState(false);
 
@@ -31,6 +34,7 @@ export default function ImportModelPage() {
     form.append("file", files[0]);
     if (name) form.append("name", name);
     if (description) form.append("description", description);
+    if (track) form.append("track", track);
     setBusy(true);
     setError(undefined);
     try {
@@ -48,7 +52,7 @@ export default function ImportModelPage() {
     <ContentLayout header={<Header variant="h1" description="Bring in a model trained elsewhere: DeepRacer on AWS, DeepRacer-for-Cloud or this project.">Import model</Header>}>
       <form onSubmit={(e) => { e.preventDefault(); submit(); }}>
         <Form
-          errorText={error && !["name", "description"].includes(error.field ?? "") ? error.message : undefined}
+          errorText={error && !["name", "description", "file", "track"].includes(error.field ?? "") ? error.message : undefined}
           errorIconAriaLabel="Error"
           actions={
             <SpaceBetween direction="horizontal" size="xs">
@@ -86,7 +90,15 @@ export default function ImportModelPage() {
               <FormField label={<span>Description <i>- optional</i></span>} errorText={fieldError("description")}>
                 <Input value={description} onChange={(e) => setDescription(e.detail.value)} ariaLabel="Description" />
               </FormField>
-              {error?.field && ["name", "description"].includes(error.field) && <Alert type="error">{error.message}</Alert>}
+              <FormField label={<span>Track <i>- optional</i></span>} description="The track it was trained on (default: the default track)." errorText={fieldError("track")}>
+                <Select
+                  selectedOption={track ? { value: track, label: track } : null}
+                  placeholder="Default track"
+                  options={(tracks.data ?? []).map((t) => ({ value: t.name, label: t.name }))}
+                  onChange={(e) => setTrack(e.detail.selectedOption.value)}
+                  ariaLabel="Track"
+                />
+              </FormField>
             </SpaceBetween>
           </Container>
         </Form>

@@ -71,7 +71,7 @@ export default function ModelsPage() {
   });
 
   return (
-    <ContentLayout header={<Header variant="h1">Your models</Header>}>
+    <ContentLayout>
       <SpaceBetween size="m">
         {models.error && <Alert type="error" header="Could not load the models">{models.error}</Alert>}
         <Table
@@ -83,9 +83,11 @@ export default function ModelsPage() {
           loadingText="Loading models"
           variant="full-page"
           stickyHeader
+          wrapLines
           header={
             <Header
               variant="awsui-h1-sticky"
+              description="Train a model, watch it learn, evaluate it and download it for the car."
               counter={models.data ? `(${models.data.length})` : undefined}
               actions={
                 <SpaceBetween direction="horizontal" size="xs">
@@ -97,7 +99,7 @@ export default function ModelsPage() {
                 </SpaceBetween>
               }
             >
-              Models
+              Your models
             </Header>
           }
           filter={
@@ -105,7 +107,7 @@ export default function ModelsPage() {
               {...filterProps}
               filteringPlaceholder="Find models"
               filteringAriaLabel="Filter models"
-              countText={`${filteredItemsCount ?? 0} matches`}
+              countText={filteredItemsCount === 1 ? "1 match" : `${filteredItemsCount ?? 0} matches`}
             />
           }
           pagination={<Pagination {...paginationProps} />}
