@@ -19,8 +19,12 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page
 
 REPO = Path(__file__).resolve().parents[2]
 DIST_INDEX = REPO / "deepracer_console" / "web" / "dist" / "index.html"
@@ -105,7 +109,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         missing(f"{CHROMIUM} is missing: apt-get install chromium")
     try:
@@ -134,14 +138,14 @@ class ConsoleErrors:
 
 
 @pytest.fixture
-def page(browser, console: Console, tmp_path: Path):  # noqa: ANN001 - playwright types
+def page(browser: Browser, console: Console, tmp_path: Path) -> Iterator[Page]:
     context = browser.new_context(base_url=console.url, viewport={"width": 1400, "height": 1000},
                                   accept_downloads=True)
     context.set_default_timeout(20_000)
     pg = context.new_page()
     errors = ConsoleErrors()
 
-    def on_console(msg) -> None:  # noqa: ANN001
+    def on_console(msg: ConsoleMessage) -> None:
         if msg.type == "error":
             url = (msg.location or {}).get("url", "")
             errors.errors.append(f"{msg.text} [{url}]")

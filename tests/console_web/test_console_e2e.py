@@ -18,8 +18,12 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 from tests.console_web.conftest import Console, deepracer_command
 
@@ -32,7 +36,7 @@ TRAIN_STEPS = "4000"  # the stop condition; the test stops training well before 
 JOB_TIMEOUT_MS = 240_000
 
 
-def shot(page, folder: Path, name: str) -> None:  # noqa: ANN001
+def shot(page: Page, folder: Path, name: str) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
@@ -53,11 +57,11 @@ def malicious_tarball(path: Path) -> Path:
     return path
 
 
-def wizard_next(page) -> None:  # noqa: ANN001
+def wizard_next(page: Page) -> None:
     page.get_by_role("button", name="Next", exact=True).click()
 
 
-def test_new_user_trains_evaluates_downloads_clones(page, console: Console, shots: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console, shots: Path, tmp_path: Path) -> None:
     started = time.monotonic()
     expect = _expect()
     page.console_errors.allow(r"/api/models/\d+/live\]")  # 404 until the simulator's first frame
@@ -256,7 +260,7 @@ def test_new_user_trains_evaluates_downloads_clones(page, console: Console, shot
     print(f"console e2e: {time.monotonic() - started:.0f} s", file=sys.stderr)
 
 
-def _expect():  # noqa: ANN202
+def _expect() -> Any:
     from playwright.sync_api import expect
 
     return expect

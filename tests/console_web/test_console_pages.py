@@ -7,8 +7,12 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 from deepracer.paths import bundled_model
 from tests.conftest import shared_path
@@ -17,13 +21,13 @@ from tests.console_web.conftest import Console
 pytestmark = pytest.mark.integration
 
 
-def _expect():  # noqa: ANN202
+def _expect() -> Any:
     from playwright.sync_api import expect
 
     return expect
 
 
-def test_import_package_then_delete(page, console: Console, tmp_path: Path) -> None:  # noqa: ANN001
+def test_import_package_then_delete(page: Page, console: Console, tmp_path: Path) -> None:
     expect = _expect()
     package = bundled_model()
     if not package.is_file():
@@ -52,7 +56,7 @@ def test_import_package_then_delete(page, console: Console, tmp_path: Path) -> N
     expect(page.get_by_test_id("models-table").get_by_role("link", name="imported-car")).to_have_count(0)
 
 
-def test_upload_route_and_use_it_in_the_wizard(page, console: Console, tmp_path: Path) -> None:  # noqa: ANN001
+def test_upload_route_and_use_it_in_the_wizard(page: Page, console: Console, tmp_path: Path) -> None:
     expect = _expect()
     route = tmp_path / "Bowtie_track.npy"
     shutil.copyfile(shared_path("tracks", "Bowtie_track.npy"), route)
@@ -73,7 +77,7 @@ def test_upload_route_and_use_it_in_the_wizard(page, console: Console, tmp_path:
     expect(cards.get_by_text(re.compile("Bowtie")).first).to_be_visible()
 
 
-def test_wizard_sac_continuous_and_examples(page, console: Console) -> None:  # noqa: ANN001
+def test_wizard_sac_continuous_and_examples(page: Page, console: Console) -> None:
     expect = _expect()
     page.goto("/models/create")
     page.get_by_label("Model name", exact=True).fill("sac-model")
