@@ -205,39 +205,59 @@ def _progress(items: list[Path], desc: str, quiet: bool) -> Iterable[Path]:
 
 
 def load_logs(root: str | Path, quiet: bool = False) -> LogSet:
-    """Every log under `root` (a folder or one file); LogFormatError when there is none."""
+    """Every log under `root` (a folder or one file); LogFormatError when there is none.
+
+    Steps: the side files (hyperparameters, metadata, metrics, the track's name), which files hold
+    the steps, reading them, one training and one evaluation table."""
     root = Path(root)
     if not root.exists():
         raise LogFormatError("no such file or folder", root)
     logs = LogSet(root=root)
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-
     for p in files:
-        if p.name == "hyperparameters.json":
-            logs.hyperparameters = _read_json(p)
-        elif p.name == "model_metadata.json" and logs.model_metadata is None:
-            logs.model_metadata = _read_json(p)
-        elif p.name == "TrainingMetrics.json":
-            logs.training_metrics = list(_read_json(p).get("metrics", []))
-        elif p.name.startswith("EvaluationMetrics") and p.suffix == ".json":
-            logs.evaluation_metrics[p.stem] = list(_read_json(p).get("metrics", []))
-        elif p.suffix == ".json" and p.parent.name in ("training", "evaluation") and p.parent.parent.name == "metrics":
-            # console / DeepRacer on AWS exports: metrics/training/<job>.json, metrics/evaluation/<job>.json
-            data = _read_json(p)
-            entries = list(data.get("metrics", [])) if isinstance(data, dict) else []
-            if p.parent.name == "training":
-                logs.training_metrics = logs.training_metrics or entries
-            else:
-                logs.evaluation_metrics[p.stem] = entries
-        elif p.name == "evaluation.json" and logs.track_name is None:  # written by `deepracer evaluate`
-            data = _read_json(p)
-            track = data.get("track") if isinstance(data, dict) else None
-            logs.track_name = str(track) if track else None
-        elif p.suffix in (".yaml", ".yml") and logs.track_name is None:
-            m = re.search(r"^WORLD_NAME:\s*\"?([\w.-]+)", p.read_text(encoding="utf-8", errors="replace"), re.M)
-            if m:
-                logs.track_name = m.group(1)
+        _read_side_file(p, logs)
+    train_csv, eval_csv, text_logs = _step_files(files, root, logs)
+    training, evaluation = _read_steps(train_csv, eval_csv, text_logs, root, logs, quiet)
+    if training:
+        df = pd.concat(training, ignore_index=True)
+        df["unique_episode"] = _unique_episodes(df)
+        logs.training = df.sort_values(["unique_episode", "steps"], kind="stable").reset_index(drop=True)
+    if evaluation:
+        df = pd.concat(evaluation, ignore_index=True)
+        logs.evaluation = df.sort_values(["stream", "episode", "steps"], kind="stable").reset_index(drop=True)
+    return logs
 
+
+def _read_side_file(p: Path, logs: LogSet) -> None:
+    """hyperparameters, model metadata, training/evaluation metrics and the track's name, where a file has them."""
+    if p.name == "hyperparameters.json":
+        logs.hyperparameters = _read_json(p)
+    elif p.name == "model_metadata.json" and logs.model_metadata is None:
+        logs.model_metadata = _read_json(p)
+    elif p.name == "TrainingMetrics.json":
+        logs.training_metrics = list(_read_json(p).get("metrics", []))
+    elif p.name.startswith("EvaluationMetrics") and p.suffix == ".json":
+        logs.evaluation_metrics[p.stem] = list(_read_json(p).get("metrics", []))
+    elif p.suffix == ".json" and p.parent.name in ("training", "evaluation") and p.parent.parent.name == "metrics":
+        # console / DeepRacer on AWS exports: metrics/training/<job>.json, metrics/evaluation/<job>.json
+        data = _read_json(p)
+        entries = list(data.get("metrics", [])) if isinstance(data, dict) else []
+        if p.parent.name == "training":
+            logs.training_metrics = logs.training_metrics or entries
+        else:
+            logs.evaluation_metrics[p.stem] = entries
+    elif p.name == "evaluation.json" and logs.track_name is None:  # written by `deepracer evaluate`
+        data = _read_json(p)
+        track = data.get("track") if isinstance(data, dict) else None
+        logs.track_name = str(track) if track else None
+    elif p.suffix in (".yaml", ".yml") and logs.track_name is None:
+        m = re.search(r"^WORLD_NAME:\s*\"?([\w.-]+)", p.read_text(encoding="utf-8", errors="replace"), re.M)
+        if m:
+            logs.track_name = m.group(1)
+
+
+def _step_files(files: list[Path], root: Path, logs: LogSet) -> tuple[list[Path], list[Path], list[Path]]:
+    """(training simtrace CSVs, evaluation simtrace CSVs, RoboMaker logs with steps); LogFormatError if none."""
     train_csv = [p for p in files if p.parent.name == "training-simtrace" and p.suffix == ".csv"]
     eval_csv = [p for p in files if p.parent.name == "evaluation-simtrace" and p.suffix == ".csv"]
     # the console's export holds the same steps twice (simtrace CSVs and RoboMaker logs): CSVs win
@@ -251,7 +271,12 @@ def load_logs(root: str | Path, quiet: bool = False) -> LogSet:
         raise LogFormatError(
             "no logs found: expected training-simtrace/N-iteration.csv, evaluation-simtrace/*.csv "
             "or RoboMaker logs with SIM_TRACE_LOG lines", root)
+    return train_csv, eval_csv, text_logs
 
+
+def _read_steps(train_csv: list[Path], eval_csv: list[Path], text_logs: list[Path], root: Path, logs: LogSet,
+                quiet: bool) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """The step tables (training, evaluation), each with the columns that tell its episodes apart."""
     training: list[pd.DataFrame] = []
     for p in _progress(sorted(train_csv, key=_iteration_of), "training logs", quiet):
         df = read_simtrace_csv(p)
@@ -278,15 +303,7 @@ def load_logs(root: str | Path, quiet: bool = False) -> LogSet:
             df["iteration"] = df["episode"] // logs.episodes_per_iteration
             df["worker"] = 0
             training.append(df)
-
-    if training:
-        df = pd.concat(training, ignore_index=True)
-        df["unique_episode"] = _unique_episodes(df)
-        logs.training = df.sort_values(["unique_episode", "steps"], kind="stable").reset_index(drop=True)
-    if evaluation:
-        df = pd.concat(evaluation, ignore_index=True)
-        logs.evaluation = df.sort_values(["stream", "episode", "steps"], kind="stable").reset_index(drop=True)
-    return logs
+    return training, evaluation
 
 
 def episode_table(df: pd.DataFrame, group: str = "unique_episode", is_eval: bool = False) -> pd.DataFrame:
