@@ -308,3 +308,18 @@ def test_printable_board_is_detected_and_prints_at_true_size(tmp_path, capsys):
     assert corners is not None and len(corners) == 54
     spacing_px = np.linalg.norm(corners[1] - corners[0])
     assert spacing_px == pytest.approx(0.025 / 0.0254 * 200, abs=0.5)  # 25 mm squares
+
+
+def test_calibrate_camera_live_from_a_device_without_ros(tmp_path, capsys):
+    """--device takes frames through the camera layer (here an image folder played once, like a camera)."""
+    folder = tmp_path / "camera"
+    paths = write_views(folder, PINHOLE, BOARD, 12, seed=7)
+    for p in paths[:3]:  # the same view again: refused as too close, not counted
+        (folder / f"{p.stem}_again.png").write_bytes(p.read_bytes())
+    out = tmp_path / "camera_info.yaml"
+    assert cli(["calibrate", "camera", "--device", str(folder) + "/", "--views", "12", "--min-views", "10",
+                "--out", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert 10 <= summary["views"] <= 12 and "capturing from image folder" in captured.err
+    assert summary["fx"] == pytest.approx(PINHOLE.fx, rel=REL_TOL) and out.exists()
