@@ -53,7 +53,7 @@ setup(
         # `deepracer model import`: AWS-trained TensorFlow frozen graphs -> ONNX (never needed on the car)
         "tf-import": ["tensorflow-cpu", "tf2onnx"],
         # the car's own web page (device_console_node): no database, no torch
-        "device-console": ["fastapi", "uvicorn", "argon2-cffi", "itsdangerous", "python-multipart"],
+        "device-console": ["fastapi", "uvicorn", "argon2-cffi", "python-multipart"],
         "test": ["pytest", "pytest-timeout", "ruff", "mypy", "types-PyYAML", "onnx", "gymnasium", "smbus2", "gpiozero", "pyserial", "httpx", "playwright"],
     },
     zip_safe=False,
