@@ -14,6 +14,7 @@ If no model package exists at all, a pure-pursuit driver can stand in for infere
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -208,96 +209,126 @@ def resolve_model(model: str | Path | None, allow_fallback: bool) -> tuple[str, 
     return str(path), DRIVER_MODEL
 
 
-def run_sim_graph(
-    model: str | Path | None = None,
-    track: str | Path | None = None,
-    laps: int = 1,
-    lock_step: bool = False,
-    seed: int = 0,
-    randomize: bool = False,
-    max_seconds: float | None = None,
-    record: bool = True,
-    processes: bool = False,
-    *,
-    allow_fallback: bool = False,
-    stuck_seconds: float = 10.0,
-    wall_timeout_s: float | None = None,
-    namespace: str = "",
-    sim_params: dict[str, Any] | None = None,
-    config: str | Path | None = None,
-    on_status: Callable[[SimStatus, PolicyAction | None], None] | None = None,
-    off_track_penalty: float | None = None,
-) -> SimRunResult:
-    """Drive `laps` laps on `track` with the car's nodes and return what happened.
+@dataclass(frozen=True)
+class SimRunRequest:
+    """What `run_sim_graph` is asked to drive (its keyword arguments)."""
+
+    model: str | Path | None = None
+    track: str | Path | None = None
+    laps: int = 1
+    lock_step: bool = False
+    seed: int = 0
+    randomize: bool = False
+    max_seconds: float | None = None  # simulated time; None = 90 s a lap
+    record: bool = True  # keep camera frames (for the video)
+    processes: bool = False  # one process per node
+    allow_fallback: bool = False  # pure pursuit when no model package exists at all
+    stuck_seconds: float = 10.0
+    wall_timeout_s: float | None = None  # None = max(60 s, 4 x max_seconds)
+    namespace: str = ""
+    sim_params: dict[str, Any] | None = None  # more sim_node parameters
+    config: str | Path | None = None  # params file (default config/sim.yaml)
+    on_status: Callable[[SimStatus, PolicyAction | None], None] | None = None
+    off_track_penalty: float | None = None  # None: the config's
+
+    @property
+    def sim_seconds(self) -> float:
+        return float(self.max_seconds if self.max_seconds is not None else 90.0 * max(1, self.laps))
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.wall_timeout_s if self.wall_timeout_s is not None else max(60.0, 4.0 * self.sim_seconds)
+
+    def specs(self, model_path: str, driver: str) -> list[Any]:
+        """The node graph: config/sim.yaml's sim graph with this run's sim_node and model parameters."""
+        from deepracer.graph import sim_graph, sim_overrides
+
+        overrides = sim_overrides(str(self.track or ""), model_path, self.lock_step)
+        sim = overrides.get("sim_node", {}) | {
+            "track": str(self.track or ""), "seed": int(self.seed), "randomize": bool(self.randomize),
+            "max_laps": int(self.laps), "max_time": self.sim_seconds, "wait_for_status_reader": True}
+        if self.off_track_penalty is not None:
+            sim["off_track_penalty"] = float(self.off_track_penalty)
+        sim |= dict(self.sim_params or {})
+        specs = sim_graph(self.config, sim_node=sim, inference_node={"model": model_path})
+        return [s for s in specs if s.name != "inference_node"] if driver == DRIVER_PURE_PURSUIT else specs
+
+
+@dataclass
+class _Watch:
+    """run_sim_graph's bookkeeping while the graph drives: statuses seen, progress, news."""
+
+    request: SimRunRequest
+    wait_for_actions: bool
+    best_progress: float = -1.0
+    best_at: float = 0.0
+    seen: int = 0
+    last_news: float = field(default_factory=time.monotonic)
+    pending: deque[tuple[SimStatus, float]] = field(default_factory=deque)  # (status, wall time received)
+
+    def poll(self, recorder: _Recorder, graph_running: bool) -> StopReason | None:
+        """Hand the new statuses to on_status, in order; the reason to stop, if one came."""
+        with recorder.lock:
+            received = recorder.status[self.seen:]
+            self.seen = len(recorder.status)
+        now = time.monotonic()
+        self.pending.extend((st, now) for st in received)
+        new = _ready_statuses(self.pending, recorder, self.wait_for_actions, now)
+        if received:
+            self.last_news = now
+        elif not graph_running:
+            raise DeepRacerError("the simulator graph stopped unexpectedly (see the node log above)")
+        elif now - self.last_news > SILENCE_LIMIT_S:
+            raise DeepRacerError(f"no sim/status from sim_node for {SILENCE_LIMIT_S:.0f} s: "
+                                 "the simulator graph is not running (see the node log above)")
+        r = self.request
+        for st, action in new:
+            if r.on_status is not None:
+                r.on_status(st, action)
+            total = st.lap * 100.0 + st.progress  # lap counts completed laps
+            if total > self.best_progress + 0.5:
+                self.best_progress, self.best_at = total, st.sim_time
+            reason = _stop_reason(st, r.laps, r.sim_seconds, self.best_at, r.stuck_seconds)
+            if reason:
+                return reason
+        return None
+
+
+def run_sim_graph(request: SimRunRequest | None = None, /, **kwargs: Any) -> SimRunResult:
+    """Drive `laps` laps on `track` with the car's nodes and return what happened
+    (`run_sim_graph(model=..., laps=...)` or `run_sim_graph(SimRunRequest(...))`).
 
     Stops when the laps are done, after `max_seconds` of simulated time (default 90 s a
     lap), when progress has not advanced for `stuck_seconds` (stuck, or off track for
     good), or after `wall_timeout_s` of wall time as a last resort.
 
-    `on_status(status, action)` gets each sim/status message in order with the
-    policy/action that answered that step's frame, or None. In lock-step with a model, a status is held back until that action is in (or,
-    if none comes, until ACTION_WAIT_S after the next status). `off_track_penalty` (seconds)
-    sets sim_node's parameter of that name (None: the config's, 3 s).
+    `on_status(status, action)` gets each sim/status message in order with the policy/action
+    that answered that step's frame, or None. In lock-step with a model, a status is held back
+    until that action is in (or, if none comes, until ACTION_WAIT_S after the next status).
+    `off_track_penalty` (seconds) sets sim_node's parameter of that name (None: the config's, 3 s).
     """
-    from deepracer.graph import sim_graph
     from deepracer.sim import DEFAULT_TRACK, load_track
     from deepracer_nodes.graph_runner import GraphRunner
 
-    track_obj = load_track(track or DEFAULT_TRACK)  # TrackError for an unknown name
-    model_path, driver = resolve_model(model, allow_fallback)
-    max_seconds = float(max_seconds if max_seconds is not None else 90.0 * max(1, laps))
-    wall_timeout_s = wall_timeout_s if wall_timeout_s is not None else max(60.0, 4.0 * max_seconds)
-
-    track_arg = str(track) if track else ""
-    sim_over = {"track": track_arg, "lock_step": lock_step, "seed": int(seed), "randomize": bool(randomize),
-                "max_laps": int(laps), "max_time": max_seconds, "wait_for_status_reader": True}
-    if off_track_penalty is not None:
-        sim_over["off_track_penalty"] = float(off_track_penalty)
-    sim_over |= dict(sim_params or {})
-    specs = sim_graph(config, sim_node=sim_over, inference_node={"model": model_path})
-    if driver == DRIVER_PURE_PURSUIT:
-        specs = [s for s in specs if s.name != "inference_node"]
+    r = dataclasses.replace(request, **kwargs) if request is not None else SimRunRequest(**kwargs)
+    track_obj = load_track(r.track or DEFAULT_TRACK)  # TrackError for an unknown name
+    model_path, driver = resolve_model(r.model, r.allow_fallback)
+    specs = r.specs(model_path, driver)
 
     ctx = Context()
     rclpy.init(context=ctx, args=[], signal_handler_options=SignalHandlerOptions.NO)
-    recorder = _Recorder(track_obj, record, driver == DRIVER_PURE_PURSUIT, context=ctx, namespace=namespace or None)
+    recorder = _Recorder(track_obj, r.record, driver == DRIVER_PURE_PURSUIT, context=ctx, namespace=r.namespace or None)
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(recorder)
     # lock-step: every frame is answered before the next step, so each status can wait for its action
-    wait_for_actions = lock_step and driver == DRIVER_MODEL
+    watch = _Watch(r, wait_for_actions=r.lock_step and driver == DRIVER_MODEL)
     stop_reason = StopReason.WALL_TIMEOUT
     start = time.monotonic()
     try:
-        with GraphRunner(specs, processes=processes, namespace=namespace) as graph:
-            best_progress, best_at = -1.0, 0.0
-            seen = 0
-            last_news = time.monotonic()
-            pending: deque[tuple[SimStatus, float]] = deque()  # (status, wall time received)
-            while time.monotonic() - start < wall_timeout_s:
+        with GraphRunner(specs, processes=r.processes, namespace=r.namespace) as graph:
+            while time.monotonic() - start < r.wall_seconds:
                 executor.spin_once(timeout_sec=0.05)
-                with recorder.lock:
-                    received = recorder.status[seen:]
-                    seen = len(recorder.status)
-                now = time.monotonic()
-                pending.extend((st, now) for st in received)
-                new = _ready_statuses(pending, recorder, wait_for_actions, now)
-                if received:
-                    last_news = now
-                elif not graph.running:
-                    raise DeepRacerError("the simulator graph stopped unexpectedly (see the node log above)")
-                elif now - last_news > SILENCE_LIMIT_S:
-                    raise DeepRacerError(f"no sim/status from sim_node for {SILENCE_LIMIT_S:.0f} s: "
-                                         "the simulator graph is not running (see the node log above)")
-                reason = None
-                for st, action in new:
-                    if on_status is not None:
-                        on_status(st, action)
-                    total = st.lap * 100.0 + st.progress  # lap counts completed laps
-                    if total > best_progress + 0.5:
-                        best_progress, best_at = total, st.sim_time
-                    reason = _stop_reason(st, laps, max_seconds, best_at, stuck_seconds)
-                    if reason:
-                        break
+                reason = watch.poll(recorder, graph.running)
                 if reason:
                     stop_reason = reason
                     break
@@ -307,7 +338,7 @@ def run_sim_graph(
         recorder.destroy_node()
         if ctx.ok():
             rclpy.shutdown(context=ctx)
-    result = _result(track_obj, model_path, driver, lock_step, laps, stop_reason, recorder, wall)
+    result = _result(track_obj, model_path, driver, r.lock_step, r.laps, stop_reason, recorder, wall)
     result.camera_hz = float(next(s for s in specs if s.name == "sim_node").parameters.get("camera_hz", 15.0))
     return result
 
