@@ -12,6 +12,7 @@ BENCHES = {
     "sim": ("deepracer.sim.bench", "simulator env steps per second (render, physics, race state, reward)"),
     "train": ("deepracer.train.bench", "minutes until the policy first completes a lap"),
     "console": ("deepracer_console.bench", "console: page load, model list, iteration-to-API delay, live view"),
+    "lap": ("deepracer.sim.lap_bench", "racing reference: pure pursuit, the vehicle's limit line and a model, per track"),
     "device-console": ("deepracer_nodes.bench_console",
                        "camera -> PWM latency without and with the car's web page streaming; frame-to-browser delay"),
 }

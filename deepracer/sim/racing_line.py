@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,29 @@ FRONT_WHEEL_MARGIN_M = 0.02  # front wheels run up to L²/2R outside the rear ax
 DEFAULT_SPACING_M = 0.05  # resolution of the line and of its speed profile
 CONTROL_SPACING_M = 0.5  # spacing of the offsets the minimum-time step moves
 MAX_LAP_SECONDS = 120.0
+
+
+class BorderRule(StrEnum):
+    """What counts as a clean lap, for the line and for every driver measured against it.
+
+    all_wheels: all four wheels on the road at every step (the line keeps half the car's width
+    from the borders); deepracer: DeepRacer's off-track rule, at least one wheel on the road
+    (the line may put the car up to half its width minus a margin over a border).
+    """
+
+    ALL_WHEELS = "all_wheels"
+    DEEPRACER = "deepracer"
+
+    def margin_m(self, track_m: float) -> float:
+        """Distance the rear-axle path keeps inside each border (negative: over it)."""
+        if self is BorderRule.ALL_WHEELS:
+            return track_m / 2 + FRONT_WHEEL_MARGIN_M
+        return -track_m / 2 + 1.5 * FRONT_WHEEL_MARGIN_M
+
+# the pure-pursuit driver's search grid (fastest_pure_pursuit)
+PP_MAX_SPEEDS = (2.5, 3.0, 3.5, 4.0)
+PP_LATERAL = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0)
+PP_LOOKAHEADS = ((0.25, 0.15), (0.35, 0.15), (0.35, 0.3), (0.5, 0.3))
 
 
 @dataclass(frozen=True)
@@ -110,10 +134,21 @@ def make_frame(track: Track, margin_m: float, spacing_m: float = DEFAULT_SPACING
     # the smoothed centre sits slightly off the polyline: measure the offset and shift the bounds
     off = _lateral_offsets(track, center)
     lo, hi = -hr - off + margin_m, hl - off - margin_m
+    # smooth the bounds from inside (a running minimum, then its running mean, never exceeds the
+    # bound): a line riding a border must not inherit the kinks of a piecewise-linear route
+    w = max(3, int(round(0.3 / spacing_m)) | 1)
+    hi = _inner_smooth(hi, w)
+    lo = -_inner_smooth(-lo, w)
     if np.any(hi <= lo):
         raise ValueError(f"track {track.name!r} is narrower than the car plus margins ({2 * margin_m:.3f} m) "
                          f"at s = {s[int(np.argmin(hi - lo))]:.2f} m")
     return Frame(s, center, normal, lo, hi, track.length_m)
+
+
+def _inner_smooth(x: np.ndarray, w: int) -> np.ndarray:
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    return uniform_filter1d(minimum_filter1d(x, w, mode="wrap"), w, mode="wrap")
 
 
 def _lateral_offsets(track: Track, points: np.ndarray) -> np.ndarray:
@@ -262,37 +297,53 @@ def _evaluate(frame: Frame, alpha: np.ndarray, lim: VehicleLimits, start: int | 
     return lap_time(ds, v, start), (pts, ds, kappa, heading, v)
 
 
-def min_curvature_offsets(frame: Frame) -> np.ndarray:
-    """Offsets minimising Σ |p[i-1] - 2 p[i] + p[i+1]|² within the bounds (a bounded linear least squares)."""
-    from scipy import sparse
-    from scipy.optimize import lsq_linear
+QP_SPACING_M = 0.2  # the minimum-curvature problem is solved on this coarser grid (well conditioned, small)
 
-    k = len(frame.s)
-    c, nrm = frame.center, frame.normal
-    rows, cols, vals = [], [], []
-    rhs = []
+
+def min_curvature_offsets(frame: Frame, qp_spacing_m: float = QP_SPACING_M) -> np.ndarray:
+    """Offsets minimising Σ |p[i-1] - 2 p[i] + p[i+1]|² within the bounds: a bounded linear least
+    squares (L-BFGS-B on its exact gradient) on a grid every `qp_spacing_m`, then a periodic
+    spline onto the frame's samples."""
+    from scipy.interpolate import CubicSpline
+    from scipy.optimize import minimize
+
+    k = max(8, int(round(frame.length / qp_spacing_m)))
+    sc = np.linspace(0.0, frame.length, k, endpoint=False)  # uniform, also across the start line
+
+    def at(values: np.ndarray) -> np.ndarray:
+        return np.interp(sc, np.r_[frame.s, frame.length], np.r_[values, values[:1]])
+
+    c = np.stack([at(frame.center[:, 0]), at(frame.center[:, 1])], axis=1)
+    nrm = np.stack([at(frame.normal[:, 0]), at(frame.normal[:, 1])], axis=1)
+    nrm /= np.hypot(nrm[:, 0], nrm[:, 1])[:, None]
+    lo, hi = at(frame.lo), at(frame.hi)
+    a = np.zeros((2 * k, k))
+    b = np.zeros(2 * k)
     for axis in (0, 1):
         for i in range(k):
-            r = axis * k + i
             for j, w in (((i - 1) % k, 1.0), (i, -2.0), ((i + 1) % k, 1.0)):
-                rows.append(r)
-                cols.append(j)
-                vals.append(w * nrm[j, axis])
-            rhs.append(-(c[(i - 1) % k, axis] - 2 * c[i, axis] + c[(i + 1) % k, axis]))
-    a = sparse.csr_matrix((vals, (rows, cols)), shape=(2 * k, k))
-    res = lsq_linear(a, np.asarray(rhs), bounds=(frame.lo, frame.hi), method="trf", lsmr_tol="auto", max_iter=2000)
-    return np.clip(res.x, frame.lo, frame.hi)
+                a[axis * k + i, j] += w * nrm[j, axis]
+            b[axis * k + i] = -(c[(i - 1) % k, axis] - 2 * c[i, axis] + c[(i + 1) % k, axis])
+    def f(x: np.ndarray) -> tuple[float, np.ndarray]:
+        r = a @ x - b
+        return float(r @ r), 2.0 * (a.T @ r)
+
+    res = minimize(f, np.zeros(k), jac=True, method="L-BFGS-B", bounds=list(zip(lo, hi, strict=True)),
+                   options={"maxiter": 3000, "ftol": 1e-13, "gtol": 1e-9})
+    x = np.clip(res.x, lo, hi)
+    spline = CubicSpline(np.r_[sc, frame.length], np.r_[x, x[:1]], bc_type="periodic")
+    return np.clip(spline(frame.s), frame.lo, frame.hi)
 
 
 def compute_racing_line(track: Track, params: VehicleParams | None = None, *, method: str = "min_time",
                         margin_m: float | None = None, spacing_m: float = DEFAULT_SPACING_M,
                         control_spacing_m: float = CONTROL_SPACING_M, max_iterations: int = 60,
-                        brake_target_mps: float = 0.0) -> RacingLine:
+                        brake_target_mps: float = 0.0, rule: BorderRule = BorderRule.ALL_WHEELS) -> RacingLine:
     """The racing line of `track` for the vehicle `params` (default: the simulator's).
 
     method: "min_curvature" (fast) or "min_time" (min-curvature start, then lap time minimised).
-    margin_m: distance kept from each border by the rear-axle path (default half the car's
-    width plus FRONT_WHEEL_MARGIN_M), so all four wheels stay on the road.
+    margin_m: distance kept from each border by the rear-axle path (default from `rule`: half
+    the car's width plus FRONT_WHEEL_MARGIN_M, so all four wheels stay on the road).
     """
     from scipy.interpolate import CubicSpline
     from scipy.optimize import minimize
@@ -300,7 +351,7 @@ def compute_racing_line(track: Track, params: VehicleParams | None = None, *, me
     if method not in ("min_curvature", "min_time"):
         raise ValueError(f"method must be min_curvature or min_time, not {method!r}")
     lim = VehicleLimits.from_params(params, brake_target_mps)
-    margin = lim.track_m / 2 + FRONT_WHEEL_MARGIN_M if margin_m is None else margin_m
+    margin = BorderRule(rule).margin_m(lim.track_m) if margin_m is None else margin_m
     frame = make_frame(track, margin, spacing_m)
     alpha = min_curvature_offsets(frame)
     iterations = 0
@@ -336,22 +387,24 @@ def compute_racing_line(track: Track, params: VehicleParams | None = None, *, me
                       alpha=alpha, iterations=iterations, standing_speed=standing_v)
 
 
-def wheels_on_road(track: Track, line: RacingLine, resolution_m: float = 0.005) -> np.ndarray:
-    """Per line point: are all four wheels of a car on the line (rear axle on it, heading along it)
-    inside the track polygon? The simulator's own on-road test, on a finer raster."""
+def wheels_on_road(track: Track, line: RacingLine, resolution_m: float = 0.005,
+                   rule: BorderRule = BorderRule.ALL_WHEELS) -> np.ndarray:
+    """Per line point: does a car on the line (rear axle on it, heading along it) meet `rule`
+    (all four wheels, or at least one, inside the track polygon)? The simulator's own on-road
+    test, on a finer raster."""
     from deepracer.sim.trackmap import TrackMap
 
     tmap = TrackMap(track, resolution_m)
     lim = line.limits
     c, s = np.cos(line.heading), np.sin(line.heading)
     out = np.ones(len(line.points), bool)
+    need_all = BorderRule(rule) is BorderRule.ALL_WHEELS
     for i, (x, y) in enumerate(line.points):
         hx, hy = -s[i] * lim.track_m / 2, c[i] * lim.track_m / 2
         fx, fy = c[i] * lim.wheelbase_m, s[i] * lim.wheelbase_m
-        for wx, wy in ((x + hx, y + hy), (x - hx, y - hy), (x + fx + hx, y + fy + hy), (x + fx - hx, y + fy - hy)):
-            if not tmap.on_road(wx, wy):
-                out[i] = False
-                break
+        on = [tmap.on_road(wx, wy) for wx, wy in ((x + hx, y + hy), (x - hx, y - hy),
+                                                   (x + fx + hx, y + fy + hy), (x + fx - hx, y + fy - hy))]
+        out[i] = all(on) if need_all else any(on)
     return out
 
 
@@ -381,18 +434,20 @@ Controller = Callable[[VehicleState], tuple[float, float]]
 
 
 def drive_lap(track: Track, controller: Controller, reset: Callable[[], None] | None = None,
-              params: dict[str, float] | None = None, vehicle: VehicleParams | None = None) -> DrivenLap:
+              params: dict[str, float] | None = None, vehicle: VehicleParams | None = None,
+              rule: BorderRule = BorderRule.ALL_WHEELS) -> DrivenLap:
     """One lap from rest on the start line, commands at the camera rate (15 Hz) as a model gets;
-    any failure (off track, reversed, immobilized) ends it unclean."""
+    any failure (off track, reversed, immobilized) ends it unclean, and so does a wheel off the
+    road under the all_wheels rule."""
     from deepracer.sim.simulator import SimConfig, Simulator
 
     sim = Simulator(SimConfig(track=track, off_track="end", randomize=False, seed=0,
                               vehicle=vehicle or VehicleParams()))
-    return drive_lap_on(sim, controller, reset, params)
+    return drive_lap_on(sim, controller, reset, params, rule)
 
 
 def drive_lap_on(sim: Any, controller: Controller, reset: Callable[[], None] | None = None,
-                 params: dict[str, float] | None = None) -> DrivenLap:
+                 params: dict[str, float] | None = None, rule: BorderRule = BorderRule.ALL_WHEELS) -> DrivenLap:
     race = sim.reset(0)
     if reset is not None:
         reset()
@@ -402,6 +457,8 @@ def drive_lap_on(sim: Any, controller: Controller, reset: Callable[[], None] | N
         race = sim.step(steer, speed)
         steps += 1
         on += bool(race.all_wheels_on_track)
+        if BorderRule(rule) is BorderRule.ALL_WHEELS and not race.all_wheels_on_track:
+            return DrivenLap(None, "wheel_off_track", race.progress, on / steps, steps, dict(params or {}))
     done = race.lap >= 1 and race.off_track_count == 0
     return DrivenLap(race.lap_times[0] if done else None, race.status if not done else "lap_complete",
                      100.0 if done else race.progress, on / max(steps, 1), steps, dict(params or {}))
@@ -454,7 +511,8 @@ class LineFollower:
 
 def drive_line(track: Track, line: RacingLine, vehicle: VehicleParams | None = None,
                lookaheads: Iterable[tuple[float, float]] = ((0.2, 0.05), (0.25, 0.1), (0.3, 0.1), (0.35, 0.15)),
-               speed_scales: Iterable[float] = (1.0, 0.98, 0.96, 0.94, 0.92, 0.9, 0.85, 0.8)) -> DrivenLap:
+               speed_scales: Iterable[float] = (1.0, 0.98, 0.96, 0.94, 0.92, 0.9, 0.85, 0.8),
+               rule: BorderRule = BorderRule.ALL_WHEELS) -> DrivenLap:
     """The fastest clean lap of the line in the simulator over a few tracking settings; for each
     lookahead the speed is scaled down from the profile until the lap is clean."""
     best: DrivenLap | None = None
@@ -463,7 +521,7 @@ def drive_line(track: Track, line: RacingLine, vehicle: VehicleParams | None = N
         for scale in speed_scales:
             follower = LineFollower(line, lmin, gain, scale)
             lap = drive_lap(track, follower, follower.reset,
-                            {"lookahead_min_m": lmin, "lookahead_gain_s": gain, "speed_scale": scale}, vehicle)
+                            {"lookahead_min_m": lmin, "lookahead_gain_s": gain, "speed_scale": scale}, vehicle, rule)
             last = lap
             if lap.clean:
                 if best is None or lap.lap_time_s < best.lap_time_s:
@@ -474,12 +532,12 @@ def drive_line(track: Track, line: RacingLine, vehicle: VehicleParams | None = N
 
 
 def fastest_pure_pursuit(track: Track, vehicle: VehicleParams | None = None,
-                         max_speeds: Iterable[float] = (2.0, 2.5, 3.0, 3.5, 4.0),
-                         lateral_accels: Iterable[float] = (2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0),
-                         lookaheads: Iterable[tuple[float, float]] = ((0.25, 0.15), (0.35, 0.15), (0.35, 0.3),
-                                                                      (0.5, 0.3), (0.6, 0.2))) -> tuple[DrivenLap, int]:
+                         max_speeds: Iterable[float] = PP_MAX_SPEEDS, lateral_accels: Iterable[float] = PP_LATERAL,
+                         lookaheads: Iterable[tuple[float, float]] = PP_LOOKAHEADS,
+                         rule: BorderRule = BorderRule.ALL_WHEELS) -> tuple[DrivenLap, int]:
     """The centre-line pure-pursuit driver at its fastest clean setting: a grid over its top speed,
-    the lateral acceleration it brakes for and its lookahead. Returns (best lap, settings tried)."""
+    the lateral acceleration it brakes for (beyond the grip limit it slides wide) and its lookahead
+    (minimum, and seconds of speed). Returns (best lap, settings tried)."""
     from deepracer.sim.pure_pursuit import PurePursuitDriver
 
     best: DrivenLap | None = None
@@ -492,7 +550,7 @@ def fastest_pure_pursuit(track: Track, vehicle: VehicleParams | None = None,
                                            lookahead_gain_s=gain)
                 lap = drive_lap(track, driver.command, driver.reset,
                                 {"max_speed": vmax, "lateral_accel": a_lat, "lookahead_min_m": lmin,
-                                 "lookahead_gain_s": gain}, vehicle)
+                                 "lookahead_gain_s": gain}, vehicle, rule)
                 tried += 1
                 fallback = fallback or lap
                 if lap.clean and (best is None or lap.lap_time_s < best.lap_time_s):
