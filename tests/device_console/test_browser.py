@@ -259,6 +259,9 @@ def test_joystick_drives_and_the_car_stops_when_the_wifi_goes_or_the_tab_closes(
     page.fill("#max-speed", "60")
     page.dispatch_event("#max-speed", "input")
     drive_with_joystick(page, status)
+    page.mouse.up()  # letting go sends zero at once
+    status.wait(lambda st: st["speed"] < 0.05, 2, "releasing the stick stops the car")
+    drive_with_joystick(page, status)
     page.screenshot(path=str(shots / "04-manual-joystick.png"))
     time.sleep(0.5)
     assert status.latest["speed"] > 0.2  # still driving while held
@@ -305,6 +308,10 @@ def test_models_bad_upload_refused_good_one_uploaded_and_selected(sim, browser, 
     page.screenshot(path=str(shots / "06-model-selected.png"))
     page.click("#model-list li[data-name=bundled] .select-model")
     page.wait_for_selector("#model-list li[data-name=bundled].active", timeout=30_000)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Delete racer-a from the car?"
+    page.click("#model-list li[data-name=racer-a] .delete-model")
+    page.wait_for_selector("#model-list li[data-name=racer-a]", state="detached", timeout=10_000)
+    assert not (models / "racer-a").exists()
     context.close()
 
 
