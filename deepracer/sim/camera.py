@@ -224,40 +224,35 @@ class Renderer:
 
 
 # -- solid objects in the camera view ---------------------------------------------------------
-# a cuboid's corners: bit 0 = +x, bit 1 = +y, bit 2 = top; faces listed with outward normals
-_CORNERS = np.array([[(i & 1) - 0.5, ((i >> 1) & 1) - 0.5, (i >> 2) & 1] for i in range(8)], np.float64)
+# a cuboid's corners: bit 0 = +x, bit 1 = +y, bit 2 = top; faces +x, -x, +y, -y, top
 _FACES = ((1, 3, 7, 5), (0, 4, 6, 2), (2, 6, 7, 3), (0, 1, 5, 4), (4, 5, 7, 6))
-_FACES_A = [np.array(f) for f in _FACES]
-_FACE_FIRST = [f[0] for f in _FACES]
-_NORMALS = np.array([(1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1)], np.float64)
 _SHADE = np.array([0.8, 0.7, 0.6, 0.55, 1.0], np.float32)  # fixed light: top brightest
 _NEAR = 0.01  # m in front of the lens: polygons are clipped here
 
 
-def object_cuboids(kind: str) -> tuple[tuple[float, float, float, float, float, str], ...]:
+FAR_DETAIL_M2 = 3.0**2  # beyond this a car is one box (a few pixels: its shape would not show)
+_CUBOIDS: dict[tuple[str, bool], tuple[tuple[float, float, float, float, float, str], ...]] = {}
+
+
+def object_cuboids(kind: str, simple: bool = False) -> tuple[tuple[float, float, float, float, float, str], ...]:
     """(length, width, forward offset, z bottom, z top, colour key) of the boxes an object is drawn as."""
+    hit = _CUBOIDS.get((kind, simple))
+    if hit is not None:
+        return hit
     from deepracer.sim.objects import BOX_SIZE_M, CAR_FOOTPRINT_M, CAR_HEIGHT_M
 
     if kind == "box":
         ln, wd, ht = BOX_SIZE_M
-        return ((ln, wd, 0.0, 0.0, ht, "box"),)
-    ln, wd = CAR_FOOTPRINT_M
-    shell = "bot_car" if kind == "bot_car" else "car"
-    return ((ln, wd, 0.0, 0.015, 0.085, "chassis"), (ln * 0.8, wd * 0.9, -0.02, 0.085, CAR_HEIGHT_M, shell))
-
-
-_LOCAL: dict[str, tuple[np.ndarray, tuple[str, ...]]] = {}
-
-
-def _local_cuboids(kind: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Corners (c, 8, 3) of an object kind's cuboids in its own frame, and their colour keys."""
-    hit = _LOCAL.get(kind)
-    if hit is None:
-        parts = object_cuboids(kind)
-        hit = (np.array([_CORNERS * (ln, wd, z1 - z0) + (off, 0.0, z0) for ln, wd, off, z0, z1, _ in parts]),
-               tuple(q[5] for q in parts))
-        _LOCAL[kind] = hit
-    return hit
+        out: tuple[tuple[float, float, float, float, float, str], ...] = ((ln, wd, 0.0, 0.0, ht, "box"),)
+    else:
+        ln, wd = CAR_FOOTPRINT_M
+        shell = "bot_car" if kind == "bot_car" else "car"
+        if simple:
+            out = ((ln, wd, 0.0, 0.015, CAR_HEIGHT_M, shell),)
+        else:
+            out = ((ln, wd, 0.0, 0.015, 0.085, "chassis"), (ln * 0.8, wd * 0.9, -0.02, 0.085, CAR_HEIGHT_M, shell))
+    _CUBOIDS[(kind, simple)] = out
+    return out
 
 
 class ObjectPainter:
@@ -270,17 +265,14 @@ class ObjectPainter:
         self.fisheye = pose.projection == "fisheye"
         self.f = (width / 2) / (self.half if self.fisheye else math.tan(self.half))
         th = math.radians(pose.pitch_deg)
-        # car frame (x fwd, y left, z up) -> camera (x right, y down, z forward)
-        self.R = np.array([[0.0, -1.0, 0.0],
-                           [-math.sin(th), 0.0, -math.cos(th)],
-                           [math.cos(th), 0.0, -math.sin(th)]])
+        # car frame (x fwd, y left, z up) -> camera (x right, y down, z forward), pitched down by th
         self.cam_yaw = math.radians(pose.yaw_deg)
         # the widest angle from the optical axis that can land in the image (cull beyond it)
         self.cull_angle = min(math.pi, math.hypot(self.half, self.half * height / width) + 0.35)
         self._cache: dict[str, tuple[Any, ...]] = {}
         self._lim = 4.0 * max(width, height)  # keeps fixed-point pixel coordinates in range
         self._centre = np.array([width / 2 - 0.5, height / 2 - 0.5])  # cv2: pixel i's centre is i
-        self._shapes: dict[int, tuple[tuple[Any, ...], tuple[np.ndarray, np.ndarray, tuple[str, ...]]]] = {}
+        self._sin_th, self._cos_th = math.sin(th), math.cos(th)
 
     def draw(self, frame: np.ndarray, x: float, y: float, yaw: float, objects: Sequence[Any],
              app: Appearance, grayscale: bool) -> None:
@@ -293,65 +285,59 @@ class ObjectPainter:
         todo = []
         for o in objects:
             dx, dy = o.x - cx, o.y - cy
-            fx, fy = dx * c + dy * s, -dx * s + dy * c  # in the camera's heading frame
+            fx, fy = dx * c + dy * s, -dx * s + dy * c  # in the lens's heading frame (x ahead, y left)
             d2 = fx * fx + fy * fy
             if d2 > r2 or fx < -0.4 or (fx > 0.4 and abs(math.atan2(fy, fx)) > self.cull_angle):
                 continue
-            todo.append((d2, o))
+            todo.append((d2, fx, fy, o.yaw - psi, str(o.kind)))
         if not todo:
             return
         todo.sort(key=lambda t: -t[0])  # far first: near objects are painted over them
         shades = self._palette(app, grayscale)
-        parts = [self._world(o) for _, o in todo]
-        corners = np.concatenate([q[0] for q in parts]) if len(parts) > 1 else parts[0][0]  # (n, 8, 3) world
-        normals = np.concatenate([q[1] for q in parts]) if len(parts) > 1 else parts[0][1]  # (n, 5, 3)
-        colours = [shades[key] for q in parts for key in q[2]]
-        lens = np.array([cx, cy, p.height_m])
-        rel = corners - lens
-        # a face is seen when the lens is on its outer side
-        seen = np.einsum("nfk,nfk->nf", rel[:, _FACE_FIRST], normals) < 0
-        # world -> camera heading frame (rotate by -psi) -> camera (x right, y down, z forward)
-        M = self.R @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
-        cam = rel @ M.T
-        z = cam[:, :, 2]
-        near_ok = z.min(axis=1) >= _NEAR
-        pix = None
-        if not self.fisheye:
-            zz = np.maximum(z, _NEAR)
-            uv = cam[:, :, :2] * (self.f / zz)[:, :, None]
-            uv += self._centre
-            np.clip(uv, -self._lim, self._lim, out=uv)
-            pix = np.rint(uv * 16).astype(np.int32)
-        for k, j in np.argwhere(seen).tolist():  # far cuboids first (the order of `todo`)
-            if pix is not None and near_ok[k]:
-                cv2.fillConvexPoly(frame, pix[k, _FACES_A[j]], colours[k][j], lineType=cv2.LINE_8, shift=4)
-                continue
-            poly = cam[k, _FACES_A[j]]
-            if poly[:, 2].min() < _NEAR:
-                poly = _clip_near(poly)
-                if len(poly) < 3:
+        st, ct, h = self._sin_th, self._cos_th, p.height_m
+        # fixed-point pixel coordinates (4 fractional bits), clamped to keep them in range
+        f16, u16, v16, lim16 = 16 * self.f, 16 * float(self._centre[0]), 16 * float(self._centre[1]), 16 * self._lim
+        # a handful of cuboids: plain float arithmetic beats numpy's per-call overhead here
+        for d2, fx, fy, rel, kind in todo:
+            rc, rs = math.cos(rel), math.sin(rel)
+            parts = object_cuboids(kind) if d2 < FAR_DETAIL_M2 else object_cuboids(kind, simple=True)
+            for (ln, wd, off, z0, z1, key) in parts:
+                col = shades[key]
+                ox, oy = fx + off * rc, fy + off * rs  # the cuboid's centre, lens frame
+                hx, hy = 0.5 * ln, 0.5 * wd
+                # faces +x, -x, +y, -y, top: seen when the lens is on the outer side
+                along, across = ox * rc + oy * rs, -ox * rs + oy * rc
+                seen = [j for j, d in enumerate((-along - hx, along - hx, -across - hy, across - hy, h - z1)) if d > 0]
+                if not seen:
                     continue
-            cv2.fillPoly(frame, [self._project(poly)], colours[k][j], lineType=cv2.LINE_8, shift=4)
-
-    def _world(self, o: Any) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-        """World corners (c, 8, 3), face normals (c, 5, 3) and colour keys of an object's cuboids;
-        kept until the object moves (obstacles: computed once)."""
-        pose = (o.x, o.y, o.yaw, str(o.kind))
-        hit = self._shapes.get(id(o))
-        if hit is not None and hit[0] == pose:
-            return hit[1]
-        oc, os_ = math.cos(o.yaw), math.sin(o.yaw)
-        rot_t = np.array([[oc, os_, 0.0], [-os_, oc, 0.0], [0.0, 0.0, 1.0]])
-        local, keys = _local_cuboids(pose[3])
-        corners = local @ rot_t
-        corners[:, :, 0] += o.x
-        corners[:, :, 1] += o.y
-        normals = (_NORMALS @ rot_t)[None].repeat(len(keys), axis=0)
-        shape = (corners, normals, keys)
-        if len(self._shapes) > 256:  # objects re-drawn every episode are new objects
-            self._shapes.clear()
-        self._shapes[id(o)] = (pose, shape)
-        return shape
+                cam = []
+                za, zb = z0 - h, z1 - h
+                for i in range(8):
+                    lx = hx if i & 1 else -hx
+                    ly = hy if i & 2 else -hy
+                    px = ox + lx * rc - ly * rs
+                    pz = zb if i & 4 else za
+                    cam.append((-(oy + lx * rs + ly * rc), -px * st - pz * ct, px * ct - pz * st))
+                if self.fisheye or min(q[2] for q in cam) < _NEAR:
+                    for j in seen:
+                        poly = np.array([cam[i] for i in _FACES[j]])
+                        if poly[:, 2].min() < _NEAR:
+                            poly = _clip_near(poly)
+                            if len(poly) < 3:
+                                continue
+                        cv2.fillPoly(frame, [self._project(poly)], col[j], lineType=cv2.LINE_8, shift=4)
+                    continue
+                pix = []
+                for xr, yd, zf in cam:
+                    k = f16 / zf
+                    u, v = xr * k + u16, yd * k + v16
+                    if not (-lim16 < u < lim16 and -lim16 < v < lim16):
+                        u, v = min(max(u, -lim16), lim16), min(max(v, -lim16), lim16)
+                    pix.append((int(u), int(v)))
+                for j in seen:
+                    a, b_, c_, d_ = _FACES[j]
+                    cv2.fillConvexPoly(frame, np.array((pix[a], pix[b_], pix[c_], pix[d_]), np.int32), col[j],
+                                       lineType=cv2.LINE_8, shift=4)
 
     def _project(self, poly: np.ndarray) -> np.ndarray:
         """Camera-frame points -> fixed-point pixel coordinates (cv2: pixel i's centre is i)."""
