@@ -206,7 +206,11 @@ class DeviceConsoleNode(Node):
             self._pulses = (pulses, time.monotonic())
 
     def _on_log(self, msg: Log) -> None:
-        if msg.level < Log.WARN or msg.name == self.get_name():
+        # /rosout is global: keep this car's nodes (logger names are namespace.node, dots for slashes)
+        prefix = self.get_namespace().strip("/").replace("/", ".")
+        if msg.level < Log.WARN or msg.name.split(".")[-1] == self.get_name():
+            return
+        if prefix and not msg.name.startswith(prefix + "."):
             return
         with self._lock:
             self._errors.append({"level": {Log.WARN: "WARN", Log.ERROR: "ERROR", Log.FATAL: "FATAL"}.get(msg.level, str(msg.level)),
@@ -215,7 +219,8 @@ class DeviceConsoleNode(Node):
 
     def _poll(self) -> None:
         """Once a second: which nodes exist, and the parameters the page shows (answers arrive async)."""
-        present = {name for name, _ns in self.get_node_names_and_namespaces()}
+        ns = self.get_namespace()
+        present = {name for name, node_ns in self.get_node_names_and_namespaces() if node_ns == ns}  # this car's
         with self._lock:
             self._alive = {name: name in present for name in self.watch_nodes}
         wanted = {"control": ["mode", "max_speed_scale"], "inference": ["model"], "servo": ["calibration_mode", "backend"]}

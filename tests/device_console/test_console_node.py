@@ -119,6 +119,9 @@ def test_estop_stops_a_driving_car_and_latches(car):
     time.sleep(0.5)
     assert abs(throttle(chip) - 1500) < 5
     assert client.get("/api/status").json()["estop_pressed"] is True
+    # control_node's warning reaches the status panel's log, from this car's namespace only
+    errors = wait_for(lambda: [e for e in client.get("/api/status").json()["errors"] if "estop" in e["message"]])
+    assert errors and errors[-1]["node"].endswith("control_node") and errors[-1]["level"] == "WARN"
     client.post("/api/estop", json={"pressed": False})
     client.post("/api/mode", json={"mode": "autonomous"})
     assert wait_for(lambda: throttle(chip) > 1550)
