@@ -117,11 +117,14 @@ def run_calibrate(args: argparse.Namespace) -> int:
     print(f"calibrated {len(views)} views of {w}x{h} ({model.value}, {i.distortion_model.value}):")
     print(f"  fx {i.fx:.2f}  fy {i.fy:.2f}  cx {i.cx:.2f}  cy {i.cy:.2f}  distortion "
           f"[{', '.join(f'{c:.5f}' for c in i.coefficients)}]")
-    print(f"  field of view: horizontal {fov['horizontal_deg']:.1f}°, vertical {fov['vertical_deg']:.1f}°, "
-          f"diagonal {fov['diagonal_deg']:.1f}°")
+    if fov is not None:
+        print(f"  field of view: horizontal {fov['horizontal_deg']:.1f}°, vertical {fov['vertical_deg']:.1f}°, "
+              f"diagonal {fov['diagonal_deg']:.1f}°")
+    else:
+        print(f"  field of view undefined: {summary['field_of_view_problem']}")
     worst = ", ".join(f"{v['view']} {v['error_px']:.2f} px" for v in summary["worst_views"])
     print(f"  reprojection error {result.rms_px:.3f} px RMS (worst views: {worst})")
-    if model is cc.LensModel.PINHOLE and fov["horizontal_deg"] > WIDE_ANGLE_DEG:
+    if model is cc.LensModel.PINHOLE and (fov is None or fov["horizontal_deg"] > WIDE_ANGLE_DEG):
         print(f"  note: a {fov['horizontal_deg']:.0f}° lens; if the error is high or the image edges look wrong, "
               "calibrate again with --model fisheye")
     print(f"wrote {out}")

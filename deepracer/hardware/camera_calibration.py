@@ -295,8 +295,14 @@ class CalibrationResult:
     board: Board
 
     def summary(self) -> dict[str, Any]:
+        from deepracer.errors import ConfigError
+
         i = self.info.intrinsics
-        fov = i.field_of_view()
+        try:
+            fov: dict[str, float] | None = i.field_of_view().to_dict()
+            fov_problem = None
+        except ConfigError as err:  # a pinhole fit of a very wide lens can fold over at the edges
+            fov, fov_problem = None, str(err)
         worst = sorted(self.per_view_px, key=lambda v: -v[1])[:3]
         return {
             "model": self.model.value, "distortion_model": i.distortion_model.value,
@@ -304,8 +310,8 @@ class CalibrationResult:
             "fx": i.fx, "fy": i.fy, "cx": i.cx, "cy": i.cy, "distortion_coefficients": list(i.coefficients),
             "reprojection_error_px": self.rms_px,
             "worst_views": [{"view": n, "error_px": e} for n, e in worst],
-            "field_of_view": fov.to_dict(), "board": self.board.describe(),
-        }
+            "field_of_view": fov, "board": self.board.describe(),
+        } | ({"field_of_view_problem": fov_problem} if fov_problem else {})
 
 
 def calibrate(views: Sequence[View], width: int, height: int, board: Board, model: LensModel = LensModel.PINHOLE,
