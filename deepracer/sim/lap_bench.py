@@ -21,8 +21,8 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tracks", nargs="+", metavar="NAME", default=None,
-                        help="built-in tracks to measure (default: all built-in tracks)")
+    parser.add_argument("--tracks", nargs="*", metavar="NAME", default=None,
+                        help="built-in tracks to measure (default: all; `--tracks` alone: none, only --routes)")
     parser.add_argument("--routes", nargs="+", metavar="FILE", default=[],
                         help="DeepRacer route files (.npy) to measure as well")
     parser.add_argument("--model", default=None, metavar="PKG",
