@@ -32,11 +32,15 @@ def add_console_arguments(parser: argparse.ArgumentParser, port_help: str, host_
 
 
 def run(args: argparse.Namespace) -> int:
+    from deepracer.errors import ConfigError
     from deepracer.graph import drive_graph, drive_overrides
     from deepracer_nodes.console_graph import check_password_file, console_overrides
     from deepracer_nodes.graph_runner import GraphRunner
 
-    check_password_file(args.console_password_file)
+    try:
+        check_password_file(args.console_password_file)
+    except ConfigError as err:  # the car drives without its web page; it never stays parked for it
+        print(f"deepracer drive: warning: {err}; the web page stays off", file=sys.stderr, flush=True)
     console = console_overrides(args.console_port, args.console_host, args.console_password_file)
     specs = drive_graph(args.config, **(drive_overrides(args.model) | ({"device_console_node": console} if console else {})))
     runner = GraphRunner(specs, processes=args.processes, namespace=args.namespace,
