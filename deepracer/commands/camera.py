@@ -69,6 +69,9 @@ def add_calibrate_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"refuse to calibrate from fewer views (default {cc.DEFAULT_MIN_VIEWS})")
     p.add_argument("--max-error", type=float, default=cc.DEFAULT_MAX_ERROR_PX, metavar="PX",
                    help=f"refuse a result whose RMS reprojection error is above this (default {cc.DEFAULT_MAX_ERROR_PX:g} px)")
+    p.add_argument("--max-motion", type=float, default=cc.DEFAULT_MAX_MOTION_PX, metavar="PX",
+                   help="live: take a view only when the board moved less than this since the previous frame "
+                        f"(mean corner motion per 640 px of width; default {cc.DEFAULT_MAX_MOTION_PX:g}; 0 = off)")
     p.add_argument("--timeout", type=float, default=0.0, metavar="S",
                    help="live: stop after S seconds and calibrate with the views taken (default: until --views)")
     p.add_argument("--camera-name", default=cc.DEFAULT_CAMERA_NAME, help="camera_name in the file (default camera)")
@@ -93,7 +96,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         for name in missing:
             _say(args, f"  {name}: board not found (skipped)")
     else:
-        capture = cc.LiveCapture(board, target_views=max(args.views, args.min_views))
+        capture = cc.LiveCapture(board, target_views=max(args.views, args.min_views), max_motion_px=args.max_motion)
         _live(args, capture)
         views, missing = capture.views, []
         if capture.size is None:
@@ -160,8 +163,8 @@ def _live(args: argparse.Namespace, capture) -> None:
                            f"skew {skew:.2f}); coverage x {cov['x']:.2f} y {cov['y']:.2f} size {cov['size']:.2f} "
                            f"skew {cov['skew']:.2f}")
             elif now - last_status > 3.0:
-                _say(args, f"  {capture.frames} frames: {why} (board not found in {capture.not_found}, "
-                           f"too close to a taken view {capture.too_close})")
+                _say(args, f"  {capture.frames} frames: {why} (board not found in {capture.not_found}, moving in "
+                           f"{capture.moving}, too close to a taken view {capture.too_close})")
                 last_status = now
             if capture.done or (args.timeout and now - start > args.timeout):
                 break

@@ -42,6 +42,8 @@ DEFAULT_MIN_VIEWS = 10
 DEFAULT_LIVE_VIEWS = 20
 DEFAULT_MAX_ERROR_PX = 1.0  # an RMS reprojection error above this is a bad capture, not a calibration
 MIN_VIEW_DISTANCE = 0.2  # ROS camera_calibration's is_good_sample threshold
+DEFAULT_MAX_MOTION_PX = 2.0  # live: mean corner motion between frames (per 640 px of width) above which the board
+# is moving: a moving board is blurred (and shot over a rolling shutter), its corners are off
 DEFAULT_CAMERA_NAME = "camera"
 
 SERVICE_CAMERA_INFO = Path("/var/lib/deepracer/camera_info.yaml")
@@ -238,17 +240,22 @@ class ViewSelector:
 
 @dataclass
 class LiveCapture:
-    """Views taken from a stream of frames: each frame is offered, the selector decides."""
+    """Views taken from a stream of frames: each frame is offered; a view is taken when the board is
+    found, held still (it moved less than `max_motion_px` since the previous frame; 0 = no check)
+    and new enough for the selector."""
 
     board: Board
     target_views: int = DEFAULT_LIVE_VIEWS
+    max_motion_px: float = DEFAULT_MAX_MOTION_PX
     views: list[View] = field(default_factory=list)
     images: list[np.ndarray] = field(default_factory=list)  # the kept frames, to save for a re-run
     size: tuple[int, int] | None = None
     frames: int = 0
     not_found: int = 0
     too_close: int = 0
+    moving: int = 0
     selector: ViewSelector | None = None
+    _previous: np.ndarray | None = None
 
     @property
     def done(self) -> bool:
@@ -266,6 +273,17 @@ class LiveCapture:
         assert self.selector is not None
         self.frames += 1
         corners = find_corners(frame, self.board, fast=True)
+        previous, self._previous = self._previous, corners
+        if corners is not None and self.max_motion_px > 0:
+            limit = self.max_motion_px * w / 640.0
+            if previous is None:
+                self.moving += 1
+                return False, "board found: hold it still"
+            # the detector may number the corners from the opposite end in the next frame
+            motion = min(float(np.linalg.norm(corners - p, axis=1).mean()) for p in (previous, previous[::-1]))
+            if motion > limit:
+                self.moving += 1
+                return False, f"board moving ({motion:.1f} px since the last frame): hold it still"
         kept, why = self.selector.consider(corners)
         if corners is None:
             self.not_found += 1

@@ -135,7 +135,7 @@ def test_unreadable_or_differently_sized_images_are_named(tmp_path, pinhole_view
 
 def test_view_selector_keeps_distinct_views_and_refuses_repeats(pinhole_views):
     images = pinhole_views[0]
-    capture = cc.LiveCapture(BOARD, target_views=4)
+    capture = cc.LiveCapture(BOARD, target_views=4, max_motion_px=0)  # stillness: the next test
     blank = np.full((480, 640), 120, np.uint8)
     outcomes = [capture.offer(f) for f in (blank, images[0], images[0], images[5], images[5], images[10])]
     assert [k for k, _ in outcomes] == [False, True, False, True, False, True]
@@ -144,6 +144,19 @@ def test_view_selector_keeps_distinct_views_and_refuses_repeats(pinhole_views):
     assert not capture.done
     with pytest.raises(cc.CameraCalibrationError, match="changed size"):
         capture.offer(np.zeros((240, 320), np.uint8))
+
+
+def test_live_capture_takes_a_view_only_of_a_board_held_still(pinhole_views):
+    images = pinhole_views[0]
+    nudged = np.roll(images[5], 1, axis=1)  # one pixel: hand tremor, still "still"
+    capture = cc.LiveCapture(BOARD, target_views=5)
+    frames = [images[0], images[0], images[0], images[5], images[5], nudged, images[10]]
+    outcomes = [capture.offer(f) for f in frames]
+    assert [k for k, _ in outcomes] == [False, True, False, False, True, False, False]
+    assert outcomes[0][1] == "board found: hold it still"
+    assert outcomes[3][1].startswith("board moving (") and outcomes[3][1].endswith("px since the last frame): hold it still")
+    assert "too close" in outcomes[2][1] and "too close" in outcomes[5][1]  # still, but not new
+    assert (len(capture.views), capture.moving, capture.too_close) == (2, 3, 2)
 
 
 def test_board_options_are_checked():
@@ -314,8 +327,10 @@ def test_calibrate_camera_live_from_a_device_without_ros(tmp_path, capsys):
     """--device takes frames through the camera layer (here an image folder played once, like a camera)."""
     folder = tmp_path / "camera"
     paths = write_views(folder, PINHOLE, BOARD, 12, seed=7)
-    for p in paths[:3]:  # the same view again: refused as too close, not counted
-        (folder / f"{p.stem}_again.png").write_bytes(p.read_bytes())
+    for p in paths:  # each view in two frames: a board held still
+        (folder / f"{p.stem}_still.png").write_bytes(p.read_bytes())
+    for p in paths[:3]:  # and a third frame: the same view again, refused as too close
+        (folder / f"{p.stem}_still_again.png").write_bytes(p.read_bytes())
     out = tmp_path / "camera_info.yaml"
     assert cli(["calibrate", "camera", "--device", str(folder) + "/", "--views", "12", "--min-views", "10",
                 "--out", str(out), "--json"]) == 0

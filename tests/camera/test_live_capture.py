@@ -47,7 +47,7 @@ def test_frames_of_the_topic_feed_the_view_selector(ros_context, views):
         while pub.get_subscription_count() < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         frames = grabber.frames(no_frame_timeout=5.0)
-        capture = cc.LiveCapture(cc.Board(), target_views=3)
+        capture = cc.LiveCapture(cc.Board(), target_views=3, max_motion_px=0)
         blank = np.full((480, 640), 100, np.uint8)
         for frame in (blank, views[0], views[0], views[6], views[11]):
             pub.publish(image_msg(frame))
@@ -76,10 +76,13 @@ def test_calibrate_camera_live_end_to_end(ros_context, views, tmp_path):
     try:
         deadline = time.monotonic() + 60
         for frame in itertools.cycle(views):
+            for _ in range(3):  # a board held still for a few frames, then moved
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    break
+                pub.publish(image_msg(frame))
+                time.sleep(0.1)
             if proc.poll() is not None or time.monotonic() > deadline:
                 break
-            pub.publish(image_msg(frame))
-            time.sleep(0.1)
         stdout, stderr = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
