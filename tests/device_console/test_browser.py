@@ -258,6 +258,7 @@ def test_joystick_drives_and_the_car_stops_when_the_wifi_goes_or_the_tab_closes(
     context, page = phone_page(browser, url)
     page.fill("#max-speed", "60")
     page.dispatch_event("#max-speed", "input")
+    wait_js(page, "fetch('/api/status').then(r => r.json()).then(s => s.max_speed_scale === 0.6)")  # control_node's
     drive_with_joystick(page, status)
     page.mouse.up()  # letting go sends zero at once
     status.wait(lambda st: st["speed"] < 0.05, 2, "releasing the stick stops the car")
