@@ -37,10 +37,12 @@ from deepracer.control import calibration as calib
 from deepracer.control.kinematics import WHEELBASE_M
 from deepracer.control.servo_mapping import Pulses, ServoMapping
 from deepracer.errors import CalibrationError, DeepRacerError, HardwareError
-from deepracer.hardware.pwm import BackendOptions, open_backend
+from deepracer.hardware.pwm import open_backend
 from deepracer.hardware.pwm.output import ServoOutput
 from deepracer.messages import PulseReason, ServoPulses
+from deepracer.node_params import ServoNodeParams
 from deepracer_nodes.executors import spin_node
+from deepracer_nodes.params import declare
 
 CAL_PREFIX = "calibration."
 
@@ -49,26 +51,13 @@ class ServoNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("servo_node", **kwargs)
         loose = ParameterDescriptor(dynamic_typing=True)
-        p = self.declare_parameter
-        backend = p("backend", "pca9685").value
-        cal_file = p("calibration_file", "").value or str(calib.default_path())
-        self.command_timeout = float(p("command_timeout", 0.5, loose).value)
-        throttle_channel = int(p("throttle_channel", 0).value)
-        steering_channel = int(p("steering_channel", 1).value)
-        d = BackendOptions()
-        options = BackendOptions(
-            backend=backend,
-            i2c_bus=int(p("i2c_bus", d.i2c_bus).value),
-            i2c_address=int(p("i2c_address", d.i2c_address).value),
-            sysfs_root=str(p("sysfs_root", d.sysfs_root).value),
-            pwmchip=int(p("pwmchip", d.pwmchip).value),
-            gpio_pins=[int(x) for x in p("gpio_pins", d.gpio_pins).value],
-            serial_port=str(p("serial_port", d.serial_port).value),
-            baud=int(p("baud", d.baud).value),
-        )
-        arm_esc = bool(p("arm_esc", False).value)
-        arm_seconds = float(p("arm_seconds", 2.0, loose).value)
-        self.calibration_mode = bool(p("calibration_mode", False).value)
+        params = declare(self, ServoNodeParams)  # names and defaults: deepracer.node_params
+        cal_file = params.calibration_file or str(calib.default_path())
+        self.command_timeout = params.command_timeout
+        throttle_channel, steering_channel = params.throttle_channel, params.steering_channel
+        options = params.backend_options()
+        arm_esc, arm_seconds = params.arm_esc, params.arm_seconds
+        self.calibration_mode = params.calibration_mode
 
         self.calibration_file = cal_file
         self.loaded = calib.load_for_driving(cal_file)
@@ -76,7 +65,7 @@ class ServoNode(Node):
             self.get_logger().error(self.loaded.problem)
         for key, value in calib.flat_values(self.loaded.calibration).items():
             # The file is the source of truth: launch-file overrides of these are ignored.
-            p(CAL_PREFIX + key, float(value), loose, ignore_override=True)
+            self.declare_parameter(CAL_PREFIX + key, float(value), loose, ignore_override=True)
 
         self._lock = threading.RLock()
         self.failed: Future = Future()  # done (with the error) after a hardware fault

@@ -21,6 +21,7 @@ Two modes:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any
@@ -36,12 +37,13 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
 from deepracer.control.kinematics import WHEELBASE_M, twist_to_action
-from deepracer.errors import ConfigError
 from deepracer.messages import SimStatus, StopReason
+from deepracer.node_params import ENCODINGS, SimNodeParams
 from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import to_image_msg
+from deepracer_nodes.params import declare
 
-ENCODINGS = ("mono8", "bgr8")
+__all__ = ["ENCODINGS", "STATUS_DEPTH", "SimNode", "history_qos", "main"]
 STATUS_DEPTH = 1000  # steps of sim/status and odom kept for late or slow readers (~66 s at 15 Hz)
 
 
@@ -66,22 +68,11 @@ class SimNode(Node):
             self.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, False)])
 
         self.params = p = self._declare_all()
-        from deepracer.sim import SimConfig, Simulator, load_track
+        from deepracer.sim import Simulator, load_track
 
         self.track = load_track(p["track"] or None)
         self.encoding = p["encoding"]
-        self.config = SimConfig(
-            track=self.track,
-            physics_hz=p["physics_hz"],
-            camera_hz=p["camera_hz"],
-            width=p["width"],
-            height=p["height"],
-            grayscale=self.encoding == "mono8",
-            randomize=p["randomize"],
-            seed=p["seed"],
-            off_track=p["off_track"],
-            off_track_penalty_s=p["off_track_penalty"],
-        )
+        self.config = self.node_params.sim_config(self.track)
         self.sim = Simulator(self.config)
         self.camera_period = 1.0 / p["camera_hz"]
         self.physics_dt = 1.0 / p["physics_hz"]
@@ -125,39 +116,9 @@ class SimNode(Node):
         )
 
     def _declare_all(self) -> dict[str, Any]:
-        defaults: dict[str, Any] = {
-            "track": "",
-            "camera_hz": 15.0,
-            "physics_hz": 60.0,
-            "width": 160,
-            "height": 120,
-            "encoding": "mono8",
-            "lock_step": False,
-            "randomize": False,
-            "seed": 0,
-            # additions to config/sim.yaml
-            "start_waypoint": 0,
-            "max_laps": 0,  # stop the car after this many laps (0 = drive on)
-            "max_time": 0.0,  # sim seconds, 0 = no limit
-            "off_track": "reset",  # reset: back on the centre line with a penalty (evaluation); end: stop
-            "off_track_penalty": 3.0,  # seconds added to the lap time per reset
-            "command_timeout": 0.5,  # real time: zero speed without cmd_vel for this long (as the servo)
-            "lock_step_timeout": 2.0,  # lock-step: wall seconds to wait for the answer to a frame
-            "real_time_factor": 1.0,  # real time: sim seconds per wall second
-            "frame_id": "camera",
-            "wait_for_status_reader": False,  # hold the start until someone reads sim/status (run_sim_graph)
-            "exit_when_finished": False,  # exit (0) once the race is over: sim.launch.py laps:=N ends the launch
-        }
-        out = {}
-        for name, default in defaults.items():
-            value = self.declare_parameter(name, default).value
-            out[name] = float(value) if isinstance(default, float) else value
-        for key in ("camera_hz", "physics_hz", "lock_step_timeout", "real_time_factor"):
-            if out[key] <= 0:
-                raise ConfigError(f"sim_node: parameter {key} must be > 0, got {out[key]}")
-        if out["encoding"] not in ENCODINGS:
-            raise ConfigError(f"sim_node: encoding must be one of {ENCODINGS}, not {out['encoding']!r}")
-        return out
+        """The parameters (deepracer.node_params.SimNodeParams: names, defaults, checks) as a dict."""
+        self.node_params = declare(self, SimNodeParams)
+        return dataclasses.asdict(self.node_params)
 
     @property
     def finished(self) -> bool:

@@ -220,12 +220,13 @@ def make_simulator(track: str | Path | None, seed: int, penalty_s: float, race: 
     """A simulator set up as sim_node sets it up (config/sim.yaml): 15 Hz camera, 160x120 mono8,
     no randomisation, failures put back on the track with the penalty; `race` (a RaceConfig) adds
     obstacles or bot cars."""
-    from deepracer.sim import DEFAULT_TRACK, SimConfig, Simulator
+    from deepracer.node_params import SimNodeParams
+    from deepracer.sim import DEFAULT_TRACK, Simulator
 
-    return Simulator(SimConfig(track=str(track) if track else DEFAULT_TRACK, camera_hz=15.0, physics_hz=60.0,
-                               width=160, height=120, grayscale=True, randomize=False, seed=seed,
-                               off_track="reset", off_track_penalty_s=penalty_s,
-                               **(race.sim_fields() if race is not None else {})))
+    # sim_node's own defaults (deepracer.node_params), with what the evaluation fixes
+    params = SimNodeParams(seed=seed, randomize=False, off_track="reset", off_track_penalty=penalty_s)
+    return Simulator(params.sim_config(str(track) if track else DEFAULT_TRACK,
+                                       **(race.sim_fields() if race is not None else {})))
 
 
 def _objects(sim: Any) -> tuple[tuple[float, float], ...]:
