@@ -142,7 +142,7 @@ class Intrinsics:
                                   "model folds over there), so the field of view is undefined: recalibrate, "
                                   "or use --model fisheye for a wide-angle lens")
         v = np.column_stack([xy, np.ones(len(xy))])
-        return v / np.linalg.norm(v, axis=1, keepdims=True)
+        return np.asarray(v / np.linalg.norm(v, axis=1, keepdims=True))
 
     def field_of_view(self) -> FieldOfView:
         """Edge-to-edge angles through the principal point, and corner to corner (the two corners' angles
@@ -330,14 +330,15 @@ def profile_problems(p: CameraProfile) -> list[str]:
     return problems
 
 
-def _section(data: dict, key: str, path) -> dict:
+def _section(data: dict[str, Any], key: str, path: str | Path | None) -> dict[str, Any]:
     value = data.get(key)
     if not isinstance(value, dict):
         raise ConfigError(f"{key} is missing or not a mapping", path)
     return value
 
 
-def _num(d: dict, key: str, where: str, path, default: float | None = None, bare: bool = False) -> float:
+def _num(d: dict[str, Any], key: str, where: str, path: str | Path | None, default: float | None = None,
+         bare: bool = False) -> float:
     name = where if bare else f"{where}.{key}"
     if key not in d:
         if default is not None:
@@ -355,14 +356,14 @@ def _num(d: dict, key: str, where: str, path, default: float | None = None, bare
     return x
 
 
-def _int(d: dict, key: str, where: str, path) -> int:
+def _int(d: dict[str, Any], key: str, where: str, path: str | Path | None) -> int:
     x = _num(d, key, where, path)
     if x != int(x):
         raise ConfigError(f"{where}.{key} must be a whole number of pixels, not {d[key]!r}", path)
     return int(x)
 
 
-def _check_fov(profile: CameraProfile, fov: Any, path) -> None:
+def _check_fov(profile: CameraProfile, fov: Any, path: str | Path | None) -> None:
     if not isinstance(fov, dict):
         raise ConfigError("field_of_view must be a mapping (it is derived; delete it to have it recomputed)", path)
     actual = profile.field_of_view.to_dict()
@@ -544,7 +545,7 @@ class CameraProfileWatch:
     def __init__(self, hfov_tolerance_deg: float = HFOV_TOLERANCE_DEG,
                  vfov_tolerance_deg: float = VFOV_TOLERANCE_DEG) -> None:
         self.hfov_tolerance_deg, self.vfov_tolerance_deg = hfov_tolerance_deg, vfov_tolerance_deg
-        self._key: tuple | None = None
+        self._key: tuple[Any, ...] | None = None
         self.last: CameraCheck | None = None
 
     def update(self, profile: CameraProfile | None, model: str, width: int, height: int, k: Sequence[float],

@@ -184,7 +184,7 @@ def find_corners(image: np.ndarray, board: Board, fast: bool = False) -> np.ndar
         if radius <= 2:
             return None  # no stable corners: treat as not found rather than calibrate on wrong ones
         radius = max(2, radius // 2)
-    return refined.reshape(-1, 2).astype(np.float64)
+    return np.asarray(refined, np.float64).reshape(-1, 2)
 
 
 # -- picking views --------------------------------------------------------------------------------
@@ -380,7 +380,8 @@ def calibrate(views: Sequence[View], width: int, height: int, board: Board, mode
     return result
 
 
-def _fisheye(views: Sequence[View], obj: np.ndarray, size: tuple[int, int]):
+def _fisheye(views: Sequence[View], obj: np.ndarray, size: tuple[int, int]
+             ) -> tuple[np.ndarray, np.ndarray, Sequence[np.ndarray], Sequence[np.ndarray]]:
     """cv2.fisheye.calibrate, made robust: its Gauss-Newton has no damping and, from OpenCV's own
     starting point, sometimes runs off to a 100+ px solution. A few starts (ROS's flags; skew free;
     a typical fisheye focal length as the guess) are tried and the best fit kept."""
@@ -575,14 +576,14 @@ def _num(x: float) -> str:
     return np.format_float_positional(float(x), unique=True, trim="0")  # shortest text that reads back exactly
 
 
-def _whole(data: dict, key: str, path) -> int:
+def _whole(data: dict[str, Any], key: str, path: str | Path | None) -> int:
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise CameraCalibrationError(f"{key} must be a whole number of pixels, not {value!r}", path)
     return int(value)
 
 
-def _matrix_data(data: dict, key: str, rows: int, cols: int | None, path) -> list[float]:
+def _matrix_data(data: dict[str, Any], key: str, rows: int, cols: int | None, path: str | Path | None) -> list[float]:
     block = data[key]
     if not isinstance(block, dict) or "data" not in block:
         raise CameraCalibrationError(f"{key} must be a mapping with rows, cols and data", path)
