@@ -63,6 +63,9 @@ def wizard_next(page: Page) -> None:
 
 def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console, shots: Path, tmp_path: Path) -> None:
     started = time.monotonic()
+
+    def phase(name: str) -> None:  # where the time goes (pytest -s shows it)
+        print(f"console e2e: {time.monotonic() - started:6.1f} s {name}", file=sys.stderr)
     expect = _expect()
     page.console_errors.allow(r"/api/models/\d+/live\]")  # 404 until the simulator's first frame
     page.console_errors.allow(r"status of 4\d\d .*\[.*/api/models/import\]")  # the refused tarball
@@ -141,6 +144,8 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     page.get_by_role("spinbutton", name=re.compile(r"^Maximum steps")).fill(TRAIN_STEPS)
     page.get_by_role("button", name="Create model").click()
 
+    phase("wizard done")
+
     # -- Model page: status, training graph gaining points, live view frames
     expect(page.get_by_role("heading", name=MODEL)).to_be_visible()
     model_url = page.url
@@ -155,9 +160,13 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     expect(line).to_have_attribute("d", re.compile(r"^M.*L"), timeout=JOB_TIMEOUT_MS)
     shot(page, shots, "04-model-training")
 
+    phase("graph has 2 points, live frames")
+
     # -- Stop training: the model becomes ready with its best checkpoint
     page.get_by_role("button", name="Stop training").click()
     expect(page.get_by_text("Ready", exact=True).first).to_be_visible(timeout=JOB_TIMEOUT_MS)
+
+    phase("stopped, ready")
 
     # -- Evaluate: one trial, results row with trial, time, progress, status; a video
     page.get_by_role("button", name="Evaluate", exact=True).click()
@@ -177,6 +186,8 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     page.wait_for_function("v => v.readyState >= 1 && v.duration > 0", arg=video.element_handle(), timeout=30_000)
     shot(page, shots, "05-model-evaluation")
 
+    phase("evaluated")
+
     # -- Download the model package and check it as a car would load it
     page.get_by_role("button", name="Download").click()
     with page.expect_download() as download_info:
@@ -194,6 +205,8 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     shot(page, shots, "06-model-analysis")
     page.get_by_role("tab", name="Logs").click()
     expect(page.get_by_test_id("job-log")).to_contain_text("deepracer.cli train")
+
+    phase("package checked, report, log")
 
     # -- Clone: the wizard starts from this model; the action space stays; a duplicate name is
     #    refused by the server and the message shows next to the name field
@@ -219,6 +232,8 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     page.get_by_role("button", name="Clone model").click()
     expect(page.get_by_role("heading", name=CLONE)).to_be_visible()
     expect(page.get_by_text(f"(from model {model_id})")).to_be_visible()
+
+    phase("cloned")
 
     # -- Import: a malicious tarball is refused with the server's reason
     page.goto("/models/import")
@@ -257,7 +272,7 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     expect(page.get_by_role("heading", name="Your models")).to_be_visible()
     expect(table.get_by_role("link", name=CLONE)).to_have_count(0)
-    print(f"console e2e: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    phase("done")
 
 
 def _expect() -> Any:

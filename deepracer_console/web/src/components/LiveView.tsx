@@ -50,13 +50,18 @@ export default function LiveView({ url, active }: { url: string; active: boolean
   return (
     <Box>
       {src ? (
-        <img src={src} alt="Live view: camera image and top-down view" data-testid="live-frame" style={{ width: "100%", maxWidth: 960, borderRadius: 8 }} />
+        <img
+          src={src}
+          alt="Live view: camera image and top-down view"
+          data-testid="live-frame"
+          style={{ display: "block", width: "100%", maxWidth: 960, borderRadius: 8 }}
+        />
       ) : (
         <Box textAlign="center" padding="xl" color="text-status-inactive">
           {active ? <StatusIndicator type="loading">Waiting for the first frame from the simulator</StatusIndicator> : "The live view shows while the model trains."}
         </Box>
       )}
-      <Box variant="small" color="text-body-secondary" data-testid="live-status">
+      <Box variant="p" fontSize="body-s" color="text-body-secondary" data-testid="live-status">
         {active ? (waiting && frames === 0 ? "Waiting" : `Live: ${frames} frames received`) : src ? `Last frame (training ended); ${frames} frames received` : ""}
       </Box>
     </Box>

@@ -196,7 +196,7 @@ export default function ModelPage() {
                   Stop training
                 </Button>
               )}
-              <Button onClick={() => setTab("evaluation")} disabled={!m.has_package}>
+              <Button onClick={() => setTab("evaluation")} disabled={!m.has_package || training}>
                 Evaluate
               </Button>
               <Button onClick={() => navigate(`/models/create?clone=${m.id}`)} disabled={m.status !== "ready"}>
