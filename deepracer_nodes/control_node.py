@@ -40,7 +40,9 @@ class ControlNode(Node):
             raise ConfigError(f"control_node: {err}") from err
         self._lock = threading.Lock()  # callbacks may run on a multi-threaded executor
         self._last_reason: Reason | None = None
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        # validate in on-set (may refuse), act in post-set (the change is accepted by then)
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
         self.pub = self.create_publisher(Twist, "cmd_vel", 10)
         self.create_subscription(Twist, "policy/cmd_vel", lambda m: self._on_command(Source.POLICY, m), 10)
         self.create_subscription(Twist, "teleop/cmd_vel", lambda m: self._on_command(Source.TELEOP, m), 10)
@@ -80,8 +82,8 @@ class ControlNode(Node):
             if out.forced_zero:
                 self._publish(out)
 
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        """Validate every change first, then apply all of them (a bad one applies none)."""
+    def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """On-set: check every change on a copy of the state (a bad one refuses them all); change nothing."""
         changes = {p.name: p.value for p in params}
         with self._lock:
             trial = DriveModes(self.state.mode, self.state.command_timeout, self.state.max_speed_scale)
@@ -94,15 +96,22 @@ class ControlNode(Node):
                     trial.set_speed_scale(changes["max_speed_scale"])
             except (TypeError, ValueError) as err:
                 return SetParametersResult(successful=False, reason=str(err))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list[Parameter]) -> None:
+        """Post-set: the changes were accepted; apply them."""
+        changes = {p.name: p.value for p in params}
+        with self._lock:
             now = self._now()
             if "mode" in changes:
-                self.state.set_mode(trial.mode, now)
-                self.get_logger().info(f"mode {trial.mode.value}" + (" (e-stop still latched)" if self.state.estop_latched else ""))
-            self.state.set_command_timeout(trial.command_timeout)
-            self.state.set_speed_scale(trial.max_speed_scale)
+                self.state.set_mode(changes["mode"], now)
+                self.get_logger().info(f"mode {self.state.mode.value}" + (" (e-stop still latched)" if self.state.estop_latched else ""))
+            if "command_timeout" in changes:
+                self.state.set_command_timeout(changes["command_timeout"])
+            if "max_speed_scale" in changes:
+                self.state.set_speed_scale(changes["max_speed_scale"])
             if "mode" in changes:
                 self._publish(self.state.output(now))  # zero right away: earlier commands are forgotten
-        return SetParametersResult(successful=True)
 
     def _on_trigger(self, mode: Mode, response: Trigger.Response) -> Trigger.Response:
         result = self.set_parameters([Parameter("mode", value=mode.value)])[0]

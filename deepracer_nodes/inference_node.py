@@ -21,6 +21,7 @@ import cv2
 from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
@@ -66,7 +67,10 @@ class InferenceNode(Node):
             self.get_logger().info(f"model {self.policy.name} loaded from {self.policy.package.source}")
         except DeepRacerError as err:
             self.get_logger().error(f"no model loaded, publishing nothing until one is set: {err}")
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        # validate (load) in on-set, act (swap) in post-set
+        self._loaded: OnnxPolicy | None = None
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
         self.cmd_pub = self.create_publisher(Twist, "policy/cmd_vel", 10)
         self.action_pub = self.create_publisher(String, "policy/action", ACTION_QOS)
         self.create_subscription(Image, "camera/image_raw", self._on_image, NEWEST_FRAME_QOS)
@@ -88,7 +92,9 @@ class InferenceNode(Node):
         threads = num_threads if num_threads is not None else int(self.get_parameter("num_threads").value)
         return OnnxPolicy(str(self._resolve(model)), num_threads=threads)
 
-    def _on_set_parameters(self, params) -> SetParametersResult:
+    def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """On-set: a new model (or thread count) is loaded and checked here; a bad one is refused with
+        the reason and the old model keeps driving. The loaded one waits for the post-set callback."""
         model = next((p.value for p in params if p.name == "model"), None)
         threads = next((int(p.value) for p in params if p.name == "num_threads"), None)
         if threads is not None and threads < 1:
@@ -98,12 +104,17 @@ class InferenceNode(Node):
         if model is None:
             model = self.get_parameter("model").value
         try:
-            policy = self._load(str(model), threads)
+            self._loaded = self._load(str(model), threads)
         except DeepRacerError as err:
             self.get_logger().error(f"model {model!r} refused, keeping {self._model_name()}: {err}")
             return SetParametersResult(successful=False, reason=str(err))
-        self._swap(policy)
         return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list[Parameter]) -> None:
+        """Post-set: the change was accepted; the model loaded in on-set starts driving."""
+        loaded, self._loaded = self._loaded, None
+        if loaded is not None:
+            self._swap(loaded)
 
     def _on_reload(self, _request, response):
         try:
@@ -161,7 +172,7 @@ class InferenceNode(Node):
             steering_angle=decision.steering_angle,
             speed=decision.speed,
             index=decision.index,
-            frame_stamp=stamp_ns * 1e-9,
+            frame_stamp=msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9,  # exact for whole seconds
             inference_ms=round(decision.inference_ms, 3),
             latency_ms=round((now_ns - stamp_ns) / 1e6, 3),
             model=policy.name,
