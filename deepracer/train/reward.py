@@ -23,6 +23,7 @@ import importlib.util
 import inspect
 import math
 import numbers
+import os
 import signal
 import sys
 import threading
@@ -75,11 +76,20 @@ class RewardTimeout(BaseException):
     `except Exception` cannot swallow it)."""
 
 
-_alarm = {"armed": False, "installed": False, "previous": None}
+_alarm: dict[str, Any] = {"armed": False, "installed": False, "previous": None, "fired": 0, "what": ""}
+SWALLOWED_LIMIT = 30  # repeats (0.1 s apart) before a function that keeps catching the timeout ends the process
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
     if _alarm["armed"]:
+        _alarm["fired"] += 1
+        if _alarm["fired"] > SWALLOWED_LIMIT:
+            # the function catches BaseException around its endless loop: nothing in this thread can
+            # stop it, so the process ends with the reason (training would hang otherwise)
+            sys.stderr.write(f"deepracer: error: {_alarm['what']}: the reward function did not return and kept "
+                             "catching its time limit (a bare except: around a loop); stopping\n")
+            sys.stderr.flush()
+            os._exit(2)
         raise RewardTimeout
     previous = _alarm["previous"]
     if callable(previous):  # someone else's alarm
@@ -87,7 +97,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 
 @contextmanager
-def time_limit(seconds: float | None) -> Iterator[None]:
+def time_limit(seconds: float | None, what: str = "reward function") -> Iterator[None]:
     """Raise RewardTimeout in the code inside after `seconds` of wall time (main thread only).
 
     The handler is installed once per process (a few microseconds per call instead of tens).
@@ -98,7 +108,7 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     if not _alarm["installed"] or signal.getsignal(signal.SIGALRM) is not _on_alarm:
         _alarm["previous"] = signal.signal(signal.SIGALRM, _on_alarm)
         _alarm["installed"] = True
-    _alarm["armed"] = True
+    _alarm["armed"], _alarm["fired"], _alarm["what"] = True, 0, what
     # repeating: a function whose bare `except:` swallows the first one gets another 0.1 s later
     signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
     try:
@@ -137,7 +147,7 @@ class RewardFunction:
         module = importlib.util.module_from_spec(spec)
         module.__file__ = str(self.path)
         try:
-            with time_limit(max(self.timeout_s or 0.0, VALIDATION_TIMEOUT_S)):
+            with time_limit(max(self.timeout_s or 0.0, VALIDATION_TIMEOUT_S), str(self.path)):
                 exec(code, module.__dict__)  # the user's file, as DeepRacer runs it
         except RewardTimeout as err:
             raise RewardFunctionError(f"{self._where(err)}loading did not finish within "
@@ -176,7 +186,7 @@ class RewardFunction:
         # A copy, so that a function that edits its params cannot corrupt the simulator's.
         given = dict(params)
         try:
-            with time_limit(self.timeout_s):
+            with time_limit(self.timeout_s, str(self.path)):
                 value = self.function(*legacy_args(given)) if self.legacy else self.function(given)
         except RewardTimeout as err:
             raise RewardFunctionError(
@@ -218,7 +228,7 @@ class RewardFunction:
         sys.settrace(tracer)
         try:
             given = dict(params)
-            with time_limit(self.timeout_s):
+            with time_limit(self.timeout_s, str(self.path)):
                 self.function(*legacy_args(given)) if self.legacy else self.function(given)
         except (Exception, RewardTimeout):
             pass
