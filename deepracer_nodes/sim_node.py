@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
@@ -42,6 +42,9 @@ from deepracer.node_params import ENCODINGS, SimNodeParams
 from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import to_image_msg
 from deepracer_nodes.params import declare
+
+if TYPE_CHECKING:
+    from deepracer.sim.race import RaceStatus
 
 __all__ = ["ENCODINGS", "STATUS_DEPTH", "SimNode", "history_qos", "main"]
 STATUS_DEPTH = 1000  # steps of sim/status and odom kept for late or slow readers (~66 s at 15 Hz)
@@ -226,7 +229,7 @@ class SimNode(Node):
         self._awaiting = True
 
     # --- publishing -------------------------------------------------------------------
-    def _after_step(self, status: Any) -> None:
+    def _after_step(self, status: RaceStatus) -> None:
         self.status = status
         if not self.finished:
             max_laps, max_time = self.params["max_laps"], self.params["max_time"]
@@ -268,7 +271,7 @@ class SimNode(Node):
         info.p = [fx, 0.0, cx, 0.0, 0.0, fx, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
         return info
 
-    def _publish_odom_status(self, status: Any) -> None:
+    def _publish_odom_status(self, status: RaceStatus) -> None:
         s = self.sim.state
         odom = Odometry()
         odom.header.stamp = _time_msg(s.t)
@@ -282,7 +285,7 @@ class SimNode(Node):
         self.pub_odom.publish(odom)
         self.pub_status.publish(String(data=self.sim_status(status).to_json()))
 
-    def sim_status(self, status: Any) -> SimStatus:
+    def sim_status(self, status: RaceStatus) -> SimStatus:
         """sim/status: DeepRacer's race state plus the car's pose (one message per step)."""
         s = self.sim.state
         return SimStatus.from_dict(status.to_dict() | {

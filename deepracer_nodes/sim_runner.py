@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rclpy
@@ -39,6 +39,9 @@ from deepracer.errors import DeepRacerError, ModelPackageError
 from deepracer.messages import EpisodeStatus, PolicyAction, SimStatus, StepRecord, StopReason
 from deepracer_nodes.image_conversion import from_image_msg
 from deepracer_nodes.sim_node import STATUS_DEPTH, history_qos
+
+if TYPE_CHECKING:
+    from deepracer.sim.track import Track
 
 SILENCE_LIMIT_S = 30.0  # wall seconds without any sim/status: the graph is dead, not slow
 # lock-step: wall seconds a step's status is held back for the policy/action that answered its
@@ -114,7 +117,7 @@ def _stamp_key(seconds: float) -> int:
 class _Recorder(Node):
     """Records sim/status, camera frames and policy/action; optionally drives with pure pursuit."""
 
-    def __init__(self, track: Any, record_frames: bool, pure_pursuit: bool, **kwargs: Any) -> None:
+    def __init__(self, track: Track, record_frames: bool, pure_pursuit: bool, **kwargs: Any) -> None:
         super().__init__("sim_recorder", **kwargs)
         self.lock = threading.Lock()
         self.status: list[SimStatus] = []
@@ -373,7 +376,7 @@ def _ready_statuses(pending: deque[tuple[SimStatus, float]], rec: _Recorder, wai
     return out
 
 
-def _result(track: Any, model: str, driver: str, lock_step: bool, laps: int, reason: StopReason, rec: _Recorder,
+def _result(track: Track, model: str, driver: str, lock_step: bool, laps: int, reason: StopReason, rec: _Recorder,
             wall: float) -> SimRunResult:
     status: list[SimStatus] = []
     for st in rec.status:  # one record per sim instant (real time re-sends the start while waiting)

@@ -29,12 +29,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deepracer.analysis.simtrace import SimTraceWriter
 from deepracer.control.kinematics import WHEELBASE_M, action_to_twist, twist_to_action
 from deepracer.errors import ConfigError
 from deepracer.messages import FAILURES, EpisodeStatus, PolicyAction, SimStatus, StepRecord
+
+if TYPE_CHECKING:
+    from deepracer.sim.race import RaceStatus
+    from deepracer.sim.simulator import Simulator
+    from deepracer.sim.vehicle import VehicleState
 
 DEFAULT_PENALTY_S = 3.0  # the simulator's (and sim_node's) default off-track penalty
 
@@ -201,7 +206,7 @@ class TrialBook:
         self._steps = 0
 
 
-def _sample_from_race(race: Any, state: Any, action: int = -1, command: tuple[float, float] | None = None,
+def _sample_from_race(race: RaceStatus, state: VehicleState, action: int = -1, command: tuple[float, float] | None = None,
                       objects: tuple[tuple[float, float], ...] = ()) -> StepRecord:
     return StepRecord(
         sim_time=float(race.sim_time), x=float(state.x), y=float(state.y), yaw=float(state.yaw),
@@ -216,7 +221,7 @@ def _sample_from_race(race: Any, state: Any, action: int = -1, command: tuple[fl
 Decide = Callable[[Any, Any], tuple[float, float, int]]  # (frame, state) -> (steering deg, speed m/s, index)
 
 
-def make_simulator(track: str | Path | None, seed: int, penalty_s: float, race: Any = None) -> Any:
+def make_simulator(track: str | Path | None, seed: int, penalty_s: float, race: Any = None) -> Simulator:
     """A simulator set up as sim_node sets it up (config/sim.yaml): 15 Hz camera, 160x120 mono8,
     no randomisation, failures put back on the track with the penalty; `race` (a RaceConfig) adds
     obstacles or bot cars."""
@@ -229,11 +234,11 @@ def make_simulator(track: str | Path | None, seed: int, penalty_s: float, race: 
                                        **(race.sim_fields() if race is not None else {})))
 
 
-def _objects(sim: Any) -> tuple[tuple[float, float], ...]:
+def _objects(sim: Simulator) -> tuple[tuple[float, float], ...]:
     return tuple((round(o.x, 4), round(o.y, 4)) for o in sim.object_list) if sim.objects is not None else ()
 
 
-def drive_samples(sim: Any, decide: Decide) -> Iterator[StepRecord]:
+def drive_samples(sim: Simulator, decide: Decide) -> Iterator[StepRecord]:
     """The status stream of `decide` driving `sim` from waypoint 0, forever.
 
     Each command goes through the graph's conversions: inference_node's action -> Twist,
