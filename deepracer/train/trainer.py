@@ -236,22 +236,11 @@ def build_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: Mode
     return model
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Run one training; see the module docstring. Raises DeepRacerError on bad input."""
-    import torch
-    from stable_baselines3.common.callbacks import BaseCallback
-    from tqdm import tqdm
-
-    from deepracer.train.algorithms import load_model
-    from deepracer.train.evaluate import run_episodes, score
-    from deepracer.train.export import input_spec, write_package
-    from deepracer.train.live import LiveView
-    from deepracer.train.logs import TrainingLog, write_json_atomic
+def _prepare_out(cfg: TrainConfig, hp: HyperParameters, reward: RewardFunction, metadata: ModelMetadata) -> None:
+    """Step 1: the output folder (DeepRacer-for-Cloud's layout), refusing to mix two trainings."""
+    from deepracer.train.export import input_spec
     from deepracer.train.networks import NETWORK_NAMES
-    from deepracer.train.validate import validate_reward
 
-    hp, reward, metadata = load_inputs(cfg)
-    validate_reward(reward, cfg.track, race=cfg.race)  # fail before any training, like the console's Validate
     out = cfg.out
     checkpoints = out / "checkpoints"
     if cfg.resume and not (checkpoints / "latest.zip").is_file():
@@ -268,48 +257,173 @@ def train(cfg: TrainConfig) -> TrainResult:
                 training_algorithm="sac" if cfg.algorithm == "sac" else "clipped_ppo",
                 ).write(out / "model" / "model_metadata.json")
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1)))
-    n_envs = cfg.envs or (os.cpu_count() or 1)
-    venv = make_vec_env(cfg, metadata, reward, hp.stack_size, n_envs)
-    if cfg.resume:
-        model = load_model(checkpoints / "latest.zip", venv)
-    else:
-        model = build_model(cfg, hp, venv, metadata)
-        if cfg.pretrained:
-            _load_weights(model, cfg.pretrained)
-    state_path = out / "checkpoints" / "state.json"
-    best = _load_state(state_path)
-    eval_envs = [(make(), trials) for make, trials in eval_factories(cfg, metadata, reward, cfg.max_steps * 3)]
-    log = TrainingLog(out, hp.num_episodes_between_training, n_envs, resume=cfg.resume)
-    t_start = time.time()
-    start_steps = model.num_timesteps
-    budget_steps = cfg.steps if cfg.steps else 10**10
-    deadline = t_start + cfg.minutes * 60 if cfg.minutes else None
-    network_name = NETWORK_NAMES[cfg.network]
 
-    def predict(obs: np.ndarray) -> Any:
-        action, _ = model.predict(obs, deterministic=True)
+def _start_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: ModelMetadata) -> Any:
+    """Step 2: the model: continued from checkpoints/latest.zip, or new (optionally with pretrained weights)."""
+    from deepracer.train.algorithms import load_model
+
+    if cfg.resume:
+        return load_model(cfg.out / "checkpoints" / "latest.zip", venv)
+    model = build_model(cfg, hp, venv, metadata)
+    if cfg.pretrained:
+        _load_weights(model, cfg.pretrained)
+    return model
+
+
+@dataclass
+class _Run:
+    """The state of one training while it learns (step 3): budgets, the best model so far, logs."""
+
+    cfg: TrainConfig
+    hp: HyperParameters
+    metadata: ModelMetadata
+    model: Any
+    venv: Any
+    log: Any  # TrainingLog
+    eval_envs: list[tuple[Any, int]]
+    best: dict[str, Any]
+    t_start: float = field(default_factory=time.time)
+    start_steps: int = 0
+    stopped: str = "budget"
+    interrupted: bool = False
+    wall: float = 0.0
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.cfg.out / "checkpoints"
+
+    @property
+    def state_path(self) -> Path:
+        return self.checkpoints / "state.json"
+
+    @property
+    def budget_steps(self) -> int:
+        return self.cfg.steps if self.cfg.steps else 10**10
+
+    @property
+    def deadline(self) -> float | None:
+        return self.t_start + self.cfg.minutes * 60 if self.cfg.minutes else None
+
+    @property
+    def network_name(self) -> str:
+        from deepracer.train.networks import NETWORK_NAMES
+
+        return NETWORK_NAMES[self.cfg.network]
+
+    def predict(self, obs: np.ndarray) -> Any:
+        action, _ = self.model.predict(obs, deterministic=True)
         return action
 
-    def evaluate_and_keep_best(label: str) -> dict[str, Any]:
-        results = [r for env, trials in eval_envs for r in run_episodes(env, predict, trials, hp.stack_size)]
+    def export(self) -> None:
+        from deepracer.train.export import write_package
+
+        write_package(self.model, self.metadata, self.cfg.out / "model", self.hp.stack_size, self.network_name)
+
+    def evaluate_and_keep_best(self, label: str) -> dict[str, Any]:
+        """Evaluate; a better score than the best so far becomes best.zip and the model package."""
+        from deepracer.train.evaluate import run_episodes, score
+        from deepracer.train.logs import write_json_atomic
+
+        best = self.best
+        results = [r for env, trials in self.eval_envs for r in run_episodes(env, self.predict, trials, self.hp.stack_size)]
         s = score(results)
         if best.get("score") is None or list(s) > list(best["score"]):
             best.update(score=list(s), progress=s[0], lap_time_s=-s[1] if s[1] > -1e9 else None, label=label,
-                        steps=int(model.num_timesteps))
-            model.save(checkpoints / "best.zip")
-            write_package(model, metadata, out / "model", hp.stack_size, network_name)
+                        steps=int(self.model.num_timesteps))
+            self.model.save(self.checkpoints / "best.zip")
+            self.export()
         laps = [r for r in results if r["status"] == "lap_complete"]
         if laps and best.get("first_lap_wall_s") is None:
-            best["first_lap_wall_s"] = round(best.get("wall_before_s", 0.0) + time.time() - t_start, 1)
-            best["first_lap_steps"] = int(model.num_timesteps)
-        write_json_atomic(state_path, best)
+            best["first_lap_wall_s"] = round(best.get("wall_before_s", 0.0) + time.time() - self.t_start, 1)
+            best["first_lap_steps"] = int(self.model.num_timesteps)
+        write_json_atomic(self.state_path, best)
         return {"results": results, "laps": len(laps)}
 
+    def finish_iteration(self, iteration: Any, bar: Any) -> bool:
+        """An iteration's episodes are in: evaluate, log; False when a stop condition is met."""
+        ev = self.evaluate_and_keep_best(f"iteration {iteration.iteration}")
+        self.log.evaluation(iteration, ev["results"])
+        row = self.log.finish_iteration(iteration)
+        bar.set_postfix(iter=row["iteration"], reward=f"{row['mean_reward']:.1f}",
+                        progress=f"{row['mean_progress']:.0f}%",
+                        eval=f"{row['evaluation']['mean_progress']:.0f}%", laps=self.log.total_laps,
+                        eval_laps=row["evaluation"]["laps"])
+        if self.cfg.stop_on_lap and ev["laps"]:
+            self.stopped = "first evaluation lap"
+            return False
+        if row["mean_reward"] >= self.hp.term_cond_avg_score:
+            self.stopped = "term_cond_avg_score reached"
+            return False
+        if (iteration.iteration + 1) * self.hp.num_episodes_between_training >= self.hp.term_cond_max_episodes:
+            self.stopped = "term_cond_max_episodes reached"
+            return False
+        return True
+
+    def within_budget(self) -> bool:
+        deadline = self.deadline
+        if deadline and time.time() > deadline:
+            self.stopped = "time budget"
+            return False
+        return self.model.num_timesteps - self.start_steps < self.budget_steps
+
+    def close(self) -> None:
+        """Step 4, whatever happened: latest.zip, the state, the logs; a package even if stopped early."""
+        from deepracer.train.logs import write_json_atomic
+
+        self.wall = time.time() - self.t_start
+        self.best["wall_before_s"] = round(self.best.get("wall_before_s", 0.0) + self.wall, 1)
+        try:
+            self.model.save(self.checkpoints / "latest.zip")
+            if self.interrupted and not (self.cfg.out / "model" / "model.onnx").is_file():
+                self.export()  # stopped before the first evaluation: the package holds the policy as it is
+        finally:
+            write_json_atomic(self.state_path, self.best)
+            self.log.close()
+            self.venv.close()
+            for env, _ in self.eval_envs:
+                env.close()
+
+    def result(self) -> TrainResult:
+        steps = self.model.num_timesteps - self.start_steps
+        best = self.best
+        return TrainResult(
+            out=self.cfg.out, steps=int(self.model.num_timesteps), wall_s=round(self.wall, 1),
+            iterations=len(self.log.iterations), best_progress=float(best.get("progress") or 0.0),
+            best_lap_time_s=best.get("lap_time_s"), first_lap_wall_s=best.get("first_lap_wall_s"),
+            first_lap_steps=best.get("first_lap_steps"), interrupted=self.interrupted,
+            stopped_because=self.stopped, steps_per_s=round(steps / max(self.wall, 1e-6), 1),
+        )
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Run one training; see the module docstring. Raises DeepRacerError on bad input.
+
+    Steps: inputs and the output folder, the model and environments, learning (a _Run holds the
+    state; a callback logs each step and evaluates each iteration), saving whatever happened."""
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+    from tqdm import tqdm
+
+    from deepracer.train.live import LiveView
+    from deepracer.train.logs import TrainingLog
+    from deepracer.train.validate import validate_reward
+
+    hp, reward, metadata = load_inputs(cfg)
+    validate_reward(reward, cfg.track, race=cfg.race)  # fail before any training, like the console's Validate
+    _prepare_out(cfg, hp, reward, metadata)
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1)))
+    n_envs = cfg.envs or (os.cpu_count() or 1)
+    venv = make_vec_env(cfg, metadata, reward, hp.stack_size, n_envs)
+    model = _start_model(cfg, hp, venv, metadata)
+    run = _Run(cfg=cfg, hp=hp, metadata=metadata, model=model, venv=venv,
+               best=_load_state(cfg.out / "checkpoints" / "state.json"),
+               eval_envs=[(make(), trials) for make, trials in eval_factories(cfg, metadata, reward, cfg.max_steps * 3)],
+               log=TrainingLog(cfg.out, hp.num_episodes_between_training, n_envs, resume=cfg.resume))
+    run.start_steps = model.num_timesteps
     bar = tqdm(total=cfg.steps, disable=not cfg.progress_bar, unit="step", dynamic_ncols=True,
                desc="training", initial=0)
-    stopped = {"why": "budget"}
-    live = LiveView(out, track_list(cfg.track)[0])  # frames only while the console watches
+    live = LiveView(cfg.out, track_list(cfg.track)[0])  # frames only while the console watches
 
     class Callback(BaseCallback):
         def _on_step(self) -> bool:
@@ -318,65 +432,29 @@ def train(cfg: TrainConfig) -> TrainResult:
             for i, info in enumerate(infos):
                 if "reward_error" in info:
                     raise RewardFunctionError(info["reward_error"])
-                log.step(i, info, float(rewards[i]), bool(dones[i]), None if actions is None else actions[i])
+                run.log.step(i, info, float(rewards[i]), bool(dones[i]), None if actions is None else actions[i])
             live.step(self.locals.get("new_obs"), infos)
             bar.update(len(infos))
-            for iteration in log.take_completed():
-                ev = evaluate_and_keep_best(f"iteration {iteration.iteration}")
-                log.evaluation(iteration, ev["results"])
-                row = log.finish_iteration(iteration)
-                bar.set_postfix(iter=row["iteration"], reward=f"{row['mean_reward']:.1f}",
-                                progress=f"{row['mean_progress']:.0f}%",
-                                eval=f"{row['evaluation']['mean_progress']:.0f}%", laps=log.total_laps,
-                                eval_laps=row["evaluation"]["laps"])
-                if cfg.stop_on_lap and ev["laps"]:
-                    stopped["why"] = "first evaluation lap"
+            for iteration in run.log.take_completed():
+                if not run.finish_iteration(iteration, bar):
                     return False
-                if row["mean_reward"] >= hp.term_cond_avg_score:
-                    stopped["why"] = "term_cond_avg_score reached"
-                    return False
-                if (iteration.iteration + 1) * hp.num_episodes_between_training >= hp.term_cond_max_episodes:
-                    stopped["why"] = "term_cond_max_episodes reached"
-                    return False
-            if deadline and time.time() > deadline:
-                stopped["why"] = "time budget"
-                return False
-            return model.num_timesteps - start_steps < budget_steps
+            return run.within_budget()
 
-    interrupted = False
     previous_term = _stop_on_sigterm()
     try:
-        model.learn(total_timesteps=min(budget_steps, 10**9), callback=Callback(),
+        model.learn(total_timesteps=min(run.budget_steps, 10**9), callback=Callback(),
                     reset_num_timesteps=not cfg.resume, progress_bar=False)
     except KeyboardInterrupt:
-        interrupted, stopped["why"] = True, "interrupted"
+        run.interrupted, run.stopped = True, "interrupted"
     except RewardFunctionError:
-        stopped["why"] = "reward function error"
+        run.stopped = "reward function error"
         raise
     finally:
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
         bar.close()
-        wall = time.time() - t_start
-        best["wall_before_s"] = round(best.get("wall_before_s", 0.0) + wall, 1)
-        try:
-            model.save(checkpoints / "latest.zip")
-            if interrupted and not (out / "model" / "model.onnx").is_file():
-                # stopped before the first evaluation: the package holds the policy as it is
-                write_package(model, metadata, out / "model", hp.stack_size, network_name)
-        finally:
-            write_json_atomic(state_path, best)
-            log.close()
-            venv.close()
-            for env, _ in eval_envs:
-                env.close()
-    steps = model.num_timesteps - start_steps
-    return TrainResult(
-        out=out, steps=int(model.num_timesteps), wall_s=round(wall, 1), iterations=len(log.iterations),
-        best_progress=float(best.get("progress") or 0.0), best_lap_time_s=best.get("lap_time_s"),
-        first_lap_wall_s=best.get("first_lap_wall_s"), first_lap_steps=best.get("first_lap_steps"),
-        interrupted=interrupted, stopped_because=stopped["why"], steps_per_s=round(steps / max(wall, 1e-6), 1),
-    )
+        run.close()
+    return run.result()
 
 
 def _stop_on_sigterm() -> Any:
