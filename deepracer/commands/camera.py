@@ -59,6 +59,10 @@ def add_calibrate_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"inner corners of the chessboard (default {cc.DEFAULT_COLS}x{cc.DEFAULT_ROWS})")
     p.add_argument("--square-mm", type=float, default=cc.DEFAULT_SQUARE_M * 1000,
                    help=f"side of one square as printed, mm (default {cc.DEFAULT_SQUARE_M * 1000:g})")
+    p.add_argument("--board-type", choices=[k.value for k in cc.BoardKind], default=cc.BoardKind.CHESSBOARD.value,
+                   help="chessboard (the whole board must be in view) or charuco (markers in the white squares: "
+                        "part of the board is enough, e.g. at a fisheye's edges); print it with "
+                        "`deepracer camera board --board-type charuco`. Default chessboard")
     p.add_argument("--model", choices=[m.value for m in cc.LensModel], default=cc.LensModel.PINHOLE.value,
                    help="pinhole (plumb_bob distortion; lenses up to ~100°) or fisheye (equidistant; wide-angle "
                         "lenses like the DeepRacer's 120°). Default pinhole")
@@ -86,7 +90,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     from deepracer.hardware import camera_calibration as cc
 
-    board = cc.Board(args.board[0], args.board[1], args.square_mm / 1000.0)
+    board = cc.Board(args.board[0], args.board[1], args.square_mm / 1000.0, cc.BoardKind(args.board_type))
     model = cc.LensModel(args.model)
     out = Path(args.out).expanduser() if args.out else cc.default_camera_info_path()
     if args.images:
@@ -222,6 +226,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("board", help="write a chessboard PNG that prints at its true size")
     p.add_argument("--board", type=_size, default=None, metavar="COLSxROWS", help="inner corners (default 9x6)")
     p.add_argument("--square-mm", type=float, default=None, help="side of one square, mm (default 25)")
+    p.add_argument("--board-type", choices=("chessboard", "charuco"), default="chessboard",
+                   help="a plain chessboard, or ChArUco (ArUco markers in the white squares)")
     p.add_argument("--dpi", type=int, default=300, help="resolution stored in the PNG (default 300)")
     p.add_argument("--out", required=True, metavar="PNG")
     p = sub.add_parser("show", help="a camera profile (built-in name or file) with its derived field of view")
@@ -251,7 +257,7 @@ def _board(args: argparse.Namespace) -> int:
     from deepracer.hardware import camera_calibration as cc
 
     cols, rows = args.board or (cc.DEFAULT_COLS, cc.DEFAULT_ROWS)
-    board = cc.Board(cols, rows, (args.square_mm or cc.DEFAULT_SQUARE_M * 1000) / 1000.0)
+    board = cc.Board(cols, rows, (args.square_mm or cc.DEFAULT_SQUARE_M * 1000) / 1000.0, cc.BoardKind(args.board_type))
     if not 72 <= args.dpi <= 2400:
         raise cc.CameraCalibrationError(f"--dpi must be between 72 and 2400, not {args.dpi}")
     path = cc.write_board_png(board, args.out, args.dpi)

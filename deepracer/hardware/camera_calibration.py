@@ -1,7 +1,9 @@
 """Camera calibration with a printed chessboard, and ROS's camera_info YAML file.
 
-- `Board`: the chessboard (inner corners cols x rows, square size in metres); `find_corners`
-  detects it in an image (OpenCV's detector, corners refined to sub-pixel).
+- `Board`: the chessboard (inner corners cols x rows, square size in metres), plain or ChArUco
+  (ArUco markers in the white squares: a partly visible board still counts, which matters at the
+  edges of a fisheye image); `detect_board` finds it in an image (OpenCV's detectors, corners
+  refined to sub-pixel).
 - `ViewSelector`: the live capture keeps a view only when the board is found and the view differs
   enough from the ones kept so far: position, size and skew of the board in the image, the same
   measure and threshold as ROS's camera_calibration (Manhattan distance > 0.2).
@@ -18,6 +20,7 @@ ROS-free: the car's `deepracer calibrate camera` and camera_node use it, tests r
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -57,6 +60,16 @@ class CameraCalibrationError(DeepRacerError):
     """A capture that cannot be calibrated, or a camera_info file that cannot be used."""
 
 
+class BoardKind(StrEnum):
+    CHESSBOARD = "chessboard"  # cv2.findChessboardCorners: the whole board must be visible
+    CHARUCO = "charuco"  # cv2.aruco.CharucoDetector: any part with enough corners
+
+
+ARUCO_DICTIONARY = "DICT_5X5_100"  # markers of the ChArUco board (50 fit a 10x7 board)
+CHARUCO_MARKER_RATIO = 0.7  # marker side / square side
+MIN_CHARUCO_CORNERS = 12  # fewer corners of a partial view constrain the fit too little
+
+
 class LensModel(StrEnum):
     """`--model`: which OpenCV calibration runs, and the ROS distortion model it writes."""
 
@@ -86,11 +99,17 @@ class Board:
     cols: int = DEFAULT_COLS  # inner corners along a row
     rows: int = DEFAULT_ROWS
     square_m: float = DEFAULT_SQUARE_M
+    kind: BoardKind = BoardKind.CHESSBOARD
 
     def __post_init__(self) -> None:
         if self.cols < 2 or self.rows < 2:
             raise CameraCalibrationError(f"board needs at least 2x2 inner corners, not {self.cols}x{self.rows}")
-        if self.cols == self.rows:
+        if self.kind is BoardKind.CHARUCO:
+            markers = ((self.cols + 1) * (self.rows + 1)) // 2
+            if markers > 100:
+                raise CameraCalibrationError(f"a {self.cols}x{self.rows} ChArUco board needs {markers} markers; "
+                                             f"{ARUCO_DICTIONARY} has 100")
+        elif self.cols == self.rows:
             raise CameraCalibrationError(f"a square board ({self.cols}x{self.rows} inner corners) is ambiguous "
                                          "when rotated: use different numbers of rows and columns")
         if not self.square_m > 0:
@@ -110,8 +129,24 @@ class Board:
         return np.column_stack([grid * self.square_m, np.zeros(len(grid))]).astype(np.float64)
 
     def describe(self) -> str:
+        kind = f" ChArUco ({ARUCO_DICTIONARY})" if self.kind is BoardKind.CHARUCO else ""
         return (f"{self.cols}x{self.rows} inner corners ({self.cols + 1}x{self.rows + 1} squares) "
-                f"of {self.square_m * 1000:g} mm")
+                f"of {self.square_m * 1000:g} mm{kind}")
+
+    def charuco(self) -> Any:
+        """The cv2.aruco.CharucoBoard (corner ids row by row, as object_points)."""
+        return _charuco_board(self.cols, self.rows, self.square_m)
+
+
+@functools.lru_cache(maxsize=8)
+def _charuco_board(cols: int, rows: int, square_m: float) -> Any:
+    dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, ARUCO_DICTIONARY))
+    return cv2.aruco.CharucoBoard((cols + 1, rows + 1), square_m, square_m * CHARUCO_MARKER_RATIO, dictionary)
+
+
+@functools.lru_cache(maxsize=8)
+def _charuco_detector(cols: int, rows: int, square_m: float) -> Any:
+    return cv2.aruco.CharucoDetector(_charuco_board(cols, rows, square_m))
 
 
 def board_image(board: Board, dpi: int = 300, margin_squares: float = 0.5) -> np.ndarray:
@@ -120,6 +155,8 @@ def board_image(board: Board, dpi: int = 300, margin_squares: float = 0.5) -> np
     n_x, n_y = board.cols + 1, board.rows + 1
     m = int(round(margin_squares * px))
     w, h = int(round(n_x * px)) + 2 * m, int(round(n_y * px)) + 2 * m
+    if board.kind is BoardKind.CHARUCO:
+        return np.asarray(board.charuco().generateImage((w, h), marginSize=m, borderBits=1), np.uint8)
     img = np.full((h, w), 255, np.uint8)
     for j in range(n_y):
         for i in range(n_x):
@@ -169,11 +206,15 @@ def find_corners(image: np.ndarray, board: Board, fast: bool = False) -> np.ndar
     if not found or corners is None:
         return None
     corners = corners.reshape(-1, 2)
-    # Sub-pixel window: 0.4 of the smallest corner spacing, so it never reaches a neighbour corner even
-    # where a wide lens squeezes the squares; a refinement that runs away (a corner moving more than
-    # 2 px, as on strongly curved squares) is redone with half the window.
     grid = corners.reshape(board.rows, board.cols, 2)
     spacing = min(np.linalg.norm(np.diff(grid, axis=0), axis=2).min(), np.linalg.norm(np.diff(grid, axis=1), axis=2).min())
+    return _refine(gray, corners.astype(np.float64), float(spacing))
+
+
+def _refine(gray: np.ndarray, corners: np.ndarray, spacing: float) -> np.ndarray | None:
+    """cornerSubPix with a window of 0.4 of the smallest corner spacing, so it never reaches a neighbour
+    corner even where a wide lens squeezes the squares; a refinement that runs away (a corner moving
+    more than 2 px, as on strongly curved squares) is redone with half the window; None if it still does."""
     radius = int(max(2, min(11, math.ceil(spacing * 0.4))))
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 0.001)
     start = corners.reshape(-1, 1, 2).astype(np.float32)
@@ -190,10 +231,40 @@ def find_corners(image: np.ndarray, board: Board, fast: bool = False) -> np.ndar
 # -- picking views --------------------------------------------------------------------------------
 
 
-def view_parameters(corners: np.ndarray, board: Board, width: int, height: int) -> tuple[float, float, float, float]:
-    """(x, y, size, skew) of the board in the image, each in 0..1 (ROS camera_calibration's measure)."""
-    grid = corners.reshape(board.rows, board.cols, 2)
-    up_left, up_right, down_right, down_left = grid[0, 0], grid[0, -1], grid[-1, -1], grid[-1, 0]
+def detect_board(image: np.ndarray, board: Board, fast: bool = False) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(corners (N, 2), ids) of the board in the image, or None. ids index `board.object_points()`;
+    None means the whole board in order (a chessboard). A ChArUco view needs MIN_CHARUCO_CORNERS
+    corners on at least two rows and two columns (not all on one line)."""
+    if board.kind is BoardKind.CHESSBOARD:
+        corners = find_corners(image, board, fast)
+        return None if corners is None else (corners, None)
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    found, ids, _, _ = _charuco_detector(board.cols, board.rows, board.square_m).detectBoard(gray)
+    if found is None or ids is None or len(ids) < MIN_CHARUCO_CORNERS:
+        return None
+    ids = np.asarray(ids, np.int64).ravel()
+    if len(set((ids // board.cols).tolist())) < 2 or len(set((ids % board.cols).tolist())) < 2:
+        return None
+    # OpenCV's ChArUco corners are refined by its detector; a wider cornerSubPix window would reach the
+    # markers next to each corner and pull the corner towards their edges (measured: 2x the error)
+    corners = np.asarray(found, np.float64).reshape(-1, 2)
+    return corners, ids
+
+
+def _outer_quad(corners: np.ndarray, board: Board, ids: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The detected corners nearest the board's four corners: up-left, up-right, down-right, down-left."""
+    if ids is None:
+        grid = corners.reshape(board.rows, board.cols, 2)
+        return grid[0, 0], grid[0, -1], grid[-1, -1], grid[-1, 0]
+    r, c = ids // board.cols, ids % board.cols
+    return (corners[np.argmin(r + c)], corners[np.argmax(c - r)], corners[np.argmax(r + c)], corners[np.argmax(r - c)])
+
+
+def view_parameters(corners: np.ndarray, board: Board, width: int, height: int,
+                    ids: np.ndarray | None = None) -> tuple[float, float, float, float]:
+    """(x, y, size, skew) of the board in the image, each in 0..1 (ROS camera_calibration's measure);
+    for a partial ChArUco view, of the part seen."""
+    up_left, up_right, down_right, down_left = _outer_quad(corners, board, ids)
     a, b = up_right - up_left, down_right - up_right
     c = down_left - down_right
     p, q = b + c, a + b  # the quadrilateral's diagonals
@@ -218,11 +289,11 @@ class ViewSelector:
     min_distance: float = MIN_VIEW_DISTANCE
     kept: list[tuple[float, float, float, float]] = field(default_factory=list)
 
-    def consider(self, corners: np.ndarray | None) -> tuple[bool, str]:
+    def consider(self, corners: np.ndarray | None, ids: np.ndarray | None = None) -> tuple[bool, str]:
         """(kept?, why): a view is kept when the board is found and it is new enough; not stored otherwise."""
         if corners is None:
             return False, "board not found"
-        params = view_parameters(corners, self.board, self.width, self.height)
+        params = view_parameters(corners, self.board, self.width, self.height, ids)
         if self.kept:
             d = min(sum(abs(p - q) for p, q in zip(params, k, strict=True)) for k in self.kept)
             if d <= self.min_distance:
@@ -255,7 +326,7 @@ class LiveCapture:
     too_close: int = 0
     moving: int = 0
     selector: ViewSelector | None = None
-    _previous: np.ndarray | None = None
+    _previous: tuple[np.ndarray, np.ndarray | None] | None = None
 
     @property
     def done(self) -> bool:
@@ -272,27 +343,44 @@ class LiveCapture:
                                          "during the capture")
         assert self.selector is not None
         self.frames += 1
-        corners = find_corners(frame, self.board, fast=True)
-        previous, self._previous = self._previous, corners
-        if corners is not None and self.max_motion_px > 0:
+        detection = detect_board(frame, self.board, fast=True)
+        previous, self._previous = self._previous, detection
+        corners, ids = detection if detection is not None else (None, None)
+        if detection is not None and self.max_motion_px > 0:
             limit = self.max_motion_px * w / 640.0
-            if previous is None:
+            motion = _motion(detection, previous)
+            if motion is None:
                 self.moving += 1
                 return False, "board found: hold it still"
-            # the detector may number the corners from the opposite end in the next frame
-            motion = min(float(np.linalg.norm(corners - p, axis=1).mean()) for p in (previous, previous[::-1]))
             if motion > limit:
                 self.moving += 1
                 return False, f"board moving ({motion:.1f} px since the last frame): hold it still"
-        kept, why = self.selector.consider(corners)
+        kept, why = self.selector.consider(corners, ids)
         if corners is None:
             self.not_found += 1
         elif not kept:
             self.too_close += 1
         else:
-            self.views.append(View(f"view {len(self.views) + 1:02d}", corners))
+            self.views.append(View(f"view {len(self.views) + 1:02d}", corners, ids))
             self.images.append(frame.copy())
         return kept, why
+
+
+def _motion(now: tuple[np.ndarray, np.ndarray | None],
+            before: tuple[np.ndarray, np.ndarray | None] | None) -> float | None:
+    """Mean motion of the corners seen in both frames, px; None when there is nothing to compare."""
+    if before is None:
+        return None
+    (c1, ids1), (c0, ids0) = now, before
+    if ids1 is None or ids0 is None:
+        if ids1 is not None or ids0 is not None or len(c1) != len(c0):
+            return None
+        # the chessboard detector may number the corners from the opposite end in the next frame
+        return min(float(np.linalg.norm(c1 - p, axis=1).mean()) for p in (c0, c0[::-1]))
+    common, i1, i0 = np.intersect1d(ids1, ids0, return_indices=True)
+    if len(common) < MIN_CHARUCO_CORNERS // 2:
+        return None
+    return float(np.linalg.norm(c1[i1] - c0[i0], axis=1).mean())
 
 
 # -- calibrating ----------------------------------------------------------------------------------
@@ -302,6 +390,11 @@ class LiveCapture:
 class View:
     name: str  # the image file, or "view 3" for a live capture
     corners: np.ndarray  # (N, 2) pixels
+    ids: np.ndarray | None = None  # which board corners (ChArUco: part of the board); None = all, in order
+
+    def object_points(self, board: Board) -> np.ndarray:
+        obj = board.object_points()
+        return obj if self.ids is None else obj[self.ids]
 
 
 @dataclass(frozen=True)
@@ -342,12 +435,13 @@ def calibrate(views: Sequence[View], width: int, height: int, board: Board, mode
         raise CameraCalibrationError(
             f"only {len(views)} view(s) of the {board.describe()} board; at least {min_views} are needed "
             f"(different positions, distances and tilts){missing}")
-    obj = board.object_points()
+    objs = [v.object_points(board) for v in views]
     size = (int(width), int(height))
     if model is LensModel.FISHEYE:
-        K, D, rvecs, tvecs = _fisheye(views, obj, size)
+        K, D, rvecs, tvecs = _fisheye(views, objs, size)
         coeffs = tuple(float(x) for x in D.ravel()[:4])
-        proj = [cv2.fisheye.projectPoints(obj.reshape(-1, 1, 3), r, t, K, D)[0] for r, t in zip(rvecs, tvecs, strict=True)]
+        proj = [cv2.fisheye.projectPoints(o.reshape(-1, 1, 3), r, t, K, D)[0]
+                for o, r, t in zip(objs, rvecs, tvecs, strict=True)]
         P = np.zeros((3, 4))
         P[:, :3] = cv2.fisheye.estimateNewCameraMatrixForUndistortRectify(K, D, size, np.eye(3), balance=0.0)
     else:
@@ -356,10 +450,10 @@ def calibrate(views: Sequence[View], width: int, height: int, board: Board, mode
         flags = cv2.CALIB_FIX_K3 if k_coefficients == 2 else 0  # ROS's default: k3 fixed at 0
         criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-9)
         _, K, D, rvecs, tvecs = cv2.calibrateCamera(
-            [obj.astype(np.float32)] * len(views), [v.corners.astype(np.float32).reshape(-1, 1, 2) for v in views],
+            [o.astype(np.float32) for o in objs], [v.corners.astype(np.float32).reshape(-1, 1, 2) for v in views],
             size, None, None, flags=flags, criteria=criteria)
         coeffs = tuple(float(x) for x in D.ravel()[:5])
-        proj = [cv2.projectPoints(obj, r, t, K, D)[0] for r, t in zip(rvecs, tvecs, strict=True)]
+        proj = [cv2.projectPoints(o, r, t, K, D)[0] for o, r, t in zip(objs, rvecs, tvecs, strict=True)]
         P = np.zeros((3, 4))
         P[:, :3], _ = cv2.getOptimalNewCameraMatrix(K, D, size, 0.0)  # alpha 0, ROS's default
     per_view, sq, n = [], 0.0, 0
@@ -380,12 +474,12 @@ def calibrate(views: Sequence[View], width: int, height: int, board: Board, mode
     return result
 
 
-def _fisheye(views: Sequence[View], obj: np.ndarray, size: tuple[int, int]
+def _fisheye(views: Sequence[View], view_objs: Sequence[np.ndarray], size: tuple[int, int]
              ) -> tuple[np.ndarray, np.ndarray, Sequence[np.ndarray], Sequence[np.ndarray]]:
     """cv2.fisheye.calibrate, made robust: its Gauss-Newton has no damping and, from OpenCV's own
     starting point, sometimes runs off to a 100+ px solution. A few starts (ROS's flags; skew free;
     a typical fisheye focal length as the guess) are tried and the best fit kept."""
-    objs = [obj.reshape(1, -1, 3).astype(np.float64) for _ in views]  # (1, N, 3): what OpenCV 4 and 5 both take
+    objs = [o.reshape(1, -1, 3).astype(np.float64) for o in view_objs]  # (1, N, 3): what OpenCV 4 and 5 both take
     imgs = [v.corners.reshape(1, -1, 2).astype(np.float64) for v in views]
     extrinsic, skew = _fisheye_flag("CALIB_RECOMPUTE_EXTRINSIC"), _fisheye_flag("CALIB_FIX_SKEW")
     guess = _fisheye_flag("CALIB_USE_INTRINSIC_GUESS")
@@ -435,11 +529,11 @@ def views_from_images(paths: Iterable[Path], board: Board) -> tuple[list[View], 
         elif (w, h) != size:
             raise CameraCalibrationError(f"image is {w}x{h} but the first one is {size[0]}x{size[1]}: "
                                          "all views must come from the same camera mode", path)
-        corners = find_corners(image, board)
-        if corners is None:
+        detection = detect_board(image, board)
+        if detection is None:
             missing.append(path.name)
         else:
-            views.append(View(path.name, corners))
+            views.append(View(path.name, *detection))
     if size is None:
         raise CameraCalibrationError("no images to calibrate from")
     return views, missing, size

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from deepracer.camera_profile import DistortionModel, Intrinsics
-from deepracer.hardware.camera_calibration import Board
+from deepracer.hardware.camera_calibration import Board, BoardKind, board_image
 
 # Ground truth of the tests: a 640x480 camera with noticeable barrel distortion, and a wide fisheye.
 PINHOLE = Intrinsics(640, 480, 520.0, 515.0, 322.5, 236.0, DistortionModel.PLUMB_BOB,
@@ -95,6 +95,12 @@ class Renderer:
         rays = intr.rays(np.column_stack([U.ravel(), V.ravel()]), check=False)  # (H*ss * W*ss, 3)
         self._d = [np.ascontiguousarray(rays[:, i], np.float32) for i in range(3)]
 
+    def _texture(self, board: Board) -> tuple[np.ndarray, float, int]:
+        dpi = 48 / (board.square_m / 0.0254)  # 48 texels per square
+        texture = board_image(board, dpi)
+        per_square = board.square_m / 0.0254 * dpi
+        return texture, per_square, int(round(0.5 * per_square))
+
     def render(self, board: Board, pose: Pose, seed: int = 0, noise: float = 2.0, blur: float = 0.6) -> np.ndarray:
         R = cv2.Rodrigues(np.asarray(pose.rvec, float))[0]
         t = np.asarray(pose.tvec, float)
@@ -113,7 +119,16 @@ class Renderer:
         on_board = (x >= -1) & (x < board.cols) & (y >= -1) & (y < board.rows)
         on_paper = (x >= -2) & (x < board.cols + 1) & (y >= -2) & (y < board.rows + 1)
         x, y = np.nan_to_num(x, nan=-1e6), np.nan_to_num(y, nan=-1e6)  # rays parallel to the board
-        black = on_board & (((np.floor(x) + np.floor(y)).astype(np.int32) & 1) == 0)
+        if board.kind is BoardKind.CHARUCO:  # the printed board itself, looked up (nearest texel)
+            texture, per_square, margin = self._texture(board)
+            sel = on_board & (s > 0)
+            u = (margin + (x[sel] + 1.0) * per_square).astype(np.int32)
+            v = (margin + (y[sel] + 1.0) * per_square).astype(np.int32)
+            u, v = np.clip(u, 0, texture.shape[1] - 1), np.clip(v, 0, texture.shape[0] - 1)
+            black = np.zeros_like(on_board)
+            black[sel] = texture[v, u] < 128
+        else:
+            black = on_board & (((np.floor(x) + np.floor(y)).astype(np.int32) & 1) == 0)
         value = np.where(on_paper & (s > 0), np.float32(230.0), np.float32(110.0))
         value[black & (s > 0)] = 25.0
         h, w, ss = self.intr.height, self.intr.width, self.ss

@@ -338,3 +338,40 @@ def test_calibrate_camera_live_from_a_device_without_ros(tmp_path, capsys):
     summary = json.loads(captured.out)
     assert 10 <= summary["views"] <= 12 and "capturing from image folder" in captured.err
     assert summary["fx"] == pytest.approx(PINHOLE.fx, rel=REL_TOL) and out.exists()
+
+
+# -- ChArUco ----------------------------------------------------------------------------------------
+
+CHARUCO = cc.Board(kind=cc.BoardKind.CHARUCO)
+
+
+def test_charuco_partial_views_calibrate_a_fisheye():
+    images, poses = render_views(FISHEYE, CHARUCO, 14, seed=0)
+    views = []
+    for i, img in enumerate(images):
+        found = cc.detect_board(img, CHARUCO)
+        if found is not None:
+            corners, ids = found
+            truth = project(FISHEYE, CHARUCO.object_points()[ids], poses[i])
+            assert np.abs(corners - truth).max() < 2.0  # every corner is the board corner it claims to be
+            views.append(cc.View(f"view_{i:02d}.png", corners, ids))
+    assert len(views) >= 10
+    assert any(len(v.ids) < CHARUCO.n_corners for v in views)  # partial views near the edges count too
+    result = cc.calibrate(views, 640, 480, CHARUCO, cc.LensModel.FISHEYE)
+    assert_recovers(result, FISHEYE)
+
+
+def test_charuco_board_with_half_hidden_is_still_a_view(tmp_path, capsys):
+    path = tmp_path / "charuco.png"
+    assert cli(["camera", "board", "--board-type", "charuco", "--out", str(path), "--dpi", "100"]) == 0
+    assert "ChArUco" in capsys.readouterr().out
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    whole = cc.detect_board(image, CHARUCO)
+    assert whole is not None and sorted(whole[1].tolist()) == list(range(54))
+    image[:, image.shape[1] // 2:] = 128  # the right half covered
+    part = cc.detect_board(image, CHARUCO)
+    assert part is not None and 12 <= len(part[1]) < 54
+    assert set(part[1].tolist()) <= {r * 9 + c for r in range(6) for c in range(5)}  # the left columns only
+    assert cc.find_corners(image, cc.Board()) is None  # a plain chessboard needs the whole board
+    with pytest.raises(cc.CameraCalibrationError, match="needs 150 markers"):
+        cc.Board(19, 14, kind=cc.BoardKind.CHARUCO)
