@@ -14,8 +14,11 @@ from deepracer.hardware.pwm import BACKENDS, BackendOptions
 
 def add_backend_arguments(parser: argparse.ArgumentParser, default_backend: str | None = "pca9685",
                           calibration_flag: bool = True) -> None:
-    """--backend and the backend-specific flags (shared with `deepracer calibrate --backend ...`)."""
-    d = BackendOptions()
+    """--backend and the backend-specific flags (shared with `deepracer calibrate --backend ...`); the
+    defaults are servo_node's (deepracer.node_params.ServoNodeParams)."""
+    from deepracer.node_params import ServoNodeParams
+
+    d = ServoNodeParams()
     g = parser.add_argument_group("PWM backend")
     g.add_argument("--backend", choices=BACKENDS, default=default_backend, help=f"PWM backend (default {default_backend})")
     g.add_argument("--config", metavar="FILE", help="take the servo_node parameters (backend, calibration_file, "
@@ -24,8 +27,10 @@ def add_backend_arguments(parser: argparse.ArgumentParser, default_backend: str 
     if calibration_flag:
         g.add_argument("--calibration", metavar="FILE", help="calibration file (default: $DEEPRACER_CALIBRATION, "
                        "/var/lib/deepracer/calibration.yaml for the service, else ~/.config/deepracer/calibration.yaml)")
-    g.add_argument("--throttle-channel", type=int, default=0, help="default 0 (DeepRacer)")
-    g.add_argument("--steering-channel", type=int, default=1, help="default 1 (DeepRacer)")
+    g.add_argument("--throttle-channel", type=int, default=d.throttle_channel,
+                   help=f"default {d.throttle_channel} (DeepRacer)")
+    g.add_argument("--steering-channel", type=int, default=d.steering_channel,
+                   help=f"default {d.steering_channel} (DeepRacer)")
     g.add_argument("--i2c-bus", type=int, default=d.i2c_bus, help=f"pca9685: I2C bus number (default {d.i2c_bus})")
     g.add_argument("--i2c-address", type=lambda s: int(s, 0), default=d.i2c_address,
                    help="pca9685: I2C address (default 0x40)")
