@@ -16,19 +16,9 @@ os.environ.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
 # Tests never read or write the user's own track library (~/.local/share/deepracer/tracks).
 os.environ["DEEPRACER_TRACKS_DIR"] = tempfile.mkdtemp(prefix="deepracer-tracks-")
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+from testenv import IN_CI, REPO, SHARED, skip_or_fail
 
-
-IN_CI = bool(os.environ.get("CI"))
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip with the reason; under CI=1 (where every tool and file is provided) fail instead, so a
-    broken install never hides behind a skip."""
-    if IN_CI:
-        pytest.fail(f"CI=1: {reason}", pytrace=False)
-    pytest.skip(reason)
+__all__ = ["REPO", "SHARED", "shared_path", "skip_or_fail"]
 
 
 def shared_path(*parts: str) -> Path:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from conftest import REPO, SHARED, skip_or_fail
+from testenv import REPO, SHARED, skip_or_fail
 
 from deepracer.control.calibration import Calibration, Steering, Throttle, save
 from deepracer.hardware.emulated.sysfs import EmulatedSysfsPwm

@@ -8,7 +8,7 @@ import math
 import cv2
 import numpy as np
 import pytest
-from conftest import skip_or_fail
+from testenv import skip_or_fail
 
 pytest.importorskip("rclpy")
 

@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
+from testenv import skip_or_fail
 
 from deepracer.sim import gazebo, load_track
 
