@@ -80,6 +80,8 @@ def fisheye_detected_seed1():
     return detect(render_views(FISHEYE, BOARD, 16, seed=1)[0])
 
 
+# rendering and searching 16 fisheye views takes 10-20 s on a busy machine: the integration tier
+@pytest.mark.integration
 @pytest.mark.parametrize("which", ["fisheye_detected", "fisheye_detected_seed1"])
 def test_fisheye_recovers_the_intrinsics(which, request):
     views, missing = request.getfixturevalue(which)
@@ -91,6 +93,7 @@ def test_fisheye_recovers_the_intrinsics(which, request):
         FISHEYE.field_of_view().horizontal_deg, abs=3.0)  # at the very edge: the polynomial extrapolated
 
 
+@pytest.mark.integration
 def test_a_fisheye_calibrated_as_a_pinhole_fits_worse(fisheye_detected):
     views, _ = fisheye_detected
     fish = cc.calibrate(views, 640, 480, BOARD, cc.LensModel.FISHEYE)
@@ -345,6 +348,7 @@ def test_calibrate_camera_live_from_a_device_without_ros(tmp_path, capsys):
 CHARUCO = cc.Board(kind=cc.BoardKind.CHARUCO)
 
 
+@pytest.mark.integration
 def test_charuco_partial_views_calibrate_a_fisheye():
     images, poses = render_views(FISHEYE, CHARUCO, 14, seed=0)
     views = []

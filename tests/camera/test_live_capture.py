@@ -62,6 +62,7 @@ def test_frames_of_the_topic_feed_the_view_selector(ros_context, views):
         probe.destroy_node()
 
 
+@pytest.mark.integration  # a second process with rclpy
 def test_calibrate_camera_live_end_to_end(ros_context, views, tmp_path):
     """The command as a user runs it, against a publisher of board views; it stops at --views."""
     topic = f"/t_livecal_{next(_ns)}/camera/image_raw"
