@@ -99,6 +99,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         _wait_healthy(server)
         yield server
     finally:
+        keep = os.environ.get("CONSOLE_SCREENSHOTS")
+        if keep:  # the server's log beside the screenshots, for a failed run
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            (Path(keep) / "console-server.log").write_text(server.log_tail(200_000))
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)  # its own session: the server and its jobs
             try:

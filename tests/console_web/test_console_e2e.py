@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 from tests.console_web.conftest import Console, deepracer_command
 
-pytestmark = pytest.mark.integration
+# one training, one evaluation and a clone on a shared 2-core machine: more than the default 300 s cap
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 MODEL = "e2e-first-model"
 CLONE = "e2e-first-clone"
@@ -55,6 +57,18 @@ def malicious_tarball(path: Path) -> Path:
         info.size = len(payload)
         tar.addfile(info, io.BytesIO(payload))
     return path
+
+
+def model_state(console: Console, model_id: str) -> str:
+    """What the API says about a model, and its job log's end: for a failure message."""
+    out = []
+    for path in (f"/api/models/{model_id}", f"/api/models/{model_id}/logs"):
+        try:
+            with urllib.request.urlopen(console.url + path, timeout=10) as response:
+                out.append(response.read().decode(errors="replace")[-3000:])
+        except OSError as err:
+            out.append(f"{path}: {err}")
+    return "\n".join(out)
 
 
 def wizard_next(page: Page) -> None:
@@ -151,7 +165,10 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     model_url = page.url
     model_id = model_url.rstrip("/").rsplit("/", 1)[-1]
     live = page.get_by_test_id("live-status")
-    expect(live).to_contain_text(re.compile(r"Live: ([3-9]|\d\d+) frames"), timeout=JOB_TIMEOUT_MS)
+    try:
+        expect(live).to_contain_text(re.compile(r"Live: ([3-9]|\d\d+) frames"), timeout=JOB_TIMEOUT_MS)
+    except AssertionError as err:
+        raise AssertionError(f"no live frames; the model and its job log:\n{model_state(console, model_id)}") from err
     expect(page.get_by_test_id("live-frame")).to_be_visible()
     reward_graph = page.get_by_test_id("reward-graph")
     expect(reward_graph.get_by_text("No iterations yet")).to_have_count(0, timeout=JOB_TIMEOUT_MS)
@@ -197,6 +214,16 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     check = subprocess.run([*deepracer_command(), "model", "check", str(package)],
                            capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
+    # ... and the whole training folder, in DeepRacer-for-Cloud's layout
+    page.get_by_role("button", name="Download").click()
+    with page.expect_download() as download_info:
+        page.get_by_role("menuitem", name="Training folder (.tar.gz)").click()
+    folder = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(folder)
+    with tarfile.open(folder) as tar:
+        names = tar.getnames()
+    assert any(n.endswith("reward_function.py") for n in names), names[:20]
+    assert any("/metrics/" in f"/{n}" for n in names), names[:20]
 
     # -- Log analysis report inside the page, and the job's log
     page.get_by_role("tab", name="Log analysis").click()

@@ -46,7 +46,8 @@ async function errorFrom(response: Response): Promise<ApiError> {
   } catch {
     // not JSON: keep the status line
   }
-  return new ApiError(response.status, message, field);
+  // "action_space[3].speed" -> "action_space.3.speed": one spelling for the pages' field keys
+  return new ApiError(response.status, message, field?.replace(/\[(\d+)\]/g, ".$1"));
 }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
