@@ -302,10 +302,10 @@ QP_SPACING_M = 0.2  # the minimum-curvature problem is solved on this coarser gr
 
 def min_curvature_offsets(frame: Frame, qp_spacing_m: float = QP_SPACING_M) -> np.ndarray:
     """Offsets minimising Σ |p[i-1] - 2 p[i] + p[i+1]|² within the bounds: a bounded linear least
-    squares (L-BFGS-B on its exact gradient) on a grid every `qp_spacing_m`, then a periodic
-    spline onto the frame's samples."""
+    squares (`scipy.optimize.lsq_linear`) on a uniform grid every `qp_spacing_m`, then a
+    periodic spline onto the frame's samples."""
     from scipy.interpolate import CubicSpline
-    from scipy.optimize import minimize
+    from scipy.optimize import lsq_linear
 
     k = max(8, int(round(frame.length / qp_spacing_m)))
     sc = np.linspace(0.0, frame.length, k, endpoint=False)  # uniform, also across the start line
@@ -324,12 +324,8 @@ def min_curvature_offsets(frame: Frame, qp_spacing_m: float = QP_SPACING_M) -> n
             for j, w in (((i - 1) % k, 1.0), (i, -2.0), ((i + 1) % k, 1.0)):
                 a[axis * k + i, j] += w * nrm[j, axis]
             b[axis * k + i] = -(c[(i - 1) % k, axis] - 2 * c[i, axis] + c[(i + 1) % k, axis])
-    def f(x: np.ndarray) -> tuple[float, np.ndarray]:
-        r = a @ x - b
-        return float(r @ r), 2.0 * (a.T @ r)
-
-    res = minimize(f, np.zeros(k), jac=True, method="L-BFGS-B", bounds=list(zip(lo, hi, strict=True)),
-                   options={"maxiter": 3000, "ftol": 1e-13, "gtol": 1e-9})
+    scale = 1.0 / (frame.length / k) ** 2  # residuals in curvature units: the tolerances then mean something
+    res = lsq_linear(a * scale, b * scale, bounds=(lo, hi), method="trf", tol=1e-12, max_iter=10000)
     x = np.clip(res.x, lo, hi)
     spline = CubicSpline(np.r_[sc, frame.length], np.r_[x, x[:1]], bc_type="periodic")
     return np.clip(spline(frame.s), frame.lo, frame.hi)
