@@ -183,6 +183,7 @@ def test_imported_package_passes_model_check_and_records_its_origin(discrete_imp
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "model_metadata.json"]
 
 
+@pytest.mark.ros
 def test_imported_package_drives_deepracer_sim(discrete_import, capsys):
     pytest.importorskip("rclpy")
     _, out, _ = discrete_import
