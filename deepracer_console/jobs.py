@@ -79,13 +79,18 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def _is_our_job(pid: int, job_id: int) -> bool:
-    """Is `pid` still the process of job `job_id` (and not a recycled pid)?"""
+def job_marker(data_dir: Path, job_id: int) -> str:
+    """MARKER_ENV's value: the console's data folder and the job (ids repeat across consoles)."""
+    return f"{data_dir}#{job_id}"
+
+
+def _is_our_job(pid: int, marker: str) -> bool:
+    """Is `pid` still the process of the job with `marker` (and not a recycled pid)?"""
     try:
         env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
         return False
-    return f"{MARKER_ENV}={job_id}".encode() in env
+    return f"{MARKER_ENV}={marker}".encode() in env
 
 
 class JobRunner:
@@ -130,6 +135,9 @@ class JobRunner:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def marker(self, job_id: int) -> str:
+        return job_marker(self.settings.data_dir, job_id)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -184,7 +192,7 @@ class JobRunner:
                     r = self.running.get(job.id)
                     if r is not None:
                         _killpg(r.proc.pid, signal.SIGINT)
-                    elif job.pid and _is_our_job(job.pid, job.id):
+                    elif job.pid and _is_our_job(job.pid, self.marker(job.id)):
                         _killpg(job.pid, signal.SIGINT)
         self.wake()
 
@@ -214,7 +222,7 @@ class JobRunner:
         """Jobs left `running` by a previous console: resume, re-queue or fail them with a reason."""
         with self.sessions.begin() as db:
             for job in db.scalars(select(Job).where(Job.state == JobState.RUNNING)).all():
-                if job.pid and _alive(job.pid) and _is_our_job(job.pid, job.id):
+                if job.pid and _alive(job.pid) and _is_our_job(job.pid, self.marker(job.id)):
                     # the console died but its job did not: stop it cleanly, then resume it
                     _killpg(job.pid, signal.SIGINT)
                     deadline = time.monotonic() + self.settings.stop_timeout_s
@@ -301,7 +309,7 @@ class JobRunner:
 
     def _env(self, job_id: int) -> dict[str, str]:
         env = dict(os.environ)
-        env[MARKER_ENV] = str(job_id)
+        env[MARKER_ENV] = self.marker(job_id)
         env["DEEPRACER_TRACKS_DIR"] = str(self.settings.tracks_dir)
         env["PYTHONUNBUFFERED"] = "1"
         return env
