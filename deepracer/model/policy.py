@@ -57,9 +57,15 @@ def decode(raw: np.ndarray, metadata: ModelMetadata) -> Decision:
 class OnnxPolicy:
     """A loaded model package, ready to drive: `predict(image)` per camera frame."""
 
-    def __init__(self, package: ModelPackage | str, num_threads: int = 1) -> None:
+    def __init__(self, package: ModelPackage | str, num_threads: int = 1,
+                 sensors: list[str] | tuple[str, ...] = ("FRONT_FACING_CAMERA",)) -> None:
+        """`sensors`: what the caller feeds the policy (one camera image per `predict`); a model
+        that needs another sensor (stereo cameras, a LiDAR) is refused, naming it."""
         if not isinstance(package, ModelPackage):
             package = load_model_package(package)
+        from deepracer.model.sensors import require_sensors
+
+        require_sensors(package.metadata.sensor, list(sensors), f"model {package.name!r}")
         self.package = package
         self.metadata = package.metadata
         self.num_threads = num_threads

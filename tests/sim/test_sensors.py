@@ -182,3 +182,20 @@ def test_a_car_object_is_drawn_as_a_car():
     sim.renderer.draw_objects(frame, sim.state.x, sim.state.y, sim.state.yaw, [car])
     px = box_pixels(frame, empty)
     assert len(px) > 50 and abs(px[:, 1].mean() - 80) < 4  # straight ahead, centred
+
+
+def test_a_model_needing_a_lidar_is_refused_by_the_policy_runner_by_name(tmp_path):
+    import json
+
+    from deepracer.model.policy import OnnxPolicy
+    from deepracer.model.reference_net import make_reference_package
+
+    pkg = make_reference_package(tmp_path / "ref")
+    OnnxPolicy(pkg)  # a front-camera model runs
+    meta = tmp_path / "ref" / "model_metadata.json"
+    data = json.loads(meta.read_text())
+    data["sensor"] = ["FRONT_FACING_CAMERA", "SECTOR_LIDAR"]
+    meta.write_text(json.dumps(data))
+    with pytest.raises(ModelPackageError, match="needs SECTOR_LIDAR, which this car has not got"):
+        OnnxPolicy(tmp_path / "ref")
+    OnnxPolicy(tmp_path / "ref", sensors=["FRONT_FACING_CAMERA", "LIDAR"])  # a car with a LiDAR takes it
