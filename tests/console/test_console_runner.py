@@ -36,7 +36,7 @@ def _job_processes(data: Path, job_id: int) -> list[int]:
 
 def test_a_job_that_ignores_sigint_is_killed_with_its_group(tmp_path: Path, monkeypatch) -> None:
     # a leader that ignores Ctrl-C and a child of it that would outlive a kill of the leader alone
-    argv = ["/bin/sh", "-c", "trap '' INT; /bin/sleep 300 & echo started; wait"]
+    argv = ["/bin/sh", "-c", "trap '' INT; /bin/sleep 300 & echo st''arted; wait"]
     monkeypatch.setattr(JobRunner, "train_argv", lambda self, model, resume: argv)
     settings = Settings(data_dir=tmp_path / "data", stop_timeout_s=1.0, poll_interval_s=0.1, max_jobs=1,
                         web_dist=tmp_path / "dist")
@@ -80,3 +80,21 @@ def test_lost_jobs_are_failed_with_the_reason_or_resumed(tmp_path: Path) -> None
         assert resumed.resume and resumed.kind == JobKind.TRAIN
         argv = console.runner.train_argv(kept_model, resume=True)
         assert "--resume" in argv and "--minutes" in argv
+
+
+def test_delete_stops_a_running_job_first(tmp_path: Path, monkeypatch) -> None:
+    argv = ["/bin/sh", "-c", "echo st''arted; exec /bin/sleep 300"]
+    monkeypatch.setattr(JobRunner, "train_argv", lambda self, model, resume: argv)
+    settings = Settings(data_dir=tmp_path / "data", stop_timeout_s=1.0, poll_interval_s=0.1, max_jobs=1,
+                        web_dist=tmp_path / "dist")
+    with TestClient(create_app(settings)) as client:
+        model = client.post("/api/models", json=GOOD).json()
+        wait_for(lambda: "started" in client.get(f"/api/models/{model['id']}/logs").text, 30, "the job to start")
+        with client.app.state.console.sessions() as db:
+            job_id = db.query(Job).one().id
+        assert _job_processes(settings.data_dir, job_id), client.get(f"/api/models/{model['id']}/logs").text
+        assert client.delete(f"/api/models/{model['id']}").status_code == 204
+        assert not _job_processes(settings.data_dir, job_id)
+        assert client.get(f"/api/models/{model['id']}").status_code == 404
+        assert not (settings.models_dir / str(model["id"])).exists()
+        assert client.get("/api/health").json()["jobs_running"] == 0
