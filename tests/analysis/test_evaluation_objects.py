@@ -106,3 +106,26 @@ def test_reward_validate_catches_a_function_that_fails_on_objects(tmp_path, caps
     assert main(["reward", "validate", str(bad)]) == 0  # never crashes in a time trial
     assert main(["reward", "validate", str(bad), "--race-type", "object_avoidance"]) != 0
     assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("race_type, reward", [("object_avoidance", OA_EXAMPLE),
+                                               ("head_to_bot", ROOT / "deepracer" / "train" / "rewards" / "default.py")])
+def test_training_runs_with_objects_and_the_console_examples(tmp_path, capsys, race_type, reward):
+    hp = tmp_path / "hp.json"
+    hp.write_text(json.dumps({"num_episodes_between_training": 3, "rollout_steps": 64, "batch_size": 32,
+                              "num_epochs": 1}))
+    out = tmp_path / "run"
+    code = main(["train", "--out", str(out), "--steps", "150", "--envs", "1", "--hyperparameters", str(hp),
+                 "--max-steps", "100", "--no-progress", "--json", "--reward", str(reward),
+                 "--race-type", race_type, *(["--randomize-objects"] if race_type == "object_avoidance" else [])])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["steps"] >= 150
+    trace = sorted((out / "training-simtrace").glob("*.csv"))
+    with open(trace[0], newline="") as f:
+        statuses = {r["episode_status"] for r in csv.DictReader(f)}
+    assert statuses <= {"prepare", "in_progress", "off_track", "crashed", "lap_complete", "reversed",
+                        "immobilized", "time_up"}
+    # the time-trial training refuses the OA example before it starts (validation)
+    if race_type == "object_avoidance":
+        assert main(["train", "--out", str(tmp_path / "tt"), "--steps", "10", "--reward", str(reward),
+                     "--no-progress"]) != 0
