@@ -465,8 +465,13 @@ class LineFollower:
     brings the lagged speed to the profile's speed one command period ahead."""
 
     def __init__(self, line: RacingLine, lookahead_min_m: float = 0.25, lookahead_gain_s: float = 0.1,
-                 speed_scale: float = 1.0, command_dt: float = 1.0 / 15.0, standing: bool = True) -> None:
+                 speed_scale: float = 1.0, command_dt: float = 1.0 / 15.0, standing: bool = True,
+                 stanley_gain: float = 0.0) -> None:
+        """stanley_gain > 0: instead of pure pursuit (which cuts tight bends by about ℓ²κ/2), steer
+        the line's curvature a little ahead (feed-forward) plus the heading error plus
+        atan(gain · lateral error / v) — Stanley's law; it follows a line that rides a border."""
         self.line, self.scale, self.dt = line, speed_scale, command_dt
+        self.stanley_gain = stanley_gain
         self.lookahead_min_m, self.lookahead_gain_s = lookahead_min_m, lookahead_gain_s
         n = len(line.points)
         normal = np.stack([-np.sin(line.heading), np.cos(line.heading)], axis=1) * 0.05
@@ -492,12 +497,21 @@ class LineFollower:
         p = self.path.project(state.x, state.y, hint=self._hint, window=20)
         self._hint = p.segment
         v = max(state.speed, 0.0)
-        look = self.lookahead_min_m + self.lookahead_gain_s * v
-        tx, ty, _ = self.path.point_at(p.s + look)
-        alpha = (math.atan2(ty - state.y, tx - state.x) - state.yaw + math.pi) % (2 * math.pi) - math.pi
-        dist = max(math.hypot(tx - state.x, ty - state.y), 1e-3)
         lim = self.line.limits
-        steer = math.degrees(math.atan2(2 * lim.wheelbase_m * math.sin(alpha), dist))
+        if self.stanley_gain > 0:
+            n = len(self.line.kappa)
+            ahead = p.s + v * (0.5 * self.dt + self.lookahead_gain_s) + self.lookahead_min_m
+            i = int(np.searchsorted(self.cum, ahead % self.path.length_m, side="right") - 1) % n
+            heading_err = (self.path.seg_heading[p.segment] - state.yaw + math.pi) % (2 * math.pi) - math.pi
+            delta = (math.atan(lim.wheelbase_m * float(self.line.kappa[i])) + heading_err
+                     - math.atan(self.stanley_gain * p.lateral / (v + 0.5)))
+            steer = math.degrees(delta)
+        else:
+            look = self.lookahead_min_m + self.lookahead_gain_s * v
+            tx, ty, _ = self.path.point_at(p.s + look)
+            alpha = (math.atan2(ty - state.y, tx - state.x) - state.yaw + math.pi) % (2 * math.pi) - math.pi
+            dist = max(math.hypot(tx - state.x, ty - state.y), 1e-3)
+            steer = math.degrees(math.atan2(2 * lim.wheelbase_m * math.sin(alpha), dist))
         # the speed wanted where the car will be at the end of this command period
         target = self.scale * self._speed_at(p.s + v * self.dt + self.spacing)
         a = self.alpha_lag
@@ -505,24 +519,30 @@ class LineFollower:
         return steer, min(max(command, lim.brake_target_mps), lim.max_speed)
 
 
+# (lookahead_min_m, lookahead_gain_s, stanley_gain): pure pursuit (gain 0), then Stanley with feed-forward
+LINE_TRACKING = ((0.2, 0.05, 0.0), (0.25, 0.1, 0.0), (0.35, 0.15, 0.0), (0.0, 0.0, 2.0), (0.0, 0.0, 4.0),
+                 (0.05, 0.02, 4.0))
+
+
 def drive_line(track: Track, line: RacingLine, vehicle: VehicleParams | None = None,
-               lookaheads: Iterable[tuple[float, float]] = ((0.2, 0.05), (0.25, 0.1), (0.3, 0.1), (0.35, 0.15)),
+               settings: Iterable[tuple[float, float, float]] = LINE_TRACKING,
                speed_scales: Iterable[float] = (1.0, 0.98, 0.96, 0.94, 0.92, 0.9, 0.85, 0.8),
                rule: BorderRule = BorderRule.ALL_WHEELS) -> DrivenLap:
     """The fastest clean lap of the line in the simulator over a few tracking settings; for each
-    lookahead the speed is scaled down from the profile until the lap is clean."""
+    setting the speed is scaled down from the profile until the lap is clean."""
     best: DrivenLap | None = None
     last: DrivenLap | None = None
-    for lmin, gain in lookaheads:
+    for lmin, gain, stanley in settings:
         for scale in speed_scales:
-            follower = LineFollower(line, lmin, gain, scale)
+            follower = LineFollower(line, lmin, gain, scale, stanley_gain=stanley)
             lap = drive_lap(track, follower, follower.reset,
-                            {"lookahead_min_m": lmin, "lookahead_gain_s": gain, "speed_scale": scale}, vehicle, rule)
+                            {"lookahead_min_m": lmin, "lookahead_gain_s": gain, "stanley_gain": stanley,
+                             "speed_scale": scale}, vehicle, rule)
             last = lap
             if lap.clean:
                 if best is None or lap.lap_time_s < best.lap_time_s:
                     best = lap
-                break  # slower scales of this lookahead can only be slower
+                break  # slower scales of this setting can only be slower
     assert last is not None
     return best or last
 
