@@ -110,6 +110,14 @@ def test_driving_the_line_in_the_simulator_matches_the_computed_time():
     assert line.standing_lap_s * 0.99 <= lap.lap_time_s <= line.standing_lap_s * 1.10
 
 
+def test_stanley_tracking_follows_a_line_that_rides_the_inner_border():
+    track = circle(1.0, 0.76)
+    line = rl.compute_racing_line(track, method="min_curvature")
+    lap = rl.drive_line(track, line, settings=((0.0, 0.0, 4.0),))
+    assert lap.clean and lap.params["stanley_gain"] == 4.0 and lap.all_wheels_on_fraction == 1.0
+    assert lap.lap_time_s <= line.standing_lap_s * 1.10
+
+
 def test_pure_pursuit_search_keeps_the_fastest_clean_setting():
     track = load_track("oval")
     best, tried = rl.fastest_pure_pursuit(track, max_speeds=(2.0, 4.0), lateral_accels=(3.0, 8.0),
