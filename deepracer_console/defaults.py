@@ -22,8 +22,8 @@ DEFAULT_ALGORITHM = "ppo"
 NETWORKS: dict[str, dict[str, Any]] = {
     "shallow": {"label": "3-layer CNN (DeepRacer's shallow network)",
                 "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "available": True},
-    "deep": {"label": "5-layer CNN (DeepRacer's deep network)", "neural_network": "DEEP_CONVOLUTIONAL_NETWORK",
-             "available": False, "reason": "the trainer has no 5-layer CNN yet; choose the 3-layer CNN"},
+    "deep": {"label": "5-layer CNN (DeepRacer's deep network)", "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_DEEP",
+             "available": True},
     "small": {"label": "Small CNN (this project's; fastest on a CPU, < 1 MB)",
               "neural_network": "DEEPRACER_SMALL_CNN", "available": True},
 }

@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithm", choices=["ppo", "sac"], default="ppo")
     parser.add_argument("--envs", type=int, default=0, help="parallel environments (default: one per core)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--network", choices=["small", "shallow"], default="small",
-                        help="small: a compact CNN (fast, < 1 MB); shallow: DeepRacer's 3-conv + 512 network")
+    parser.add_argument("--network", choices=["small", "shallow", "deep"], default="small",
+                        help="small: a compact CNN (fast, < 1 MB); shallow: DeepRacer's 3-conv + 512 network; "
+                             "deep: DeepRacer's 5-layer CNN (4 conv with batch norm + 2 x 512)")
     parser.add_argument("--eval-trials", type=int, default=1, help="evaluation episodes per track after each iteration: the first "
                              "without randomisation, the others with it (default 1)")
     parser.add_argument("--stop-on-lap", action="store_true", help="stop at the first lap completed in evaluation")

@@ -1,7 +1,9 @@
 """Camera feature extractors for stable-baselines3 policies.
 
 `shallow` is DeepRacer's DEEP_CONVOLUTIONAL_NETWORK_SHALLOW (3 conv layers + a 512 dense layer,
-about 6 M parameters, a ~23 MB ONNX file). `small` halves the image first and is ~40x smaller:
+about 6 M parameters, a ~23 MB ONNX file). `deep` is the console's "5-layer CNN",
+DEEP_CONVOLUTIONAL_NETWORK_DEEP: conv 32x8/4, 32x4/2, 64x4/2, 64x3/1, each with batch norm, then
+two 512 dense layers (the simapp's scheme). `small` halves the image first and is ~40x smaller:
 it learns faster on a CPU and its package stays well under a megabyte.
 Inputs are float images in [0, 1], channels first (SB3 transposes and scales uint8 frames).
 """
@@ -13,9 +15,10 @@ import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-NETWORKS = ("shallow", "small")
+NETWORKS = ("shallow", "small", "deep")
 # DeepRacer's names for the metadata's neural_network key
-NETWORK_NAMES = {"shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "small": "DEEPRACER_SMALL_CNN"}
+NETWORK_NAMES = {"shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "small": "DEEPRACER_SMALL_CNN",
+                 "deep": "DEEP_CONVOLUTIONAL_NETWORK_DEEP"}
 
 
 def _conv_stack(kind: str, channels: int) -> nn.Sequential:
@@ -26,6 +29,11 @@ def _conv_stack(kind: str, channels: int) -> nn.Sequential:
             nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
             nn.Flatten(),
         )
+    if kind == "deep":
+        layers: list[nn.Module] = []
+        for c_in, c_out, k, stride in ((channels, 32, 8, 4), (32, 32, 4, 2), (32, 64, 4, 2), (64, 64, 3, 1)):
+            layers += [nn.Conv2d(c_in, c_out, k, stride=stride), nn.BatchNorm2d(c_out), nn.ReLU()]
+        return nn.Sequential(*layers, nn.Flatten())
     if kind == "small":
         return nn.Sequential(
             nn.AvgPool2d(2),  # 120x160 -> 60x80: enough detail to see the track edges
@@ -43,10 +51,11 @@ class CameraCNN(BaseFeaturesExtractor):
         cnn = _conv_stack(kind, channels)
         with torch.no_grad():
             flat = cnn(torch.zeros(1, *observation_space.shape)).shape[1]
-        dense = 512 if kind == "shallow" else 128
+        dense = 512 if kind in ("shallow", "deep") else 128
         super().__init__(observation_space, features_dim=dense)
         self.cnn = cnn
-        self.linear = nn.Sequential(nn.Linear(flat, dense), nn.ReLU())
+        second = [nn.Linear(dense, dense), nn.ReLU()] if kind == "deep" else []
+        self.linear = nn.Sequential(nn.Linear(flat, dense), nn.ReLU(), *second)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.linear(self.cnn(observations))

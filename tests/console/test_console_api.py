@@ -90,7 +90,7 @@ def test_upload_route(client, tmp_path: Path) -> None:
     ({"direction": "sideways"}, "direction", "counterclockwise"),
     ({"race_type": "demolition_derby"}, "race_type", "not available"),
     ({"algorithm": "dqn"}, "algorithm", "PPO or SAC"),
-    ({"network": "deep"}, "network", "5-layer"),
+    ({"network": "resnet"}, "network", "shallow, deep, small"),
     ({"hyperparameters": {"lr": 0.5}}, "hyperparameters.lr", "between"),
     ({"hyperparameters": {"batch_size": 100}}, "hyperparameters.batch_size", "one of"),
     ({"hyperparameters": {"num_epochs": 2}}, "hyperparameters.num_epochs", "between"),
@@ -159,6 +159,14 @@ def test_continuous_sac_and_explicit_actions(client) -> None:
     rows = [{"steering_angle": s, "speed": 1.5} for s in (-20, 0, 20)]
     r = client.post("/api/models", json=GOOD | {"name": "three", "action_space": rows})
     assert r.status_code == 201 and [a["steering_angle"] for a in r.json()["action_space"]] == [-20, 0, 20]
+
+
+def test_the_three_networks(client) -> None:
+    networks = {n["name"]: n for n in client.get("/api/defaults").json()["networks"]}
+    assert networks["shallow"]["label"].startswith("3-layer") and networks["deep"]["label"].startswith("5-layer")
+    for name in networks:
+        r = client.post("/api/models", json=GOOD | {"name": f"net-{name}", "network": name})
+        assert r.status_code == 201 and r.json()["network"] == name
 
 
 def test_list_sorts_and_filters(client) -> None:
