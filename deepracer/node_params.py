@@ -34,6 +34,15 @@ def _sim_defaults() -> Any:
 _SIM = _sim_defaults()
 
 
+def _race_defaults() -> Any:
+    from deepracer.sim.objects import BotConfig, ObstacleConfig
+
+    return ObstacleConfig(), BotConfig()
+
+
+_OBST, _BOT = _race_defaults()
+
+
 @dataclass(frozen=True)
 class SimNodeParams:
     """sim_node (config/sim.yaml)."""
@@ -58,6 +67,19 @@ class SimNodeParams:
     frame_id: str = "camera"
     wait_for_status_reader: bool = False  # hold the start until someone reads sim/status (run_sim_graph)
     exit_when_finished: bool = False  # exit (0) once the race is over: sim.launch.py laps:=N ends the launch
+    # race type (docs/simulator.md): DeepRacer's obstacles and bot cars, defaults from deepracer.sim.objects
+    race_type: str = "time_trial"  # time_trial | object_avoidance | head_to_bot
+    objects: int = _OBST.count
+    object_positions: str = ""  # "20,inner;50,outer" (progress %, lane); overrides objects
+    randomize_objects: bool = False
+    obstacle_bot_cars: bool = False
+    bots: int = _BOT.count
+    bot_speed: float = _BOT.speed_mps
+    bot_lane_change: bool = False
+    randomize_bots: bool = False
+    collision_penalty: float = _SIM.collision_penalty_s  # seconds per crash (reset mode)
+    stereo: bool = False  # also publish camera/left/image_raw and camera/right/image_raw (STEREO_CAMERAS)
+    lidar: bool = False  # also publish scan (sensor_msgs/LaserScan, DeepRacer's LiDAR at 10 Hz)
 
     def __post_init__(self) -> None:
         for key in ("camera_hz", "physics_hz", "lock_step_timeout", "real_time_factor"):
@@ -67,6 +89,30 @@ class SimNodeParams:
             raise ConfigError(f"sim_node: encoding must be one of {ENCODINGS}, not {self.encoding!r}")
         if self.off_track not in ("reset", "end"):
             raise ConfigError(f"sim_node: off_track must be reset or end, not {self.off_track!r}")
+        self.race_config()  # a bad race parameter is a ConfigError naming it, before anything starts
+
+    def race_config(self) -> Any:
+        """The deepracer.sim.objects.RaceConfig these parameters describe."""
+        from deepracer.sim.objects import (
+            BotConfig,
+            ObstacleConfig,
+            RaceConfig,
+            RaceType,
+            parse_positions,
+        )
+
+        try:
+            race = RaceConfig(
+                RaceType.parse(self.race_type),
+                ObstacleConfig(count=self.objects, randomize=self.randomize_objects, bot_cars=self.obstacle_bot_cars,
+                               positions=parse_positions(self.object_positions) if self.object_positions else ()),
+                BotConfig(count=self.bots, speed_mps=self.bot_speed, lane_change=self.bot_lane_change,
+                          randomize=self.randomize_bots),
+                self.collision_penalty)
+            race.validate()
+        except ConfigError as err:
+            raise ConfigError(f"sim_node: {err}") from None
+        return race
 
     def sim_config(self, track: Track | str | Path | None = None, **more: Any) -> SimConfig:
         """The simulator these parameters describe (sim_node's, and the evaluation's direct one)."""
@@ -77,7 +123,7 @@ class SimNodeParams:
                          physics_hz=self.physics_hz, camera_hz=self.camera_hz, width=self.width, height=self.height,
                          grayscale=self.encoding == "mono8", randomize=self.randomize, seed=self.seed,
                          off_track=self.off_track,  # type: ignore[arg-type]  # checked in __post_init__
-                         off_track_penalty_s=self.off_track_penalty, **more)
+                         off_track_penalty_s=self.off_track_penalty, **(self.race_config().sim_fields() | more))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, LaserScan
 from std_msgs.msg import String
 
 from deepracer.control.kinematics import WHEELBASE_M, twist_to_action
@@ -90,6 +90,11 @@ class SimNode(Node):
         self.pub_clock = self.create_publisher(Clock, "/clock", 10)
         self.pub_status = self.create_publisher(String, "sim/status", history_qos(STATUS_DEPTH))
         self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
+        # the sensors a model may need besides the front camera (STEREO_CAMERAS, LIDAR / SECTOR_LIDAR)
+        self.pub_stereo = [self.create_publisher(Image, f"camera/{side}/image_raw", history_qos(30))
+                           for side in ("left", "right")] if p["stereo"] else []
+        self.pub_scan = self.create_publisher(LaserScan, "scan", 10) if p["lidar"] else None
+        self._last_scan = None
 
         self.steering_deg = 0.0
         self.speed_mps = 0.0
@@ -252,10 +257,36 @@ class SimNode(Node):
 
     def _publish_frame(self) -> None:
         stamp = _time_msg(self.sim.state.t)
-        frame = self.sim.render()
+        frame = self.sim.render()  # the obstacles and bot cars drawn in it
         self.pub_image.publish(to_image_msg(frame, self.encoding, stamp, self.params["frame_id"]))
         self.pub_info.publish(self._camera_info(stamp))
         self.frames_published += 1
+        if self.pub_stereo:
+            pair = self.sim.render_stereo()
+            for k, pub in enumerate(self.pub_stereo):
+                pub.publish(to_image_msg(pair[:, :, k].copy(), "mono8", stamp, self.params["frame_id"]))
+        if self.pub_scan is not None:
+            self._publish_scan(stamp)
+
+    def _publish_scan(self, stamp) -> None:
+        """sensor_msgs/LaserScan of DeepRacer's LiDAR, when it has made a new scan (10 Hz)."""
+        from deepracer.sim.sensors import LIDAR_HZ, LIDAR_MAX_M, LIDAR_MIN_M
+
+        ranges = self.sim.lidar_scan()
+        if ranges is self._last_scan:
+            return
+        self._last_scan = ranges
+        lidar = self.sim.lidar
+        msg = LaserScan()
+        msg.header.stamp = stamp
+        msg.header.frame_id = "laser"
+        msg.angle_min = float(lidar.angles[0])
+        msg.angle_max = float(lidar.angles[-1])
+        msg.angle_increment = float(lidar.increment)
+        msg.scan_time = 1.0 / LIDAR_HZ
+        msg.range_min, msg.range_max = LIDAR_MIN_M, LIDAR_MAX_M
+        msg.ranges = [float(r) for r in ranges]
+        self.pub_scan.publish(msg)
 
     def _camera_info(self, stamp) -> CameraInfo:
         info = CameraInfo()

@@ -352,14 +352,20 @@ class Simulator:
             out[:, :, k] = frame
         return out
 
-    def lidar_scan(self) -> np.ndarray:
-        """The LiDAR's (64,) ranges in m (+inf: nothing in reach), a new scan at 10 Hz of sim time."""
-        from deepracer.sim.sensors import Lidar
-
+    @property
+    def lidar(self) -> Any:
+        """The car's LiDAR (deepracer.sim.sensors.Lidar), made on first use."""
         if not hasattr(self, "_lidar"):
+            from deepracer.sim.sensors import Lidar
+
             self._lidar = Lidar(seed=self.config.seed)
+        return self._lidar
+
+    def lidar_scan(self) -> np.ndarray:
+        """The LiDAR's (64,) ranges in m (+inf: nothing in reach), a new scan at 10 Hz of sim time
+        (between scans the same array again, as DeepRacer's LiDAR buffer is not cleared on read)."""
         s = self.vehicle.state
-        return self._lidar.scan(s.t, s.x, s.y, s.yaw, self.object_list)
+        return self.lidar.scan(s.t, s.x, s.y, s.yaw, self.object_list)
 
     def reward_params(self) -> dict[str, Any]:
         """DeepRacer's reward-function input for the current state (see docs/simulator.md)."""
