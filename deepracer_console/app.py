@@ -22,9 +22,10 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -59,6 +60,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 413: {"model": ErrorOut},
     422: {"model": ErrorOut},
 }
+_MODEL_LIST = TypeAdapter(list[ModelOut])
 SORT_KEYS = ("created_at", "name", "status", "track", "algorithm", "best_progress", "best_lap_time_s")
 CHUNK = 1024 * 1024
 ANALYZE_TIMEOUT_S = 300.0
@@ -204,7 +206,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
                     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
                     status: Annotated[str | None, Query(description="only models with this status")] = None,
                     q: Annotated[str | None, Query(description="text in the name, description or track")] = None,
-                    ) -> list[ModelOut]:
+                    ) -> Response:
         if sort not in SORT_KEYS:
             raise FieldError(f"sort must be one of {', '.join(SORT_KEYS)}", "sort")
         column = getattr(Model, sort)
@@ -216,7 +218,9 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         if q:
             like = f"%{q}%"
             query = query.where(Model.name.ilike(like) | Model.description.ilike(like) | Model.track.ilike(like))
-        return [model_out(m) for m in db.scalars(query).all()]
+        rows = db.scalars(query.options(defer(Model.reward_function))).all()  # the list never shows the source
+        # serialised once here (FastAPI would validate the list against response_model a second time)
+        return Response(_MODEL_LIST.dump_json([model_out(m) for m in rows]), media_type="application/json")
 
     @app.post("/api/models", response_model=ModelDetail, status_code=201, responses=ERRORS, tags=["models"])
     def create_model(body: ModelCreate, db: DB) -> ModelDetail:
