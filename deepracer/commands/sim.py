@@ -13,7 +13,11 @@ import json
 import sys
 from pathlib import Path
 
-from deepracer.commands._race_args import add_race_type_arguments, race_config_from_args
+from deepracer.commands._race_args import (
+    add_race_type_arguments,
+    race_config_from_args,
+    race_node_params,
+)
 from deepracer.commands._track_args import add_direction_argument, apply_direction
 
 
@@ -59,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from deepracer.messages import SimStatus
     from deepracer_nodes.sim_runner import DRIVER_PURE_PURSUIT, run_sim_graph
 
+    race_params = race_node_params(args)  # obstacles / bot cars for sim_node (a bad option fails here)
+
     if not args.json:
         print(f"deepracer sim: {args.laps} lap(s), {'lock-step' if args.lock_step else 'real time'}"
               f"{', one process per node' if args.processes else ''} ...", file=sys.stderr)
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             processes=args.processes,
             allow_fallback=args.model is None,
             on_status=progress,
+            sim_params=race_params,
         )
     finally:
         bar.close()
@@ -116,11 +123,24 @@ def _write_outputs(args: argparse.Namespace, result) -> dict:
         for i in result.frame_steps:
             s = result.steps[i]
             captions.append(f"lap {s.lap + 1}  {s.progress:.1f}%  {s.speed:.2f} m/s  t {s.sim_time:.2f} s")
-        written["video"] = str(write_video(video, track, result.frames, frame_poses, result.camera_hz, captions))
+        written["video"] = str(write_video(video, track, result.frames, frame_poses, result.camera_hz, captions,
+                                           objects=_static_objects(args, track, len(result.frames))))
     driver = "pure pursuit (stand-in)" if result.driver != "model" else Path(result.model).name
     laps = ", ".join(f"{lap.lap_time_s:.2f} s" for lap in result.laps if lap.completed) or "no lap completed"
     written["png"] = str(write_trajectory_png(png, track, poses, f"{track.name} - {driver} - {laps}"))
     return written
+
+
+def _static_objects(args: argparse.Namespace, track, n: int) -> list | None:
+    """Fixed obstacles for the video's top-down view (where sim_node placed them); None for a time
+    trial and for moving or re-drawn objects (the camera view shows those)."""
+    race = race_config_from_args(args)
+    if race.race_type != "object_avoidance" or race.obstacles.randomize:
+        return None
+    from deepracer.sim import SimConfig, Simulator
+
+    objects = Simulator(SimConfig(track=track, seed=args.seed, **race.sim_fields())).object_list
+    return [objects] * n
 
 
 def _print_table(out: dict) -> None:

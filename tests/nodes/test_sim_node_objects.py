@@ -86,3 +86,20 @@ def test_a_bad_race_parameter_names_it(ros_context):
     with pytest.raises(ConfigError, match="sim_node: .*obstacles"):
         SimNode(context=ros_context, namespace="/simbadrace",
                 parameter_overrides=[Parameter("race_type", value="object_avoidance"), Parameter("objects", value=9)])
+
+
+def test_deepracer_sim_drives_the_object_avoidance_model_past_its_boxes(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from deepracer.cli import main
+
+    model = Path(__file__).resolve().parents[2] / "models" / "deepracer-object-avoidance.tar.gz"
+    if not model.is_file():
+        pytest.fail(f"{model} is missing: see docs/training.md")
+    code = main(["sim", "--model", str(model), "--race-type", "object_avoidance", "--lock-step", "--laps", "1",
+                 "--json", "--no-video"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["completed_laps"] == 1 and out["stop_reason"] == "laps_done"
+    assert main(["sim", "--race-type", "head_to_bot", "--objects", "2", "--laps", "1"]) == 2
