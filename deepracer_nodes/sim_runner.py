@@ -417,15 +417,17 @@ def _result(track: Track, model: str, driver: str, lock_step: bool, laps: int, r
 
 
 def drive_evaluation(*, model: str, track: str | Path | None, seed: int, off_track_penalty_s: float,
-                     max_seconds: float, on_status: Callable[[SimStatus, PolicyAction | None], None]) -> None:
-    """The evaluation's ROS driver (deepracer.analysis.evaluation.RosDriver): the graph in strict lock-step."""
+                     max_seconds: float, on_status: Callable[[SimStatus, PolicyAction | None], None],
+                     race_params: dict[str, Any] | None = None) -> None:
+    """The evaluation's ROS driver (deepracer.analysis.evaluation.RosDriver): the graph in strict lock-step;
+    `race_params`: sim_node's race-type parameters (RaceConfig.node_params())."""
     run_sim_graph(model=model, track=track, laps=10_000, lock_step=True, seed=seed, randomize=False,
                   max_seconds=max_seconds, record=False, stuck_seconds=max_seconds,
                   namespace=f"eval_{int(time.monotonic() * 1e6) % 10**9}", on_status=on_status,
                   off_track_penalty=off_track_penalty_s,
                   # strict lock-step: a slow answer on a loaded machine must not become a zero-speed step;
                   # failures put the car back (whatever a config file says), as the direct evaluation does
-                  sim_params={"lock_step_timeout": 60.0, "off_track": "reset"})
+                  sim_params={"lock_step_timeout": 60.0, "off_track": "reset", **(race_params or {})})
 
 
 def yaw_deg(step: StepRecord) -> float:

@@ -49,7 +49,8 @@ class RosDriver(Protocol):
     the policy/action on that step's frame; returns when the graph stops or `on_status` raises."""
 
     def __call__(self, *, model: str, track: str | Path | None, seed: int, off_track_penalty_s: float,
-                 max_seconds: float, on_status: Callable[[SimStatus, PolicyAction | None], None]) -> None: ...
+                 max_seconds: float, on_status: Callable[[SimStatus, PolicyAction | None], None],
+                 race_params: dict[str, Any] | None = None) -> None: ...
 # EvaluationMetrics-*.json spells statuses as the console shows them
 CONSOLE_STATUS = {"lap_complete": "Lap complete", "off_track": "Off track", "reversed": "Reversed",
                   "immobilized": "Immobilized", "time_up": "Time up", "crashed": "Crashed"}
@@ -299,8 +300,6 @@ def evaluate(
     track_obj = load_track(str(track) if track else DEFAULT_TRACK)
     if race is not None:
         race.validate()
-        if through_ros and race.race_type != "time_trial":
-            raise ConfigError(f"--through-ros drives time trials only so far, not {race.race_type}")
     book = TrialBook(trials, resets, off_track_penalty_s, max_trial_seconds,
                      race.collision_penalty_s if race is not None else 5.0)
     start = time.monotonic()
@@ -313,7 +312,7 @@ def evaluate(
 
     if through_ros and ros_driver is not None:
         _run_through_ros(ros_driver, model, track, seed, off_track_penalty_s, trials * max_trial_seconds + 5.0,
-                         book, feed)
+                         book, feed, race)
     else:
         for sample in drive_samples(make_simulator(track, seed, off_track_penalty_s, race), policy_decide(model)):
             feed(sample)
@@ -328,7 +327,8 @@ def evaluate(
 
 
 def _run_through_ros(driver: RosDriver, model: str | Path, track: str | Path | None, seed: int, penalty_s: float,
-                     max_seconds: float, book: TrialBook, feed: Callable[[StepRecord], None]) -> None:
+                     max_seconds: float, book: TrialBook, feed: Callable[[StepRecord], None],
+                     race: Any = None) -> None:
     previous: list[PolicyAction | None] = [None]  # the policy's action on the last step's frame: it led to this step
 
     def on_status(st: SimStatus, action: PolicyAction | None) -> None:
@@ -338,8 +338,13 @@ def _run_through_ros(driver: RosDriver, model: str | Path, track: str | Path | N
             raise _Done
 
     try:
-        driver(model=str(model), track=track, seed=seed, off_track_penalty_s=penalty_s, max_seconds=max_seconds,
-               on_status=on_status)
+        # a race type's obstacles / bots reach sim_node as its parameters (time trials: nothing more)
+        if race is not None and race.race_type != "time_trial":
+            driver(model=str(model), track=track, seed=seed, off_track_penalty_s=penalty_s, max_seconds=max_seconds,
+                   on_status=on_status, race_params=race.node_params())
+        else:
+            driver(model=str(model), track=track, seed=seed, off_track_penalty_s=penalty_s, max_seconds=max_seconds,
+                   on_status=on_status)
     except _Done:
         return
     if not book.done:

@@ -74,11 +74,4 @@ def race_config_from_args(args: argparse.Namespace) -> RaceConfig:
 def race_node_params(args: argparse.Namespace) -> dict[str, object]:
     """The same options as sim_node parameters (deepracer.node_params.SimNodeParams), for
     `deepracer sim`; checked first through race_config_from_args."""
-    race = race_config_from_args(args)
-    out: dict[str, object] = {"race_type": str(race.race_type)}
-    o, b = race.obstacles, race.bots
-    out |= {"objects": o.count, "randomize_objects": o.randomize, "obstacle_bot_cars": o.bot_cars,
-            "object_positions": ";".join(f"{p:g},{int(lane)}" for p, lane in o.positions),
-            "bots": b.count, "bot_speed": b.speed_mps, "bot_lane_change": b.lane_change,
-            "randomize_bots": b.randomize, "collision_penalty": race.collision_penalty_s}
-    return out
+    return race_config_from_args(args).node_params()

@@ -405,6 +405,15 @@ class RaceConfig:
         if not (self.collision_penalty_s >= 0 and math.isfinite(self.collision_penalty_s)):
             raise ConfigError(f"--collision-penalty must be >= 0 seconds, got {self.collision_penalty_s}")
 
+    def node_params(self) -> dict[str, object]:
+        """The same race as sim_node parameters (deepracer.node_params.SimNodeParams)."""
+        o, b = self.obstacles, self.bots
+        return {"race_type": str(self.race_type), "objects": o.count, "randomize_objects": o.randomize,
+                "obstacle_bot_cars": o.bot_cars,
+                "object_positions": ";".join(f"{p:g},{int(lane)}" for p, lane in o.positions),
+                "bots": b.count, "bot_speed": b.speed_mps, "bot_lane_change": b.lane_change,
+                "randomize_bots": b.randomize, "collision_penalty": self.collision_penalty_s}
+
     def to_json(self) -> dict[str, object]:
         """What evaluation.json and the training folder record of the race."""
         out: dict[str, object] = {"race_type": str(self.race_type)}
