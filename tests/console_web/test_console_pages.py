@@ -4,8 +4,10 @@ SAC/continuous action space and its example reward functions, and delete with a 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,3 +110,32 @@ def test_wizard_sac_continuous_and_examples(page: Page, console: Console) -> Non
     page.get_by_label("Maximum time", exact=True).fill("0")
     page.get_by_role("button", name="Create model").click()
     expect(page.get_by_text("Must be at least 1.")).to_be_visible()
+
+
+FAILING_REWARD = """def reward_function(params):
+    if params['steps'] > 20:
+        raise ValueError('reward broke on purpose')
+    return 1.0
+"""
+
+
+def test_failed_model_shows_its_reason(page: Page, console: Console) -> None:
+    """A reward function that passes the checks but raises while training: the model fails, and the
+    list and the model page say why (the server's reason names the line and the error)."""
+    expect = _expect()
+    body = {"name": "fails-on-purpose", "track": "oval", "reward_function": FAILING_REWARD,
+            "max_minutes": 1, "max_steps": 400}
+    request = urllib.request.Request(f"{console.url}/api/models", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        model_id = json.loads(response.read())["id"]
+
+    page.goto("/models")
+    row = page.get_by_test_id("models-table").locator("tr", has_text="fails-on-purpose")
+    expect(row.get_by_text(re.compile(r"Failed: .*reward broke on purpose"))).to_be_visible(timeout=180_000)
+    row.get_by_role("link", name="fails-on-purpose").click()
+    expect(page).to_have_url(re.compile(f"/models/{model_id}$"))
+    reason = page.get_by_test_id("failure-reason")
+    expect(reason).to_contain_text("line 3")
+    expect(reason).to_contain_text("ValueError: reward broke on purpose")
+    expect(page.get_by_role("button", name="Clone")).to_be_disabled()  # only a ready model is cloned

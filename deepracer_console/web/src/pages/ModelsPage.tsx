@@ -21,6 +21,7 @@ const columns: TableProps.ColumnDefinition<Model>[] = [
     header: "Status",
     cell: (m) => <ModelStatusIndicator status={m.status} reason={m.failure_reason} />,
     sortingField: "status",
+    minWidth: 150,
   },
   { id: "track", header: "Track", cell: (m) => m.track, sortingField: "track" },
   { id: "algorithm", header: "Algorithm", cell: (m) => ALGORITHMS[m.algorithm] ?? m.algorithm, sortingField: "algorithm" },
