@@ -62,7 +62,7 @@ class BorderRule(StrEnum):
 
 # the pure-pursuit driver's search grid (fastest_pure_pursuit)
 PP_MAX_SPEEDS = (2.5, 3.0, 3.5, 4.0)
-PP_LATERAL = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0)
+PP_LATERAL = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0, 24.0)
 PP_LOOKAHEADS = ((0.25, 0.15), (0.35, 0.15), (0.35, 0.3), (0.5, 0.3))
 
 
