@@ -45,13 +45,29 @@ def reward_params(sim: Simulator) -> dict[str, Any]:
         "objects_left_of_center": [],
         "objects_location": [],  # [(x, y), ...]
         "objects_speed": [],  # m/s
+        "object_in_camera": False,  # the next object ahead is in the camera's view (object races)
         "projection_distance": float(p.s),  # m along the centre line from waypoint 0
     }
     objects = sim.object_list
     if objects:
         params.update(object_params(objects, p.s, tr.length_m))
+        params["object_in_camera"] = in_camera(sim, objects[params["closest_objects"][1]])
         params["is_crashed"] = race.status == "crashed"  # the step a collision pauses or ends the episode
     return params
+
+
+def in_camera(sim: Simulator, o: Any) -> bool:
+    """DeepRacer's object_in_camera: the object's centre inside the camera's view (our camera's
+    horizontal and vertical field of view and range), in front of the lens."""
+    pose, s = sim.renderer.pose, sim.state
+    yaw = s.yaw + math.radians(pose.yaw_deg)
+    c, si = math.cos(yaw), math.sin(yaw)
+    dx, dy = o.x - (s.x + pose.forward_m * c), o.y - (s.y + pose.forward_m * si)
+    ahead, left = dx * c + dy * si, -dx * si + dy * c
+    if ahead <= 0.0 or math.hypot(ahead, left) > pose.max_range_m:
+        return False
+    half = math.radians(pose.hfov_deg) / 2
+    return abs(math.atan2(left, ahead)) <= half
 
 
 def object_params(objects: list[Any], s_car: float, length: float) -> dict[str, Any]:

@@ -246,3 +246,20 @@ def test_bot_config_is_checked():
         bot_sim(speed_mps=0.0)
     with pytest.raises(ConfigError, match="race type"):
         Simulator(SimConfig(race_type="drag_race"))
+
+
+def test_object_in_camera_is_the_next_object_in_view():
+    sim = oa_sim(positions=((10.0, Lane.INNER), (60.0, Lane.OUTER)))
+    sim.reset(0)  # the box at 10 % is ahead on the straight
+    assert sim.reward_params()["object_in_camera"] is True
+    wp = int(np.searchsorted(sim.track.cum, 0.4 * sim.track.length_m, side="right") - 1)
+    sim.reset(wp, heading_offset_rad=math.pi)  # facing backwards: the next box is behind the camera
+    assert sim.reward_params()["object_in_camera"] is False
+
+
+def test_stationary_bot_cars_as_obstacles():
+    sim = oa_sim(count=2, bot_cars=True)
+    assert [o.kind for o in sim.object_list] == [ObjectKind.BOT_CAR] * 2
+    assert all(o.speed == 0 for o in sim.object_list)
+    statuses, params = drive_at(sim, 1, sim.objects.items[1].f)  # rear-ending a standing car is a crash
+    assert statuses[-1] == "crashed" and params[-1]["objects_speed"] == [0.0, 0.0]

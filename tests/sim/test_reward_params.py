@@ -14,7 +14,7 @@ DOCUMENTED = {
     "steps", "speed", "steering_angle", "track_width", "track_length", "waypoints", "closest_waypoints",
     "is_offtrack", "is_crashed", "is_reversed", "closest_objects", "objects_distance", "objects_heading",
     "objects_left_of_center", "objects_location", "objects_speed", "projection_distance",
-    "objects_distance_from_center",  # in DeepRacer's code, not its docs
+    "objects_distance_from_center", "object_in_camera",  # in DeepRacer's code, not its docs
 }
 
 
