@@ -95,6 +95,9 @@ def run_head_to_head(models: list[str | Path], track: str | Path | None = None, 
         wp, lateral = _grid_position(car.sim, i)
         car.sim.reset(wp, lateral_m=lateral or 1e-6)
         car.sim.objects.extra = [c.body for c in cars if c is not car]
+    for car in cars[1:]:  # one set of obstacles / bots on the track: the first car's simulator moves them
+        car.sim.objects.items = cars[0].sim.objects.items
+        car.sim.objects.moves_bots = False
     rec: dict[str, Any] = {"frames": [[] for _ in cars], "poses": [[] for _ in cars], "objects": []}
 
     def sync() -> None:

@@ -239,6 +239,7 @@ class RaceObjects:
         self.extra: list[TrackObject] = []  # other racers' cars (head-to-head), posed from outside
         self._t = 0.0
         self.crash_counts: list[int] = []
+        self.moves_bots = True  # False: the bots are another simulator's (head-to-head shares them)
 
     @property
     def bots(self) -> bool:
@@ -321,7 +322,7 @@ class RaceObjects:
     def update(self, t: float) -> None:
         """Advance the bot cars to sim time t (obstacles stand still)."""
         dt, self._t = t - self._t, t
-        if not self.bots or dt <= 0:
+        if not self.bots or dt <= 0 or not self.moves_bots:
             return
         cfg, length = self.bots_cfg, self.track.length_m
         for o in self.items:
