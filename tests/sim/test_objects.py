@@ -263,3 +263,15 @@ def test_stationary_bot_cars_as_obstacles():
     assert all(o.speed == 0 for o in sim.object_list)
     statuses, params = drive_at(sim, 1, sim.objects.items[1].f)  # rear-ending a standing car is a crash
     assert statuses[-1] == "crashed" and params[-1]["objects_speed"] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("race_type", ["object_avoidance", "head_to_bot"])
+def test_bench_sim_reports_the_race_type_beside_the_time_trial(capsys, race_type):
+    import json
+
+    from deepracer.cli import main
+
+    assert main(["bench", "sim", "--steps", "50", "--repeats", "1", "--race-type", race_type, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["race_type"] == race_type and result["steps_per_s"] > 0
+    assert result[race_type]["steps_per_s"] > 0 and result["ratio_to_time_trial"] > 0
