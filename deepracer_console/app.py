@@ -198,7 +198,8 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         if body.track:
             console.tracks.check(body.track)
             spec = console.storage.track_spec(body.track, v.check_direction(body.direction))
-        return reward_check.validate(source, settings.uploads_dir, spec, console.runner._env(0))
+        return reward_check.validate(source, settings.uploads_dir, spec, console.runner._env(0),
+                                     sandbox=console.runner.sandbox)
 
     # -- models ----------------------------------------------------------------------------------------
     @app.get("/api/models", response_model=list[ModelOut], tags=["models"])

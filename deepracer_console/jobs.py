@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deepracer_console import metrics
+from deepracer_console import sandbox as sbx
 from deepracer_console.db import (
     Evaluation,
     EvaluationStatus,
@@ -104,6 +105,7 @@ class JobRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.shutting_down = False
+        self.sandbox = sbx.for_settings(settings)
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -271,6 +273,8 @@ class JobRunner:
             job = db.get(Job, job_id)
             if job is None:
                 return
+            if self._over_wall_limit(db, job, r):
+                return
             if job.stop_requested_at is not None:
                 waited = (utcnow() - job.stop_requested_at).total_seconds()
                 if waited > self.settings.stop_timeout_s and not r.extra.get("killed"):
@@ -319,9 +323,50 @@ class JobRunner:
         log_file = open(job.log_path, "ab", buffering=0)
         log_file.write(f"$ {' '.join(argv)}\n".encode())
         stdout_file = open(stdout_path, "wb") if stdout_path else None
+        argv, preexec = self._sandboxed(job, argv)
         proc = subprocess.Popen(argv, stdout=stdout_file or log_file, stderr=log_file, stdin=subprocess.DEVNULL,
-                                cwd=self.settings.data_dir, env=self._env(job.id), start_new_session=True)
+                                cwd=self.settings.data_dir, env=self._env(job.id), start_new_session=True,
+                                preexec_fn=preexec)
         return _Running(job.id, proc, log_file, stdout_file=stdout_file)
+
+    # -- the sandbox (deepracer_console/sandbox.py) ------------------------------------------------
+    def _sandboxed(self, job: Job, argv: list[str]) -> tuple[list[str], Any]:
+        """The job's command inside bubblewrap: its model folder (training) or evaluation folder writable."""
+        if not self.sandbox.enabled or job.model_id is None:
+            return argv, None
+        model_dir = self.storage.model_dir(job.model_id)
+        premade: list[Path] = []
+        if job.kind == JobKind.TRAIN:
+            from deepracer.train.live import LIVE_DIR
+
+            writable, readable = [model_dir], []
+            premade = [self.storage.training_dir(job.model_id) / LIVE_DIR]  # the viewer's watch file
+        else:
+            writable = [Path(job.log_path).parent]  # the evaluation's folder
+            readable = [model_dir]
+        self.sandbox.prepare(writable, job.model_id, premade)
+        return (self.sandbox.wrap(argv, writable, job.model_id, readable=readable),
+                self.sandbox.preexec(self._wall_limit(job)))
+
+    def _wall_limit(self, job: Job) -> float:
+        if self.settings.job_wall_limit_s is not None:
+            return self.settings.job_wall_limit_s
+        with self.sessions() as db:
+            model = db.get(Model, job.model_id) if job.model_id else None
+        return sbx.wall_limit_s(job.kind, model.max_minutes if model else None, model.max_steps if model else None,
+                                EVALUATION_SECONDS)
+
+    def _over_wall_limit(self, db: Session, job: Job, r: _Running) -> bool:
+        """A job past its wall-clock limit is killed with its group; its reason names the limit."""
+        if job.started_at is None or r.extra.get("wall_killed") or not self.sandbox.enabled:
+            return False
+        limit = r.extra.setdefault("wall_s", self._wall_limit(job))
+        if (utcnow() - job.started_at).total_seconds() <= limit:
+            return False
+        r.log_file.write(f"\n{sbx.WALL_MARKER} of {limit:.0f} s reached: the job is killed\n".encode())
+        _killpg(r.proc.pid, signal.SIGKILL)
+        r.extra["wall_killed"] = True
+        return True
 
     def _launch(self, db: Session, job: Job) -> None:
         if job.kind == JobKind.TRAIN:
@@ -397,6 +442,11 @@ class JobRunner:
         return "\n".join(text.strip().splitlines()[-lines:])
 
     def _reason(self, path: str, code: int) -> str:
+        named = sbx.explain(self._tail(path, 60), code) if self.sandbox.enabled else None
+        reason = self._plain_reason(path, code)
+        return f"{named}: {reason}" if named else reason
+
+    def _plain_reason(self, path: str, code: int) -> str:
         tail = self._tail(path, 60).splitlines()
         errors = [ln for ln in tail if ": error: " in ln or ln.startswith(("Error", "deepracer"))]
         if errors:
@@ -430,9 +480,11 @@ class JobRunner:
                         argv = [sys.executable, "-m", "deepracer_console.video", str(out),
                                 self.storage.track_spec(evaluation.track, evaluation.direction)]
                         r.log_file.write(f"$ {' '.join(argv)}\n".encode())
+                        argv, preexec = self._sandboxed(job, argv)
                         r.proc = subprocess.Popen(argv, stdout=r.log_file, stderr=r.log_file,
                                                   stdin=subprocess.DEVNULL, cwd=self.settings.data_dir,
-                                                  env=self._env(job.id), start_new_session=True)
+                                                  env=self._env(job.id), start_new_session=True,
+                                                  preexec_fn=preexec)
                         r.phase = "video"
                         job.pid = r.proc.pid
                         return

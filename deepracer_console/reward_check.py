@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from deepracer_console.sandbox import VALIDATION_SLOT, Sandbox
 from deepracer_console.schemas import RewardValidation
 
 ALLOWED_IMPORTS = ("math", "random", "numpy", "scipy", "shapely")
@@ -52,7 +53,8 @@ def static_check(source: str) -> RewardValidation | None:
     return None
 
 
-def validate(source: str, work_dir: Path, track_spec: str | None, env: dict[str, str] | None = None) -> RewardValidation:
+def validate(source: str, work_dir: Path, track_spec: str | None, env: dict[str, str] | None = None,
+             sandbox: Sandbox | None = None) -> RewardValidation:
     failed = static_check(source)
     if failed is not None:
         return failed
@@ -63,9 +65,14 @@ def validate(source: str, work_dir: Path, track_spec: str | None, env: dict[str,
         argv = [sys.executable, "-m", "deepracer.cli", "reward", "validate", str(path)]
         if track_spec:
             argv += ["--track", track_spec]
+        preexec = None
+        if sandbox is not None and sandbox.enabled:  # the user's code: in the sandbox, like a job
+            sandbox.prepare([Path(tmp)], VALIDATION_SLOT)
+            argv, preexec = (sandbox.wrap(argv, [Path(tmp)], VALIDATION_SLOT),
+                             sandbox.preexec(VALIDATE_TIMEOUT_S))
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=VALIDATE_TIMEOUT_S, env=env,
-                                  cwd=tmp, start_new_session=True)
+                                  cwd=tmp, start_new_session=True, preexec_fn=preexec)
         except subprocess.TimeoutExpired:
             return RewardValidation(ok=False, error=f"validation did not finish within {VALIDATE_TIMEOUT_S:g} s")
         out, err = proc.stdout, proc.stderr

@@ -35,6 +35,11 @@ class Settings:
     envs_per_job: int = 1  # environments per training process (the job runner spreads the cores over jobs)
     poll_interval_s: float = 0.25  # how often the job runner looks at its processes and the queue
     web_dist: Path | None = None  # default: deepracer_console/web/dist
+    # -- the event server (docs/event-server.md) --
+    sandbox: str = "auto"  # auto: bwrap when it works | bwrap: required | none: unsandboxed (--unsafe-single-user)
+    job_memory_mb: int | None = None  # per job process (None: sandbox.DEFAULT_MEMORY_MB)
+    job_wall_limit_s: float | None = None  # None: each job's own budget + a margin (sandbox.wall_limit_s)
+    unsafe_single_user: bool = False  # no accounts, no sandbox, loopback only
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
