@@ -352,6 +352,14 @@ def compute_racing_line(track: Track, params: VehicleParams | None = None, *, me
     alpha = min_curvature_offsets(frame)
     iterations = 0
     if method == "min_time":
+        # start from the fastest of: the min-curvature line, the centre line, and min-curvature
+        # lines in half the room and in the room less a car's width (min curvature can bend
+        # tighter than the steering allows where the track is wide: a start the gradient cannot leave)
+        starts = [alpha, np.zeros_like(alpha)]
+        for lo, hi in ((frame.lo / 2, frame.hi / 2), (frame.lo + lim.track_m, frame.hi - lim.track_m)):
+            if np.all(hi > lo):
+                starts.append(min_curvature_offsets(Frame(frame.s, frame.center, frame.normal, lo, hi, frame.length)))
+        alpha = min(starts, key=lambda a: _evaluate(frame, a, lim, None)[0])
         m = max(8, int(round(frame.length / control_spacing_m)))
         idx = np.linspace(0, len(frame.s), m, endpoint=False).astype(int)
         s_ctrl = frame.s[idx]
