@@ -260,6 +260,8 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     page.get_by_role("button", name="Clone model").click()
     expect(page.get_by_role("heading", name=CLONE)).to_be_visible()
     expect(page.get_by_text(f"(from model {model_id})")).to_be_visible()
+    page.get_by_role("button", name="Stop training").click()  # enough: it started from the weights
+    expect(page.get_by_role("button", name="Stop training")).to_have_count(0, timeout=JOB_TIMEOUT_MS)
 
     phase("cloned")
 
@@ -272,6 +274,15 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     expect(refusal).to_be_visible()
     shot(page, shots, "08-import-refused")
     assert not (console.data.parent / "escaped").exists()
+    # ... while the training folder downloaded above comes back in as a ready model
+    page.locator("input[type=file]").set_input_files(str(folder))
+    page.get_by_role("textbox", name=re.compile(r"^Model name")).fill("e2e-imported-folder")
+    page.get_by_role("button", name="Import model").click()
+    expect(page.get_by_role("heading", name="e2e-imported-folder")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Ready", exact=True).first).to_be_visible()
+    expect(page.get_by_text("imported", exact=True)).to_be_visible()
+
+    phase("imports")
 
     # -- Tracks: pictures, and a bad route file refused by name
     page.get_by_role("link", name="Tracks").click()
@@ -288,13 +299,12 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     table = page.get_by_test_id("models-table")
     expect(table.get_by_role("link", name=MODEL, exact=True)).to_be_visible()
     expect(table.get_by_role("link", name=CLONE)).to_be_visible()
+    expect(table.get_by_role("link", name="e2e-imported-folder")).to_be_visible()
     page.get_by_placeholder("Find models").fill("clone")
     expect(table.locator("tbody tr")).to_have_count(1)
     shot(page, shots, "09-models-filtered")
     page.get_by_placeholder("Find models").fill("")
     table.get_by_role("link", name=CLONE).click()
-    if page.get_by_role("button", name="Stop training").is_visible():
-        page.get_by_role("button", name="Stop training").click()
     expect(page.get_by_role("button", name="Delete")).to_be_enabled(timeout=JOB_TIMEOUT_MS)
     page.get_by_role("button", name="Delete").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
