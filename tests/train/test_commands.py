@@ -9,6 +9,8 @@ from reward_files import reward_file
 
 from deepracer.cli import main
 
+pytestmark = pytest.mark.integration  # real (tiny) trainings: minutes on 2 cores, the second tier
+
 
 @pytest.mark.parametrize("name", ["follow_center_line.py", "stay_inside_borders.py", "prevent_zig_zag.py",
                                   "legacy_2018.py"])

@@ -17,6 +17,7 @@ from deepracer.errors import ConfigError, RewardFunctionError
 from deepracer.train.trainer import TrainConfig, train
 from tests.deepracer_utils_loader import deepracer_utils_or_skip
 
+pytestmark = pytest.mark.integration  # real (tiny) trainings: minutes on 2 cores, the second tier
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"num_episodes_between_training": 4, "rollout_steps": 128, "batch_size": 32, "num_epochs": 1}
 
