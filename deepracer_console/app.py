@@ -30,8 +30,8 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deepracer import __version__
+from deepracer_console import auth, metrics, reward_check
 from deepracer_console import defaults as d
-from deepracer_console import metrics, reward_check
 from deepracer_console import validation as v
 from deepracer_console.db import Evaluation, EvaluationStatus, Model, ModelStatus, open_database
 from deepracer_console.errors import Conflict, ConsoleError, FieldError, NotFound
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
     # -- helpers -----------------------------------------------------------------------------------
     def get_model(db: Session, model_id: int) -> Model:
         model = db.get(Model, model_id)
-        if model is None:
+        if model is None or not auth.may_see_model(db, model.id):  # another racer's model: as if not there
             raise NotFound(f"no model {model_id}", "id")
         return model
 
@@ -212,6 +212,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             raise FieldError(f"sort must be one of {', '.join(SORT_KEYS)}", "sort")
         column = getattr(Model, sort)
         query = select(Model).order_by(column.desc() if order == "desc" else column.asc(), Model.id.desc())
+        query = auth.visible_models(query)  # a racer lists their own models
         if status:
             if status not in set(ModelStatus):
                 raise FieldError(f"status must be one of {', '.join(ModelStatus)}", "status")
@@ -267,6 +268,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         try:
             db.add(model)
             db.flush()
+            auth.record_owner(db, model.id)
             metadata = {"action_space": space, "action_space_type": space_type, "sensor": ["FRONT_FACING_CAMERA"],
                         "neural_network": d.NETWORKS[network]["neural_network"],
                         "training_algorithm": "sac" if algorithm == "sac" else "clipped_ppo", "version": "5"}
@@ -374,7 +376,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
 
     def get_evaluation(db: Session, evaluation_id: int) -> Evaluation:
         evaluation = db.get(Evaluation, evaluation_id)
-        if evaluation is None:
+        if evaluation is None or not auth.may_see_model(db, evaluation.model_id):
             raise NotFound(f"no evaluation {evaluation_id}", "id")
         return evaluation
 
@@ -519,6 +521,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             )
             db.add(model)
             db.flush()
+            auth.record_owner(db, model.id)
             copy_into(rec, console.storage.training_dir(model.id))
             progress, lap = metrics.best(console.storage.training_dir(model.id))
             model.best_progress, model.best_lap_time_s = progress, lap
@@ -531,6 +534,11 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             raise
         finally:
             upload.cleanup()
+
+    # -- accounts, roles, races (deepracer_console/users.py, races.py; docs/event-server.md) ------------
+    from deepracer_console import users
+
+    users.install(app, console)
 
     # -- the pages -------------------------------------------------------------------------------------
     dist = settings.dist_dir

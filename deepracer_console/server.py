@@ -17,13 +17,41 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_host(host: str) -> None:
+def check_host(host: str, accounts_exist: bool = False) -> None:
     """Without accounts the console is for one user on one machine: loopback addresses only."""
-    if not is_loopback(host):
+    if not is_loopback(host) and not accounts_exist:
         raise ConfigError(
             f"--host {host}: the console has no accounts yet, so it serves only this machine (127.0.0.1). "
-            "Serving other machines needs the accounts, roles and login of the classroom/event server "
-            "(the next issue); until then use --host 127.0.0.1 (and an SSH tunnel to reach it from elsewhere)")
+            "Serving other machines needs accounts: create the first admin with "
+            "`deepracer console admin create NAME --data DIR`, then start it again "
+            "(or use --host 127.0.0.1, and an SSH tunnel to reach it from elsewhere)")
+
+
+def accounts_exist(settings: Settings) -> bool:
+    """Are there accounts? Without touching anything: a missing SQLite file means none."""
+    if settings.database_url is None and not (settings.data_dir / "console.db").is_file():
+        return False
+    from deepracer_console.auth import count_users
+    from deepracer_console.db import open_database
+
+    return count_users(open_database(settings.db_url)) > 0
+
+
+def check_sandbox(settings: Settings, multi_user: bool) -> None:
+    """Several users need the sandbox: without a working bwrap, refuse and say why."""
+    from deepracer_console.sandbox import cached_probe
+
+    if settings.unsafe_single_user:
+        if not is_loopback(settings.host):
+            raise ConfigError(f"--unsafe-single-user serves this machine only, not --host {settings.host}")
+        settings.sandbox = "none"
+        print("WARNING: --unsafe-single-user: training and evaluation jobs run without a sandbox", flush=True)
+        return
+    problem = cached_probe()
+    if problem is None:
+        settings.sandbox = "bwrap"
+    elif multi_user:
+        raise ConfigError(f"the console cannot serve several users without its sandbox: {problem}")
 
 
 def serve(settings: Settings) -> None:
@@ -31,7 +59,9 @@ def serve(settings: Settings) -> None:
 
     from deepracer_console.app import create_app
 
-    check_host(settings.host)
+    accounts = accounts_exist(settings)
+    check_host(settings.host, accounts)
+    check_sandbox(settings, multi_user=accounts or not is_loopback(settings.host))
     app = create_app(settings)
     print(f"DeepRacer console: http://{settings.host}:{settings.port}/  (data: {settings.data_dir})", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

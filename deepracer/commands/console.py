@@ -29,6 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds a stopped job gets to save before it is killed (default 60)")
     parser.add_argument("--reward-timeout", type=float, default=None, metavar="S",
                         help="time limit per reward call in training jobs (default: deepracer train's, 1 s)")
+    # the event server (docs/event-server.md)
+    parser.add_argument("--database", dest="database_url", default=None, help="same as --database-url "
+                        "(e.g. postgresql+psycopg://user@host/db)")
+    parser.add_argument("--unsafe-single-user", action="store_true",
+                        help="run jobs WITHOUT the bubblewrap sandbox (a laptop only you use; 127.0.0.1 only)")
+    actions = parser.add_subparsers(dest="console_action", metavar="{admin}")
+    admin = actions.add_parser("admin", help="accounts of the event server")
+    admin_actions = admin.add_subparsers(dest="admin_action", metavar="{create}", required=True)
+    create = admin_actions.add_parser("create", help="create an admin account (asks for the password)")
+    create.add_argument("name", help="the admin's username")
+    create.add_argument("--data", dest="admin_data", type=Path, default=None, help="the console's data folder")
+    create.add_argument("--password", default=None, help="the password (asked for when not given)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,9 +56,15 @@ def run(args: argparse.Namespace) -> int:
     from deepracer_console.settings import Settings
 
     settings = Settings(host=args.host, port=args.port, database_url=args.database_url,
-                        reward_timeout_s=args.reward_timeout)
+                        reward_timeout_s=args.reward_timeout, unsafe_single_user=args.unsafe_single_user)
     if args.data is not None:
         settings.data_dir = args.data.expanduser().resolve()
+    if getattr(args, "console_action", None) == "admin":
+        from deepracer_console.users import admin_create
+
+        if args.admin_data is not None:
+            settings.data_dir = args.admin_data.expanduser().resolve()
+        return admin_create(settings, args.name, args.password)
     if args.max_jobs is not None:
         if args.max_jobs < 1:
             raise ConfigError(f"--max-jobs must be at least 1, not {args.max_jobs}")

@@ -34,7 +34,12 @@ def test_database_is_migrated(client, settings) -> None:
     import sqlite3
 
     with sqlite3.connect(settings.data_dir / "console.db") as db:
-        assert db.execute("select version_num from alembic_version").fetchone() == ("0001",)
+        from alembic.script import ScriptDirectory
+
+        from deepracer_console.db import MIGRATIONS_DIR
+
+        head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+        assert db.execute("select version_num from alembic_version").fetchone() == (head,)
 
 
 def test_defaults_are_deepracers(client) -> None:
