@@ -13,12 +13,14 @@ from deepracer.errors import RewardFunctionError
 
 def run_episodes(
     env: Any, predict: Callable[[np.ndarray], Any], episodes: int, stack_size: int = 1, first_seed: int = 0,
+    on_step: Callable[[np.ndarray, dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Drive `episodes` episodes; each result has progress (0..100), status, lap_time_s, reward, steps, wall_s.
 
     `predict` maps the (stacked) observation to an action. Frames are stacked on the last axis,
     newest last, as VecFrameStack does during training. Episode k resets with seed
     first_seed + k, so a randomised environment shows the same conditions at every evaluation.
+    `on_step(observation, info)` sees every step (the live view).
     """
     results = []
     if episodes > 0:
@@ -36,6 +38,8 @@ def run_episodes(
                     raise RewardFunctionError(info["reward_error"])
                 total += float(reward)
                 done = terminated or truncated
+                if on_step is not None:
+                    on_step(obs, info)
             status = str(info.get("episode_status", "time_up"))
             if truncated and status == "in_progress":
                 status = "time_up"

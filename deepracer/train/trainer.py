@@ -287,6 +287,7 @@ class _Run:
     stopped: str = "budget"
     interrupted: bool = False
     wall: float = 0.0
+    live: Any = None  # deepracer.train.live.LiveView: frames for the console, evaluation runs included
 
     @property
     def checkpoints(self) -> Path:
@@ -325,7 +326,9 @@ class _Run:
         from deepracer.train.logs import write_json_atomic
 
         best = self.best
-        results = [r for env, trials in self.eval_envs for r in run_episodes(env, self.predict, trials, self.hp.stack_size)]
+        on_step = (lambda obs, info: self.live.step(obs[None], [info])) if self.live is not None else None
+        results = [r for env, trials in self.eval_envs
+                   for r in run_episodes(env, self.predict, trials, self.hp.stack_size, on_step=on_step)]
         s = score(results)
         if best.get("score") is None or list(s) > list(best["score"]):
             best.update(score=list(s), progress=s[0], lap_time_s=-s[1] if s[1] > -1e9 else None, label=label,
@@ -423,7 +426,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     run.start_steps = model.num_timesteps
     bar = tqdm(total=cfg.steps, disable=not cfg.progress_bar, unit="step", dynamic_ncols=True,
                desc="training", initial=0)
-    live = LiveView(cfg.out, track_list(cfg.track)[0])  # frames only while the console watches
+    live = run.live = LiveView(cfg.out, track_list(cfg.track)[0])  # frames only while the console watches
 
     class Callback(BaseCallback):
         def _on_step(self) -> bool:
