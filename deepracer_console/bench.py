@@ -201,7 +201,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "iteration_samples": len(delays),
                 "live_view_fps": round(float(np.median(fps)), 2) if fps else None,
                 "train_steps_per_s_unwatched": unwatched, "train_steps_per_s_watched": watched,
-                "watched_over_unwatched": round(float(np.median(watched) / np.median(unwatched)), 3),
+                "watched_over_unwatched": round(float(np.median(watched) / np.median(unwatched)), 3)
+                if watched and unwatched else None,
                 "steps_per_run": args.steps,
             }
             return out
