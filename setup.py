@@ -49,7 +49,9 @@ setup(
         "sim": ["matplotlib", "tqdm", "onnx"],
         "train": ["gymnasium", "stable-baselines3", "torch", "tqdm", "onnx", "shapely", "scipy"],
         "analysis": ["matplotlib", "tqdm"],
-        "console": ["fastapi", "uvicorn", "sqlalchemy", "alembic", "python-multipart", "httpx"],
+        "console": ["fastapi", "uvicorn", "sqlalchemy", "alembic", "python-multipart", "httpx",
+                    # the event server: accounts (argon2 hashes, signed cookies), PostgreSQL (psycopg 3)
+                    "argon2-cffi", "itsdangerous", "psycopg[binary]"],
         # `deepracer model import`: AWS-trained TensorFlow frozen graphs -> ONNX (never needed on the car)
         "tf-import": ["tensorflow-cpu", "tf2onnx"],
         # the car's own web page (device_console_node): no database, no torch
