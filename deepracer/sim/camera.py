@@ -405,9 +405,6 @@ def randomize_appearance(rng: np.random.Generator, base: Appearance | None = Non
         sky_top=tuple(int(v) for v in rng.integers(60, 255, 3)),
         sky_horizon=tuple(int(v) for v in rng.integers(60, 255, 3)),
         texture_noise=float(rng.uniform(0.0, 14.0)),
-        box=jitter(base.box, 25),
-        bot_car=jitter(base.bot_car, 25),
-        car=jitter(base.car, 25),
         gain=float(rng.uniform(0.6, 1.3)),
         bias=float(rng.normal(0.0, 12.0)),
     )
