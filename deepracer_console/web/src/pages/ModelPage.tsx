@@ -49,6 +49,8 @@ function trainingTime(model: ModelDetail): string {
 }
 
 function Settings({ model }: { model: ModelDetail }) {
+  const defaults = usePolled<{ networks?: { name: string; label?: string }[] }>("/api/defaults");
+  const networkLabel = defaults.data?.networks?.find((n) => n.name === model.network)?.label ?? model.network;
   const discrete = Array.isArray(model.action_space) ? (model.action_space as DiscreteAction[]) : undefined;
   const continuous = discrete ? undefined : (model.action_space as Exclude<ModelDetail["action_space"], DiscreteAction[]>);
   return (
@@ -59,7 +61,7 @@ function Settings({ model }: { model: ModelDetail }) {
           <Field label="Direction">{DIRECTION_LABELS[model.direction] ?? model.direction}</Field>
           <Field label="Race type">{RACE_TYPE_LABELS[model.race_type] ?? model.race_type}</Field>
           <Field label="Training algorithm">{model.algorithm.toUpperCase()}</Field>
-          <Field label="Neural network">{model.network}</Field>
+          <Field label="Neural network">{networkLabel}</Field>
           <Field label="Action space type">{model.action_space_type === "continuous" ? "Continuous" : "Discrete"}</Field>
           <Field label="Stop condition">
             {model.max_minutes} minutes{model.max_steps ? ` or ${model.max_steps} steps` : ""}
