@@ -536,9 +536,10 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             upload.cleanup()
 
     # -- accounts, roles, races (deepracer_console/users.py, races.py; docs/event-server.md) ------------
-    from deepracer_console import users
+    from deepracer_console import races, users
 
     users.install(app, console)
+    races.install(app, console)
 
     # -- the pages -------------------------------------------------------------------------------------
     dist = settings.dist_dir

@@ -254,6 +254,7 @@ ROUTE_POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/races/{race_id}"): Policy.PUBLIC,
     ("POST", "/api/races/{race_id}/submissions"): Policy.USER,
     ("GET", "/api/races/{race_id}/leaderboard"): Policy.PUBLIC,  # unless private (races.py)
+    ("GET", "/api/races/{race_id}/submissions/{submission_id}/video"): Policy.PUBLIC,  # as the leaderboard
     ("GET", "/api/docs"): Policy.PUBLIC,  # the API index page (the OpenAPI document itself is open too)
     **{(m, "/api/{path:path}"): Policy.PUBLIC for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},  # JSON 404
 }

@@ -431,6 +431,9 @@ class JobRunner:
                 "--out", str(self.storage.evaluation_dir(evaluation.model_id, evaluation.id)), "--json"]
         if evaluation.race_type != "time_trial" and evaluation.race_type in supported_race_types():
             argv += ["--race-type", evaluation.race_type]
+        from deepracer_console.races import race_evaluate_args
+
+        argv += race_evaluate_args(self.sessions, evaluation.id)  # a race submission: the race's fixed seed
         return argv
 
     # -- endings -------------------------------------------------------------------------------------
