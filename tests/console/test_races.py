@@ -138,8 +138,9 @@ def test_a_submission_is_a_real_evaluation_with_the_fixed_seed(tmp_path: Path) -
         e = alice.get(f"/api/evaluations/{sub['evaluation_id']}").json()
         assert e["status"] == "completed", e["failure_reason"]
         assert e["trials_requested"] == 1 and e["off_track_penalty_s"] == 1.0
-        log = alice.get(f"/api/models/{model}/logs?tail=100000").text
-        assert f"--seed {RACE_SEED}" in log and "bwrap" in log or f"--seed {RACE_SEED}" in log
+        storage = app.state.console.storage
+        log = (storage.evaluation_dir(model, sub["evaluation_id"]) / "evaluate.log").read_text()
+        assert f"--seed {RACE_SEED}" in log and "--trials 1" in log and "--off-track-penalty 1.0" in log
         board = TestClient(app).get(f"/api/races/{race['id']}/leaderboard").json()
         assert board["pending"] == 0
         lap = e["trials"][0]
