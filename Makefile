@@ -95,7 +95,7 @@ test: setup-train setup-tf lint typecheck console-web setup-launch
 test-unit: setup-train
 	$(BIN)/python -m pytest -q -m "not integration and not slow"
 
-test-integration: setup-train setup-launch console-web
+test-integration: setup-train setup-tf setup-launch console-web
 	$(BIN)/python -m pytest -q -m "integration and not slow"
 
 test-slow: setup-train
