@@ -260,6 +260,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         max_steps = v.check_max_steps(body.max_steps)
         if db.scalar(select(Model.id).where(Model.name == name)) is not None:
             raise Conflict(f"a model named {name!r} exists already", "name")
+        quotas.check_training(db, max_minutes)  # over quota: 429 with the usage
         model = Model(name=name, description=description, track=track, direction=direction, race_type=race_type,
                       algorithm=algorithm, network=network, action_space_type=space_type, action_space=space,
                       hyperparameters=hp, reward_function=reward, max_minutes=max_minutes, max_steps=max_steps,
@@ -356,6 +357,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         model = get_model(db, model_id)
         if not (console.storage.package_dir(model.id) / "model.onnx").is_file():
             raise Conflict(f"model {model.name!r} has no trained model to evaluate yet", "model")
+        quotas.check_evaluation(db)
         track = console.tracks.check(body.track or model.track)
         evaluation = Evaluation(model_id=model.id, track=track,
                                 direction=v.check_direction(body.direction or model.direction),
@@ -489,6 +491,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         upload = Upload(settings.uploads_dir, settings.upload_limit_bytes)
         model: Model | None = None
         try:
+            quotas.check_import(db)
             while chunk := file.file.read(CHUNK):
                 upload.write(chunk)
             rec = recognise(upload.extract(filename), filename)
@@ -536,10 +539,11 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             upload.cleanup()
 
     # -- accounts, roles, races (deepracer_console/users.py, races.py; docs/event-server.md) ------------
-    from deepracer_console import races, users
+    from deepracer_console import quotas, races, users
 
     users.install(app, console)
     races.install(app, console)
+    quotas.install(app, console)
 
     # -- the pages -------------------------------------------------------------------------------------
     dist = settings.dist_dir

@@ -249,6 +249,8 @@ ROUTE_POLICY: dict[tuple[str, str], Policy] = {
     ("GET", "/api/users"): Policy.ADMIN,
     ("POST", "/api/users"): Policy.ADMIN,
     ("PUT", "/api/users/{user_id}"): Policy.ADMIN,
+    ("GET", "/api/users/{user_id}/quota"): Policy.USER,  # their own (quotas.py), admins: anyone's
+    ("PUT", "/api/users/{user_id}/quota"): Policy.ADMIN,
     ("GET", "/api/races"): Policy.PUBLIC,  # the list shows public races to strangers (races.py filters)
     ("POST", "/api/races"): Policy.FACILITATOR,
     ("GET", "/api/races/{race_id}"): Policy.PUBLIC,

@@ -245,6 +245,9 @@ def install(app: FastAPI, console: Any) -> None:
         if done >= race.submissions_per_day:
             raise ConsoleError(f"{done} submissions today already: race {race.name!r} takes "
                                f"{race.submissions_per_day} a day per racer", "model_id", 429)
+        from deepracer_console.quotas import check_evaluation
+
+        check_evaluation(db)
         evaluation = Evaluation(model_id=model.id, track=race.track, direction=race.direction,
                                 race_type=race.race_type, trials=race.laps,
                                 off_track_penalty_s=race.off_track_penalty_s)
