@@ -34,13 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(e.g. postgresql+psycopg://user@host/db)")
     parser.add_argument("--unsafe-single-user", action="store_true",
                         help="run jobs WITHOUT the bubblewrap sandbox (a laptop only you use; 127.0.0.1 only)")
-    actions = parser.add_subparsers(dest="console_action", metavar="{admin}")
+    actions = parser.add_subparsers(dest="console_action", metavar="{admin,backup,restore}")
     admin = actions.add_parser("admin", help="accounts of the event server")
     admin_actions = admin.add_subparsers(dest="admin_action", metavar="{create}", required=True)
     create = admin_actions.add_parser("create", help="create an admin account (asks for the password)")
     create.add_argument("name", help="the admin's username")
     create.add_argument("--data", dest="admin_data", type=Path, default=None, help="the console's data folder")
     create.add_argument("--password", default=None, help="the password (asked for when not given)")
+    backup = actions.add_parser("backup", help="the database and the data folder into one .tar.gz")
+    backup.add_argument("out", type=Path, help="the archive to write (.tar.gz)")
+    backup.add_argument("--data", dest="admin_data", type=Path, default=None, help="the console's data folder")
+    restore = actions.add_parser("restore", help="a backup into a new or empty data folder")
+    restore.add_argument("archive", type=Path, help="the archive `deepracer console backup` wrote")
+    restore.add_argument("--data", dest="admin_data", type=Path, default=None, help="the data folder to fill")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +71,16 @@ def run(args: argparse.Namespace) -> int:
         if args.admin_data is not None:
             settings.data_dir = args.admin_data.expanduser().resolve()
         return admin_create(settings, args.name, args.password)
+    if getattr(args, "console_action", None) in ("backup", "restore"):
+        from deepracer_console import backup
+
+        if args.admin_data is not None:
+            settings.data_dir = args.admin_data.expanduser().resolve()
+        if args.console_action == "backup":
+            print(f"{args.out}: {backup.backup(settings, args.out)} files from {settings.data_dir}")
+        else:
+            print(f"{settings.data_dir}: {backup.restore(settings, args.archive)} files restored")
+        return 0
     if args.max_jobs is not None:
         if args.max_jobs < 1:
             raise ConfigError(f"--max-jobs must be at least 1, not {args.max_jobs}")
