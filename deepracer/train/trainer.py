@@ -82,7 +82,7 @@ def load_inputs(cfg: TrainConfig) -> tuple[HyperParameters, RewardFunction, Mode
     hp.validate(cfg.hyperparameters)
     reward = RewardFunction(cfg.reward or default_reward_path(), cfg.reward_timeout_s)
     metadata = ModelMetadata.from_file(cfg.action_space) if cfg.action_space else default_metadata()
-    from deepracer.sim.sensors import CAMERAS, Sensor, parse_sensors
+    from deepracer.model.sensors import CAMERAS, Sensor, parse_sensors
 
     for s in parse_sensors(metadata.sensor, cfg.action_space):
         if s is Sensor.STEREO_CAMERAS or s not in CAMERAS:
