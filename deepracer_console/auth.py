@@ -175,6 +175,7 @@ class Caller:
 
 LOCAL = Caller(None, "local", Role.ADMIN)
 _caller: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("deepracer_console_caller", default=None)
+_method: contextvars.ContextVar[str] = contextvars.ContextVar("deepracer_console_method", default="GET")
 
 
 def caller() -> Caller | None:
@@ -183,11 +184,12 @@ def caller() -> Caller | None:
 
 
 def may_see_model(db: Session, model_id: int) -> bool:
-    """Racers see their own models only; facilitators and admins see every model."""
+    """Racers see their own models only; facilitators see every model but change only their own;
+    admins everything."""
     who = caller()
     if who is None:
         return False
-    if who.user_id is None or who.manages_races:
+    if who.user_id is None or who.is_admin or (who.manages_races and _method.get() not in UNSAFE):
         return True
     owner = db.get(ModelOwner, model_id)
     return owner is not None and owner.user_id == who.user_id
@@ -394,8 +396,9 @@ class AuthMiddleware:
 
             await JSONResponse({"detail": problem[1], "field": None}, status_code=problem[0])(scope, receive, send)
             return
-        token = _caller.set(who)
+        token, method = _caller.set(who), _method.set(scope["method"])
         try:
             await self.app(scope, receive, send)
         finally:
             _caller.reset(token)
+            _method.reset(method)

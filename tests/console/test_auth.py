@@ -133,6 +133,10 @@ def test_every_route_as_every_role_and_a_stranger(app_with_users) -> None:
     r = bob.post("/api/models", json={**GOOD, "name": "bobs-clone", "clone_of": model["id"]})
     assert r.status_code == 404 and "alices-model" not in r.text
     assert bob.delete(f"/api/models/{model['id']}").status_code == 404
+    # a facilitator sees every model but changes only their own
+    assert fac.get(f"/api/models/{model['id']}").status_code == 200
+    assert fac.post(f"/api/models/{model['id']}/stop").status_code == 404
+    assert fac.delete(f"/api/models/{model['id']}").status_code == 404
     assert alice.get(f"/api/models/{model['id']}").status_code == 200  # still there
 
 
