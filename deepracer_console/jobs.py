@@ -346,7 +346,7 @@ class JobRunner:
             readable = [model_dir]
         self.sandbox.prepare(writable, job.model_id, premade)
         return (self.sandbox.wrap(argv, writable, job.model_id, readable=readable),
-                self.sandbox.preexec(self._wall_limit(job)))
+                self.sandbox.preexec(self._wall_limit(job), cgroup_name=str(job.id)))
 
     def _wall_limit(self, job: Job) -> float:
         if self.settings.job_wall_limit_s is not None:

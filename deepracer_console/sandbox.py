@@ -53,7 +53,7 @@ log = logging.getLogger("deepracer_console.sandbox")
 SANDBOX_UID_BASE = 200_000  # uids above every normal account; model N's jobs run as BASE + N (root only)
 VALIDATION_SLOT = 0  # the uid slot for Validate runs (models start at id 1)
 DEFAULT_MEMORY_MB = 4096  # address space per process; a tiny training peaks near 1.1 GB (torch + SB3)
-DEFAULT_PROCS = 256  # processes/threads per sandbox uid (as root) or above the user's current count
+DEFAULT_PROCS = 96  # processes/threads per sandbox uid (as root) or above the user's current count
 DEFAULT_FILE_MB = 4096  # largest file a job may write
 DEFAULT_TMP_MB = 512  # the private /tmp and /dev/shm (tmpfs: RAM, so bounded)
 WALL_MARGIN_S = 600.0  # start-up, the final export and the video on top of a job's own budget
@@ -214,15 +214,20 @@ class Sandbox:
         cmd += ["--", sys.executable, "-c", _WRAPPER, str(uid), str(uid), *argv]
         return cmd
 
-    def preexec(self, wall_s: float | None) -> Callable[[], None] | None:
-        """The rlimits, set in the child before bwrap runs (inherited by everything in the sandbox)."""
+    def preexec(self, wall_s: float | None, cgroup_name: str | None = None) -> Callable[[], None] | None:
+        """The rlimits, set in the child before bwrap runs (inherited by everything in the sandbox),
+        and the job's cgroups (memory and processes of the whole job) where they are available."""
         if not self.enabled:
             return None
         lim = self.limits
+        groups = cgroups().create(cgroup_name, lim.memory_mb * 1024**2, lim.procs) \
+            if cgroup_name and cgroups().available else []
         cpu = lim.cpu_s or int((wall_s or 24 * 3600) * max(1, os.cpu_count() or 1)) + 60
         procs = lim.procs if self.as_root else lim.procs + _threads_of_user(os.getuid())
 
         def apply() -> None:
+            for group in groups:
+                (group / "cgroup.procs").write_text(str(os.getpid()))
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 30))
             resource.setrlimit(resource.RLIMIT_AS, (lim.memory_mb * 1024**2,) * 2)
             resource.setrlimit(resource.RLIMIT_FSIZE, (lim.file_mb * 1024**2,) * 2)
@@ -231,6 +236,69 @@ class Sandbox:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # bwrap outlives a Stop; the wrapper restores it
 
         return apply
+
+
+CGROUP_V2 = Path("/sys/fs/cgroup")
+CGROUP_V1 = {"memory": Path("/sys/fs/cgroup/memory"), "pids": Path("/sys/fs/cgroup/pids")}
+CGROUP_PREFIX = "deepracer-job-"
+
+
+class JobCgroups:
+    """Per-job memory and process limits in cgroups, where the console may create them (else none).
+
+    rlimits bound each process; a cgroup bounds the job as a whole (a fork bomb of trainer copies
+    would otherwise fill the machine's memory before the process limit stops it)."""
+
+    def __init__(self) -> None:
+        self.v2 = (CGROUP_V2 / "cgroup.controllers").is_file() and os.access(CGROUP_V2, os.W_OK)
+        self.v1 = {k: p for k, p in CGROUP_V1.items() if p.is_dir() and os.access(p, os.W_OK)}
+
+    @property
+    def available(self) -> bool:
+        return self.v2 or bool(self.v1)
+
+    def create(self, name: str, memory_bytes: int, pids: int) -> list[Path]:
+        """The job's cgroup folders (made now; the job joins them in its preexec)."""
+        self.cleanup()
+        made: list[Path] = []
+        try:
+            if self.v2:
+                d = CGROUP_V2 / f"{CGROUP_PREFIX}{name}"
+                d.mkdir(exist_ok=True)
+                (d / "memory.max").write_text(str(memory_bytes))
+                (d / "memory.swap.max").write_text("0") if (d / "memory.swap.max").exists() else None
+                (d / "pids.max").write_text(str(pids))
+                made.append(d)
+            else:
+                if "memory" in self.v1:
+                    d = self.v1["memory"] / f"{CGROUP_PREFIX}{name}"
+                    d.mkdir(exist_ok=True)
+                    (d / "memory.limit_in_bytes").write_text(str(memory_bytes))
+                    made.append(d)
+                if "pids" in self.v1:
+                    d = self.v1["pids"] / f"{CGROUP_PREFIX}{name}"
+                    d.mkdir(exist_ok=True)
+                    if (d / "pids.max").exists():
+                        (d / "pids.max").write_text(str(pids))
+                        made.append(d)
+        except OSError as err:  # a controller we may not use: rlimits still apply
+            log.warning("cgroup limits not applied to job %s: %s", name, err)
+        return made
+
+    @staticmethod
+    def cleanup() -> None:
+        """Remove the cgroups of jobs that have ended (rmdir fails while processes remain)."""
+        for root in [CGROUP_V2, *CGROUP_V1.values()]:
+            for d in root.glob(f"{CGROUP_PREFIX}*") if root.is_dir() else ():
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+
+
+@functools.cache
+def cgroups() -> JobCgroups:
+    return JobCgroups()
 
 
 @functools.cache
@@ -305,4 +373,6 @@ def explain(log_tail: str, exit_code: int) -> str | None:
     for pattern, name in _NAMED[1:]:
         if pattern.search(log_tail):
             return f"sandbox: {name}"
+    if exit_code in (137, -signal.SIGKILL):
+        return "sandbox: killed (the job's memory limit, or a forced stop)"
     return None

@@ -98,8 +98,9 @@ HOSTILE = {
     "socket": ("import socket\ndef reward_function(params):\n"
                "    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    return 1.0\n",
                "sandbox: network access refused"),
+    # copies of a trainer: the process limit, or the job's memory limit first (cgroup)
     "fork-bomb": ("import os\ndef reward_function(params):\n    while True:\n        os.fork()\n",
-                  "sandbox: process limit reached"),
+                  ("sandbox: process limit reached", "sandbox: killed (the job's memory limit")),
     "eight-gb": ("def reward_function(params):\n    x = bytearray(8 * 1024**3)\n    return float(len(x))\n",
                  "sandbox: memory limit reached"),
 }
@@ -119,7 +120,9 @@ def test_hostile_reward_functions_fail_with_a_named_reason(tmp_path: Path) -> No
     listener.listen()
     listener.settimeout(0.1)
     with TestClient(create_app(settings)) as api:
-        good = api.post("/api/models", json={"name": "good", "track": "reinvent2018", **TINY})
+        # the well-behaved job trains on while the others fail (a budget it cannot finish during the test)
+        good = api.post("/api/models", json={"name": "good", "track": "reinvent2018", **TINY,
+                                             "max_steps": 10_000_000})
         assert good.status_code == 201, good.text
         good_id = good.json()["id"]
         secret = str(settings.models_dir / str(good_id) / "inputs" / "reward_function.py")
@@ -138,9 +141,10 @@ def test_hostile_reward_functions_fail_with_a_named_reason(tmp_path: Path) -> No
         wait_for(finished, 700, "every hostile job to fail", interval=2)
         for name, (_, reason) in HOSTILE.items():
             got = api.get(f"/api/models/{ids[name]}").json()["failure_reason"] or ""
-            assert reason in got, (name, got)
+            reasons = reason if isinstance(reason, tuple) else (reason,)
+            assert any(r in got for r in reasons), (name, got)
         good_model = api.get(f"/api/models/{good_id}").json()
-        assert good_model["status"] in ("initialising", "training", "ready"), good_model
+        assert good_model["status"] in ("initialising", "training"), good_model["failure_reason"]
         assert api.get("/api/health").json()["status"] == "ok"
         assert not Path(outside).exists()
         with pytest.raises(TimeoutError):
