@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from deepracer.errors import ConfigError
+from deepracer.files import atomic_write_text
 
 PROFILE_VERSION = 1
 HFOV_TOLERANCE_DEG = 5.0  # a policy trained at 64.7° still sees the track at 60-70°; 120° is another camera
@@ -401,8 +402,6 @@ def load_profile(path: str | Path) -> CameraProfile:
 def save_profile(profile: CameraProfile, path: str | Path) -> Path:
     """Validate, then write (YAML, or JSON for a .json name) atomically."""
     import json
-    import os
-    import tempfile
 
     path = Path(path)
     profile.validate(path)
@@ -412,16 +411,7 @@ def save_profile(profile: CameraProfile, path: str | Path) -> Path:
     else:
         text = ("# deepracer camera profile (docs/camera-calibration.md); field_of_view is derived\n"
                 + yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 # -- built-in profiles (data only) ----------------------------------------------------------------

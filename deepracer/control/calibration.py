@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import yaml
 
 from deepracer.errors import CalibrationError
+from deepracer.files import atomic_write_text, backup_path
 
 MIN_PULSE_US = 500.0  # the widest range any hobby servo or ESC accepts
 MAX_PULSE_US = 2500.0
@@ -182,11 +182,6 @@ def default_path(service: bool | None = None) -> Path:
     return SERVICE_CALIBRATION if service else USER_CALIBRATION.expanduser()
 
 
-def backup_path(path: str | Path) -> Path:
-    path = Path(path)
-    return path.with_name(path.name + ".bak")
-
-
 def load(path: str | Path) -> Calibration:
     """The calibration in `path`, or CalibrationError naming the file and the problem."""
     path = Path(path)
@@ -216,40 +211,8 @@ def save(cal: Calibration, path: str | Path) -> Path:
         previous_good = True
     except CalibrationError:
         previous_good = False  # a corrupt file must not overwrite the last good copy
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if previous_good:
-            _atomic_copy(path, backup_path(path))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(src.read_bytes())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, dst)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    # temp file, fsync, copy of the good previous file to .bak, rename, fsync of the folder
+    return atomic_write_text(path, text, backup=previous_good)
 
 
 @dataclass

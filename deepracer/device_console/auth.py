@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from deepracer.errors import ConfigError
+from deepracer.files import atomic_write_text
 
 SESSION_COOKIE = "deepracer_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -49,17 +50,7 @@ def generate_password() -> str:
 
 def write_password_file(path: str | Path, password: str, owner: tuple[int, int] | None = None) -> Path:
     """Store the argon2 hash with mode 0600 (atomically; `owner` = (uid, gid) to chown to)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(hash_password(password) + "\n")
-    os.chmod(tmp, 0o600)
-    if owner is not None:
-        os.chown(tmp, *owner)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, hash_password(password) + "\n", mode=0o600, owner=owner)
 
 
 @dataclass(frozen=True)

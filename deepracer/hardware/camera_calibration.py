@@ -23,8 +23,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -37,6 +35,7 @@ import yaml
 
 from deepracer.camera_profile import DistortionModel, Intrinsics, resize_matrix
 from deepracer.errors import DeepRacerError
+from deepracer.files import atomic_write_text
 
 DEFAULT_COLS = 9  # inner corners per row (a 10 x 7 squares board: OpenCV's and ROS's usual 9x6)
 DEFAULT_ROWS = 6
@@ -729,18 +728,4 @@ def load_camera_info(path: str | Path) -> CameraInfoFile:
 
 def save_camera_info(info: CameraInfoFile, path: str | Path) -> Path:
     """Write atomically; a previous file becomes `<name>.bak`."""
-    path = camera_info_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(info.to_yaml())
-            f.flush()
-            os.fsync(f.fileno())
-        if path.exists():  # copied, not moved: there is always a file at `path`
-            shutil.copyfile(path, path.with_name(path.name + ".bak"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(camera_info_path(path), info.to_yaml(), backup=True)

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from deepracer.errors import TrackError
+from deepracer.files import atomic_write_bytes
 from deepracer.sim.track import (
     DEFAULT_TRACK,
     DESCRIPTIONS,
@@ -191,17 +191,6 @@ def list_tracks(library_dir: str | Path | None = None) -> list[TrackInfo]:
     return out
 
 
-def _write_atomic(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def import_routes(path: str | Path, name: str | None = None, library_dir: str | Path | None = None,
                   replace: bool = False) -> ImportResult:
     """Validate and copy one route file, or every `*.npy` under a folder, into the library.
@@ -248,8 +237,8 @@ def import_routes(path: str | Path, name: str | None = None, library_dir: str | 
         library.mkdir(parents=True, exist_ok=True)
         meta = {"imported_from": str(file.resolve()), "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "sha256": hashlib.sha256(data).hexdigest(), "description": f"imported from {file.name}"}
-        _write_atomic(target, lambda f, d=data: f.write(d))
-        _write_atomic(target.with_suffix(".json"), lambda f, m=meta: f.write(json.dumps(m, indent=2).encode()))
+        atomic_write_bytes(target, data)
+        atomic_write_bytes(target.with_suffix(".json"), json.dumps(meta, indent=2).encode())
         result.imported.append(_info(_load(target, track_name), TrackSource.IMPORTED, target, meta["description"]))
     return result
 
