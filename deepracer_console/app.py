@@ -494,7 +494,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             quotas.check_import(db)
             while chunk := file.file.read(CHUNK):
                 upload.write(chunk)
-            rec = recognise(upload.extract(filename), filename)
+            rec = recognise(upload.extract(filename), filename, sandbox=console.runner.sandbox)
             problems = check_package(rec.package)
             if problems:
                 raise FieldError(f"{filename}: not a usable model package: {'; '.join(problems)}", "file")
@@ -511,12 +511,15 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
                 final = f"{wanted[:60]}-{n}"
                 n += 1
             from deepracer.sim import DEFAULT_TRACK
+            from deepracer_console.imports import known_track
 
             algorithm = "sac" if meta.training_algorithm == "sac" else "ppo"
+            trained = known_track(rec.world_name, console.tracks.names())  # training_params.yaml
             network = next((k for k, x in d.NETWORKS.items() if x["neural_network"] == meta.neural_network), "small")
             model = Model(
                 name=final, description=v.check_description(description),
-                track=console.tracks.check(track) if track else DEFAULT_TRACK, direction=d.DEFAULT_DIRECTION,
+                track=console.tracks.check(track) if track else (trained or (DEFAULT_TRACK,))[0],
+                direction=(trained[1] if trained and not track else None) or d.DEFAULT_DIRECTION,
                 algorithm=algorithm, network=network, action_space_type=meta.action_space_type,
                 action_space=meta.to_dict()["action_space"], hyperparameters=rec.hyperparameters or {},
                 reward_function=rec.reward_function or "", max_minutes=d.DEFAULT_MAX_MINUTES, source="imported",
