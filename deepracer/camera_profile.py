@@ -25,7 +25,7 @@ import numpy as np
 import yaml
 
 from deepracer.errors import ConfigError
-from deepracer.files import atomic_write_text
+from deepracer.files import atomic_write_text, load_yaml_file
 
 PROFILE_VERSION = 1
 HFOV_TOLERANCE_DEG = 5.0  # a policy trained at 64.7° still sees the track at 60-70°; 120° is another camera
@@ -384,18 +384,8 @@ def _check_fov(profile: CameraProfile, fov: Any, path: str | Path | None) -> Non
 def load_profile(path: str | Path) -> CameraProfile:
     """A profile file (YAML, or JSON which is YAML too); ConfigError naming the file and field."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("camera profile file not found", path) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read the camera profile: {err}", path) from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise ConfigError(f"invalid YAML/JSON{where}: {getattr(err, 'problem', err)}", path) from err
+    data = load_yaml_file(path, ConfigError, missing="camera profile file not found", what="the camera profile",
+                          syntax="YAML/JSON")
     return CameraProfile.from_dict(data, path)
 
 

@@ -31,11 +31,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-import yaml
 
 from deepracer.camera_profile import DistortionModel, Intrinsics, resize_matrix
 from deepracer.errors import DeepRacerError
-from deepracer.files import atomic_write_text
+from deepracer.files import atomic_write_text, load_yaml_file
 
 DEFAULT_COLS = 9  # inner corners per row (a 10 x 7 squares board: OpenCV's and ROS's usual 9x6)
 DEFAULT_ROWS = 6
@@ -711,18 +710,9 @@ def camera_info_path(text: str | Path) -> Path:
 def load_camera_info(path: str | Path) -> CameraInfoFile:
     """A ROS camera calibration YAML; CameraCalibrationError naming the file and the problem."""
     path = camera_info_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CameraCalibrationError("camera calibration file not found (run `deepracer calibrate camera`)", path) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise CameraCalibrationError(f"cannot read the camera calibration: {err}", path) from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise CameraCalibrationError(f"invalid YAML{where}: {getattr(err, 'problem', err)}", path) from err
+    data = load_yaml_file(path, CameraCalibrationError,
+                          missing="camera calibration file not found (run `deepracer calibrate camera`)",
+                          what="the camera calibration")
     return CameraInfoFile.from_dict(data, path)
 
 
