@@ -9,10 +9,10 @@ import os
 import re
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from analysis_helpers import shared_path
+from browser import launch_chromium, require_chromium
 from log_layouts import console_export
 
 from deepracer.analysis.report import analyze
@@ -20,28 +20,13 @@ from deepracer.sim.track_library import import_routes
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _need(condition: bool, reason: str) -> None:
-    if condition:
-        return
-    if os.environ.get("CI") == "1":
-        pytest.fail(f"{reason} (CI=1: a missing browser is a broken install, not a skip)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    _need(CHROMIUM.exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "the playwright package is not installed (pip install -e .[test])")
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 

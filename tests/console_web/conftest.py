@@ -22,15 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from browser import launch_chromium, require_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page
 
 REPO = Path(__file__).resolve().parents[2]
 DIST_INDEX = REPO / "deepracer_console" / "web" / "dist" / "index.html"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 START_TIMEOUT_S = 90.0
 
 
@@ -114,14 +112,11 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        missing(f"{CHROMIUM} is missing: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("the playwright Python package is missing: install the test extra (make setup-train)")
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        launched = launch_chromium(p, ["--disable-quic"])
         yield launched
         launched.close()
 

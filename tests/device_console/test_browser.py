@@ -26,20 +26,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from browser import launch_chromium, require_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.ros]
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "browser-test-password"
 PHONE = {"width": 390, "height": 844}
-
-
-def missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI=1: the Makefile/.ci/run must provide it)")
-    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -102,12 +94,7 @@ class SimStatus:
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
     """`deepracer sim --console-port PORT` running; yields (url, out dir, models dir, sim status probe)."""
-    if not CHROMIUM.exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing("the playwright Python package is not installed (make setup-train)")
+    require_chromium()  # before the sim starts
     tmp = tmp_path_factory.mktemp("sim-console")
     pw = tmp / "console-password"
     from deepracer.device_console.auth import write_password_file
@@ -156,7 +143,7 @@ def browser(sim):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 
