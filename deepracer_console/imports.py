@@ -115,7 +115,7 @@ def convert_tensorflow(root: Path, out: Path, filename: str, sandbox: Sandbox | 
         message = next((ln.split("error: ", 1)[1] for ln in reversed(lines) if "error: " in ln),
                        lines[-1] if lines else f"the conversion failed (exit {proc.returncode})")
         raise FieldError(f"{filename}: the TensorFlow model cannot be imported: "
-                         f"{message.replace(str(root), filename)}", "file")
+                         f"{message.replace(str(root), filename).removeprefix(f'{filename}: ')}", "file")
 
 
 def recognise(folder: Path, filename: str, sandbox: Sandbox | None = None) -> Recognised:
