@@ -110,7 +110,9 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                 process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop while it is open, and the
+# other browser tests (the car's page, the analysis report) start their own sync_playwright().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     require_chromium()
     from playwright.sync_api import sync_playwright
