@@ -375,6 +375,9 @@ class _Run:
 
         self.wall = time.time() - self.t_start
         self.best["wall_before_s"] = round(self.best.get("wall_before_s", 0.0) + self.wall, 1)
+        # A stop signal reaches the trainer and its env workers at once; a second KeyboardInterrupt
+        # (or the workers' broken pipes, then the signal) must not cut the checkpoint save short.
+        previous_int = _ignore_sigint()
         try:
             self.model.save(self.checkpoints / "latest.zip")
             if self.interrupted and not (self.cfg.out / "model" / "model.onnx").is_file():
@@ -382,6 +385,8 @@ class _Run:
         finally:
             write_json_atomic(self.state_path, self.best)
             self.log.close()
+            if previous_int is not None:
+                signal.signal(signal.SIGINT, previous_int)
             self.venv.close()
             for env, _ in self.eval_envs:
                 env.close()
@@ -458,6 +463,13 @@ def train(cfg: TrainConfig) -> TrainResult:
         bar.close()
         run.close()
     return run.result()
+
+
+def _ignore_sigint() -> Any:
+    """Ignore SIGINT while the trainer saves (main thread only); returns the handler to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _stop_on_sigterm() -> Any:

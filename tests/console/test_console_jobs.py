@@ -138,7 +138,18 @@ def test_restart_resumes_training(console_process: ConsoleProcess) -> None:
     restarted.start()
     try:
         api = restarted.api()
-        wait_for(lambda: status(api, model["id"]) in ("initialising", "training"), 60, "the training to resume")
+        seen: list[str] = []
+
+        def resumed() -> bool:
+            seen.append(status(api, model["id"]))
+            return seen[-1] in ("initialising", "training")
+
+        try:
+            wait_for(resumed, 60, "the training to resume")
+        except AssertionError as err:
+            detail = api.get(f"/api/models/{model['id']}").json()
+            log = api.get(f"/api/models/{model['id']}/logs").text[-3000:]
+            raise AssertionError(f"{err}; statuses {sorted(set(seen))}; failure_reason {detail.get('failure_reason')!r}; log tail:\n{log}") from None
         log = api.get(f"/api/models/{model['id']}/logs").text
         assert "--resume" in log
         assert api.post(f"/api/models/{model['id']}/stop").status_code == 200
