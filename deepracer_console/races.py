@@ -45,6 +45,10 @@ class Race(Base):
     submissions_per_day: Mapped[int] = mapped_column(Integer, default=scoring.DEFAULT_SUBMISSIONS_PER_DAY)
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     invite_token: Mapped[str] = mapped_column(String(64))
+    # a physical race (a real track, the timekeeper: physical.py); migration 0005
+    physical: Mapped[bool] = mapped_column(Boolean, default=False)
+    race_time_s: Mapped[int] = mapped_column(Integer, default=120)  # DREM: race time per attempt, 2 min
+    timer_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sha256 of the lap timer's
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
