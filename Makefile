@@ -21,7 +21,7 @@ $(VENV)/.setup-car: $(BIN)/python setup.py $(CONSTRAINTS) requirements/ros.txt
 
 # Training and tests: adds CPU torch (torch==2.13.0 is pinned in the constraints), SB3, gymnasium.
 $(VENV)/.setup-train: $(VENV)/.setup-car
-	$(PIP_INSTALL) -e '.[hardware,sim,analysis,train,test,console,device-console]'
+	$(PIP_INSTALL) -e '.[hardware,sim,analysis,train,test,console,device-console,ray]'
 	# deepracer-utils (cross-checks the analysis figures in tests) ships a top-level package also
 	# named `deepracer`, so it goes beside the venv, off sys.path; tests load it from there.
 	-$(PIP_INSTALL) boto3 joblib scikit-learn python-dateutil pandas pillow && \

@@ -52,6 +52,8 @@ setup(
         "console": ["fastapi", "uvicorn", "sqlalchemy", "alembic", "python-multipart", "httpx",
                     # the event server: accounts (argon2 hashes, signed cookies), PostgreSQL (psycopg 3)
                     "argon2-cffi", "itsdangerous", "psycopg[binary]"],
+        # `deepracer console --ray ADDRESS`: jobs as tasks on a Ray cluster (docs/event-server.md)
+        "ray": ["ray"],
         # `deepracer model import`: AWS-trained TensorFlow frozen graphs -> ONNX (never needed on the car)
         "tf-import": ["tensorflow-cpu", "tf2onnx"],
         # the car's own web page (device_console_node): no database, no torch
