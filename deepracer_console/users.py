@@ -36,6 +36,7 @@ class Me(BaseModel):
     logged_in: bool
     single_user: bool
     user: UserOut | None = None
+    csrf_token: str | None = None  # the session's token again, so a reloaded page can keep sending it
 
 
 class UserCreate(BaseModel):
@@ -113,11 +114,11 @@ def install(app: FastAPI, console: Any) -> Auth:
         if guard.single_user:
             return Me(logged_in=True, single_user=True,
                       user=UserOut(id=None, username=auth.LOCAL.username, role=auth.LOCAL.role))
-        who, _ = guard.caller_from_cookie(request.cookies.get(COOKIE))
+        who, csrf = guard.caller_from_cookie(request.cookies.get(COOKIE))
         if who is None:
             return Me(logged_in=False, single_user=False)
         return Me(logged_in=True, single_user=False, user=UserOut(id=who.user_id, username=who.username,
-                                                                 role=who.role))
+                                                                 role=who.role), csrf_token=csrf)
 
     @router.get("/api/users", response_model=list[UserOut])
     def list_users(db: DB) -> list[UserOut]:

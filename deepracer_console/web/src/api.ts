@@ -50,8 +50,24 @@ async function errorFrom(response: Response): Promise<ApiError> {
   return new ApiError(response.status, message, field?.replace(/\[(\d+)\]/g, ".$1"));
 }
 
+// The session's CSRF token (the login response's `csrf_token`, or GET /api/auth/me's after a
+// reload): sent as X-CSRF-Token on every state-changing call. The session cookie itself is
+// HttpOnly; the browser sends it.
+let csrfToken: string | undefined;
+
+export function setCsrfToken(token: string | null | undefined): void {
+  csrfToken = token ?? undefined;
+}
+
+/** Fired on a 401 from any call but the auth calls themselves: the app sends the user to log in. */
+export const UNAUTHORIZED_EVENT = "deepracer:unauthorized";
+const AUTH_PATHS = ["/api/auth/login", "/api/auth/me", "/api/auth/logout"];
+
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, headers: { Accept: "application/json" } };
+  if (method !== "GET" && method !== "HEAD" && csrfToken) {
+    (init.headers as Record<string, string>)["X-CSRF-Token"] = csrfToken;
+  }
   if (body instanceof FormData) {
     init.body = body;
   } else if (body !== undefined) {
@@ -59,6 +75,9 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     (init.headers as Record<string, string>)["Content-Type"] = "application/json";
   }
   const response = await fetch(path, init);
+  if (response.status === 401 && !AUTH_PATHS.some((p) => path.startsWith(p))) {
+    window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+  }
   if (!response.ok) throw await errorFrom(response);
   if (response.status === 204) return undefined as T;
   const type = response.headers.get("Content-Type") ?? "";
@@ -68,6 +87,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 export const api = {
   get: <T>(path: string) => request<T>("GET", path),
   post: <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {}),
+  put: <T>(path: string, body: unknown) => request<T>("PUT", path, body),
   upload: <T>(path: string, form: FormData) => request<T>("POST", path, form),
   delete: <T>(path: string) => request<T>("DELETE", path),
 };

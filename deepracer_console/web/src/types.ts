@@ -118,3 +118,89 @@ export interface RewardValidation {
   error?: string | null;
   line?: number | null;
 }
+
+// -- accounts, races (docs/event-server.md) ----------------------------------------------------------
+export type Role = "racer" | "race_facilitator" | "admin";
+
+export interface User {
+  id: number | null; // null: single-user mode's "local"
+  username: string;
+  role: Role;
+  paused: boolean;
+}
+
+export interface Me {
+  logged_in: boolean;
+  single_user: boolean;
+  user: User | null;
+  csrf_token?: string | null;
+}
+
+export interface LoginResult {
+  user: User;
+  csrf_token: string;
+}
+
+export type QuotaKind = "training_minutes_per_month" | "evaluation_minutes_per_month" | "concurrent_jobs" | "models";
+
+export interface Quota {
+  user_id: number;
+  limits: Record<QuotaKind, number>; // -1: unlimited
+  usage: Record<QuotaKind, number>;
+}
+
+export type Ranking = "TOTAL_TIME" | "AVG_LAP_TIME" | "BEST_LAP_TIME";
+
+export interface Race {
+  id: number;
+  name: string;
+  track: string;
+  direction: Direction;
+  race_type: string;
+  opens_at: string;
+  closes_at: string;
+  ranking: Ranking;
+  minimum_laps: number;
+  laps: number;
+  off_track_penalty_s: number;
+  resets: number;
+  submissions_per_day: number;
+  private: boolean;
+  is_open: boolean;
+  invite_link: string | null;
+}
+
+export interface RaceLap {
+  time_ms: number;
+  completed: boolean;
+  off_track: number;
+}
+
+export interface LeaderboardEntry {
+  rank: number;
+  racer: string;
+  score_ms: number;
+  gap_ms: number;
+  submission_id: number;
+  submitted_at: string;
+  laps: RaceLap[];
+  video_url: string | null;
+}
+
+export interface Leaderboard {
+  race_id: number;
+  ranking: Ranking;
+  minimum_laps: number;
+  pending: number;
+  entries: LeaderboardEntry[];
+}
+
+export interface Submission {
+  id: number;
+  race_id: number;
+  model_id: number | null;
+  evaluation_id: number | null;
+  racer: string;
+  status: string;
+  created_at: string;
+}
