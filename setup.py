@@ -51,7 +51,9 @@ setup(
         "analysis": ["matplotlib", "tqdm"],
         "console": ["fastapi", "uvicorn", "sqlalchemy", "alembic", "python-multipart", "httpx",
                     # the event server: accounts (argon2 hashes, signed cookies), PostgreSQL (psycopg 3)
-                    "argon2-cffi", "itsdangerous", "psycopg[binary]"],
+                    "argon2-cffi", "itsdangerous", "psycopg[binary]",
+                    # cars' console passwords encrypted at rest (Fernet)
+                    "cryptography"],
         # `deepracer console --ray ADDRESS`: jobs as tasks on a Ray cluster (docs/event-server.md)
         "ray": ["ray"],
         # `deepracer model import`: AWS-trained TensorFlow frozen graphs -> ONNX (never needed on the car)

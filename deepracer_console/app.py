@@ -546,6 +546,11 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
 
     users.install(app, console)
     races.install(app, console)
+    # physical races: the timekeeper, the lap timer, cars (physical_api.py, cars.py)
+    from deepracer_console import cars, physical_api
+
+    physical_api.install(app, console)
+    cars.install(app, console)
     quotas.install(app, console)
 
     # -- the pages -------------------------------------------------------------------------------------

@@ -83,6 +83,8 @@ class RaceCreate(BaseModel):
     resets: int = 10_000
     submissions_per_day: int = scoring.DEFAULT_SUBMISSIONS_PER_DAY
     private: bool = False
+    physical: bool = False  # a real track run with the timekeeper (physical_api.py)
+    race_time_s: int = 120  # physical: each attempt's race time (DREM: 2 min)
 
 
 class RaceOut(BaseModel):
@@ -101,6 +103,8 @@ class RaceOut(BaseModel):
     submissions_per_day: int
     private: bool
     is_open: bool
+    physical: bool = False
+    race_time_s: int = 120
     invite_link: str | None = None  # facilitators and admins only
 
 
@@ -170,7 +174,7 @@ def install(app: FastAPI, console: Any) -> None:
                        opens_at=r.opens_at, closes_at=r.closes_at, ranking=Ranking(r.ranking),
                        minimum_laps=r.minimum_laps, laps=r.laps, off_track_penalty_s=r.off_track_penalty_s,
                        resets=r.resets, submissions_per_day=r.submissions_per_day, private=r.private,
-                       is_open=r.opens_at <= now < r.closes_at,
+                       is_open=r.opens_at <= now < r.closes_at, physical=r.physical, race_time_s=r.race_time_s,
                        invite_link=f"/races/{r.id}?invite={r.invite_token}" if who and who.manages_races else None)
 
     def may_see(r: Race, invite: str | None) -> bool:
@@ -211,13 +215,18 @@ def install(app: FastAPI, console: Any) -> None:
             raise FieldError("resets must be 0-10000", "resets")
         if db.scalar(select(Race.id).where(Race.name == name)) is not None:
             raise Conflict(f"a race named {name!r} exists already", "name")
+        from deepracer_console.physical import RACE_TIME_S_RANGE
+
+        if not RACE_TIME_S_RANGE[0] <= body.race_time_s <= RACE_TIME_S_RANGE[1]:
+            raise FieldError(f"race_time_s must be {RACE_TIME_S_RANGE[0]}-{RACE_TIME_S_RANGE[1]}", "race_time_s")
         who = auth.caller()
         race = Race(name=name, track=track, direction=v.check_direction(body.direction),
                     race_type=v.check_race_type(body.race_type), opens_at=opens, closes_at=closes,
                     ranking=body.ranking, minimum_laps=body.minimum_laps, laps=laps,
                     off_track_penalty_s=v.check_penalty(body.off_track_penalty_s), resets=body.resets,
                     submissions_per_day=body.submissions_per_day, private=body.private,
-                    invite_token=secrets.token_urlsafe(16), created_by=who.user_id if who else None)
+                    invite_token=secrets.token_urlsafe(16), created_by=who.user_id if who else None,
+                    physical=body.physical, race_time_s=body.race_time_s)
         db.add(race)
         db.commit()
         return race_out(race)
@@ -232,6 +241,8 @@ def install(app: FastAPI, console: Any) -> None:
         race = get_race(db, race_id, body.invite)
         who = auth.caller()
         assert who is not None
+        if race.physical:
+            raise Conflict(f"race {race.name!r} is run on a real track: the facilitator queues its racers", "race")
         model = db.get(Model, body.model_id)
         owner = db.get(ModelOwner, body.model_id) if model else None
         if model is None or (who.user_id is not None and (owner is None or owner.user_id != who.user_id)):
@@ -270,6 +281,16 @@ def install(app: FastAPI, console: Any) -> None:
     def read_leaderboard(race_id: int, db: DB, invite: Annotated[str | None, Query()] = None) -> LeaderboardOut:
         """The leaderboard (public unless the race is private): each racer's best ranked run."""
         race = get_race(db, race_id, invite)
+        if race.physical:  # the timekeeper's attempts (physical_api.py)
+            from deepracer_console.physical_api import leaderboard_entries
+
+            attempts, on_track = leaderboard_entries(db, race)
+            return LeaderboardOut(race_id=race.id, ranking=Ranking(race.ranking), minimum_laps=race.minimum_laps,
+                                  pending=on_track, entries=[
+                PlaceOut(rank=p.rank, racer=p.entry.racer, score_ms=p.entry.score_ms, gap_ms=p.gap_ms,
+                         submission_id=p.entry.submission_id, submitted_at=p.entry.submitted_at,
+                         laps=[LapOut(time_ms=lap.time_ms, completed=lap.completed, off_track=lap.off_track)
+                               for lap in p.entry.laps]) for p in scoring.leaderboard(attempts)])
         rows = db.execute(select(RaceSubmission, Evaluation).outerjoin(
             Evaluation, Evaluation.id == RaceSubmission.evaluation_id).where(RaceSubmission.race_id == race.id)).all()
         entries, pending, changed = [], 0, False
