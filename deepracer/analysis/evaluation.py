@@ -256,16 +256,24 @@ def drive_samples(sim: Simulator, decide: Decide) -> Iterator[StepRecord]:
         yield _sample_from_race(race, sim.state, index, (wanted_steering, wanted_speed), _objects(sim))
 
 
-def policy_decide(model: str | Path, num_threads: int = 1) -> Decide:
-    """The greedy policy on the rendered frame, as inference_node runs it."""
+SIM_SENSORS = ("STEREO_CAMERAS", "LIDAR")  # what the simulator's car has: every camera and LiDAR model runs
+
+
+def policy_decide(model: str | Path, num_threads: int = 1, sim: Simulator | None = None) -> Decide:
+    """The greedy policy on the rendered frame, as inference_node runs it. With `sim`, a stereo or
+    LiDAR model reads its stereo pair / LiDAR scan from it (the frame passed in is the front camera's);
+    without, such a model is refused by name."""
     from deepracer.model.package import load_model_package
     from deepracer.model.policy import OnnxPolicy
 
-    policy = OnnxPolicy(load_model_package(model), num_threads=num_threads)
+    policy = OnnxPolicy(load_model_package(model), num_threads=num_threads,
+                        sensors=SIM_SENSORS if sim is not None else ("FRONT_FACING_CAMERA",))
     policy.reset()
 
     def decide(frame: Any, _state: Any) -> tuple[float, float, int]:
-        d = policy.predict(frame)
+        if sim is not None and policy.stereo:
+            frame = sim.render_stereo()
+        d = policy.predict(frame, sim.lidar_scan() if sim is not None and policy.needs_lidar else None)
         return d.steering_angle, d.speed, d.index if d.index is not None else -1
 
     return decide
@@ -314,7 +322,8 @@ def evaluate(
         _run_through_ros(ros_driver, model, track, seed, off_track_penalty_s, trials * max_trial_seconds + 5.0,
                          book, feed, race)
     else:
-        for sample in drive_samples(make_simulator(track, seed, off_track_penalty_s, race), policy_decide(model)):
+        sim = make_simulator(track, seed, off_track_penalty_s, race)
+        for sample in drive_samples(sim, policy_decide(model, sim=sim)):
             feed(sample)
             if book.done:
                 break

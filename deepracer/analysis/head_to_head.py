@@ -86,7 +86,7 @@ def run_head_to_head(models: list[str | Path], track: str | Path | None = None, 
         ln, wd = CAR_FOOTPRINT_M
         body = TrackObject(ObjectKind.CAR, 0.0, 0.0, length=ln, width=wd)
         collision = race.collision_penalty_s if race is not None else 5.0
-        cars.append(Car(pkg.name, sim, policy_decide(m), TrialBook(laps, UNLIMITED_RESETS, penalty_s,
+        cars.append(Car(pkg.name, sim, policy_decide(m, sim=sim), TrialBook(laps, UNLIMITED_RESETS, penalty_s,
                                                                    max_lap_seconds, collision), body))
     names = [c.model for c in cars]
     if names[0] == names[1]:

@@ -117,7 +117,7 @@ def record_lap_video(entry: RaceEntry, track: str | Path | None, out: str | Path
 
     lap = best_lap(entry)
     sim = make_simulator(track, seed, DEFAULT_PENALTY_S, race)
-    decide = policy_decide(entry.path)
+    decide = policy_decide(entry.path, sim=sim)
     frames: list[Any] = []
     poses: list[Pose] = []
     captions: list[str] = []

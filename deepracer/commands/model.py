@@ -70,6 +70,9 @@ def _info(args: argparse.Namespace) -> int:
     print(f"input        {i['name']!r} {i['layout']} {i['tensor_shape']}: {i['width']}x{i['height']} "
           f"{i['color_order']}, frame stack {i['frame_stack']}, scale {i['scale']:.6g}, "
           f"mean {i['mean']}, std {i['std']}  ({info['input_from']})")
+    if info.get("lidar_input"):
+        li = info["lidar_input"]
+        print(f"lidar        {li['name']!r} [1, {li['size']}]: {li['sensor']} observation of the scan")
     o = info["output"]
     print(f"output       {o['name']!r} {info['onnx_output']['shape']}: {o['kind']}, {o['num_outputs']} values")
     print(f"onnx         {info['onnx']} ({info['onnx_bytes'] / 1e6:.1f} MB)")

@@ -4,7 +4,8 @@ DeepRacer's keys: `action_space` (a list of {steering_angle, speed[, index]} for
 discrete, {steering_angle: {low, high}, speed: {low, high}} for continuous),
 `action_space_type`, `sensor`, `neural_network`, `training_algorithm`, `version`.
 Missing keys take DeepRacer's defaults. Our own block, `onnx`, describes the model's
-input (layout, size, colour, normalisation, frame stack) and output (how to decode it).
+input (layout, size, colour, normalisation, frame stack), its LiDAR input for a camera + LiDAR
+model (`lidar`: sensor, size, name) and output (how to decode it).
 Without it, the input is inferred from the ONNX input shape (see `InputSpec.from_shape`),
 with pixel values fed unscaled as DeepRacer's networks rescale inside the graph.
 Our `camera_profile` block (optional) is the camera the model was trained for
@@ -55,7 +56,7 @@ class InputSpec:
     layout: Layout = "NCHW"
     height: int = 120
     width: int = 160
-    channels: int = 1  # 1 = grayscale; 3 = colour in `color_order`
+    channels: int = 1  # 1 = grayscale; 2 = STEREO_CAMERAS (left, right grey); 3 = colour in `color_order`
     color_order: Literal["gray", "bgr", "rgb"] = "gray"
     scale: float = 1.0 / 255.0  # applied to uint8 pixels before mean/std
     mean: tuple[float, ...] = (0.0,)
@@ -121,12 +122,43 @@ class InputSpec:
             raise ModelPackageError(f"invalid onnx.input block: {err!r}", path) from err
         if spec.layout not in ("NCHW", "NHWC"):
             raise ModelPackageError(f"onnx.input.layout must be NCHW or NHWC, not {spec.layout!r}", path)
-        if spec.channels not in (1, 3) or spec.frame_stack < 1 or spec.height < 1 or spec.width < 1:
-            raise ModelPackageError("onnx.input needs channels 1 or 3, frame_stack >= 1, positive size", path)
-        if spec.color_order not in ("gray", "bgr", "rgb") or (spec.channels == 1) != (spec.color_order == "gray"):
-            raise ModelPackageError("onnx.input.color_order must be gray for 1 channel, bgr/rgb for 3", path)
+        if spec.channels not in (1, 2, 3) or spec.frame_stack < 1 or spec.height < 1 or spec.width < 1:
+            raise ModelPackageError("onnx.input needs channels 1, 2 (stereo) or 3, frame_stack >= 1, positive size",
+                                    path)
+        if spec.color_order not in ("gray", "bgr", "rgb") or (spec.channels < 3) != (spec.color_order == "gray"):
+            raise ModelPackageError("onnx.input.color_order must be gray for 1 or 2 (stereo) channels, bgr/rgb for 3",
+                                    path)
         if any(s == 0 for s in spec.std):
             raise ModelPackageError("onnx.input.std must not contain 0", path)
+        return spec
+
+
+@dataclass(frozen=True)
+class LidarInputSpec:
+    """The LiDAR input of a camera + LiDAR model (the `onnx.lidar` block): a float32 [N, size]
+    tensor holding DeepRacer's observation of the scan for `sensor` (LIDAR: 64 ranges clipped to
+    [0.15, 1] m; SECTOR_LIDAR: 8 sector flags; deepracer.model.sensors.lidar_observation)."""
+
+    sensor: str = "LIDAR"
+    size: int = 64
+    name: str | None = None  # ONNX input name; None = the model's 2-D input
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sensor": self.sensor, "size": self.size, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, d: Any, path: Path | None = None) -> LidarInputSpec:
+        from deepracer.model.sensors import LIDARS, Sensor
+
+        try:
+            spec = cls(sensor=str(d.get("sensor", "LIDAR")), size=int(d["size"]), name=d.get("name"))
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            raise ModelPackageError(f"invalid onnx.lidar block: {err!r}", path) from err
+        if spec.sensor not in {s.value for s in LIDARS} or spec.size < 1:
+            raise ModelPackageError(f"onnx.lidar needs a LiDAR sensor ({', '.join(sorted(s.value for s in LIDARS))}) "
+                                    f"and a positive size, not {spec.sensor!r} / {spec.size}", path)
+        if spec.sensor == Sensor.SECTOR_LIDAR and spec.size != 8:
+            raise ModelPackageError(f"onnx.lidar: SECTOR_LIDAR gives 8 values, not {spec.size}", path)
         return spec
 
 
@@ -155,6 +187,7 @@ class ModelMetadata:
     training_algorithm: str = DEFAULT_ALGORITHM
     version: str = DEFAULT_VERSION
     input: InputSpec | None = None  # None: infer from the ONNX model
+    lidar: LidarInputSpec | None = None  # camera + LiDAR models: their second input
     output: OutputSpec | None = None  # None: probabilities (discrete) / continuous
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept on write
     camera_profile: CameraProfile | None = None  # the camera the model was trained for; None = not recorded
@@ -225,6 +258,8 @@ class ModelMetadata:
                 if (kind == "continuous") != (meta.action_space_type == "continuous"):
                     raise ModelPackageError(f"onnx.output.kind {kind} does not fit a {meta.action_space_type} action space", path)
                 meta.output = OutputSpec(kind=kind, name=block["output"].get("name"))
+            if "lidar" in block:
+                meta.lidar = LidarInputSpec.from_dict(block["lidar"], path)
         if data.get("camera_profile") is not None:
             try:
                 meta.camera_profile = CameraProfile.from_dict(data["camera_profile"])
@@ -254,10 +289,12 @@ class ModelMetadata:
             "version": self.version,
             **self.extra,
         }
-        if self.input is not None or self.output is not None:
+        if self.input is not None or self.output is not None or self.lidar is not None:
             out["onnx"] = {}
             if self.input is not None:
                 out["onnx"]["input"] = self.input.to_dict()
+            if self.lidar is not None:
+                out["onnx"]["lidar"] = self.lidar.to_dict()
             if self.output is not None:
                 out["onnx"]["output"] = self.output.to_dict()
         if self.camera_profile is not None:

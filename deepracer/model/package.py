@@ -3,7 +3,8 @@
 The files sit at the top of the folder/archive or inside one top-level folder (what
 `tar czf model.tar.gz mymodel/` produces). Loading validates the package as a whole:
 the metadata parses, onnxruntime loads the network, the input is a 4-D image tensor
-that matches the `onnx.input` block, and the output size matches the action space
+that matches the `onnx.input` block (2 channels for STEREO_CAMERAS), a model whose `sensor`
+list has a LiDAR has a [N, size] LiDAR input of that sensor's size (the `onnx.lidar` block), and the output size matches the action space
 (N values for N discrete actions, 2 for continuous). A dummy inference proves it runs.
 
 Only onnxruntime is needed here (not the `onnx` package), so this runs on the car.
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from deepracer.errors import DeepRacerError, ModelPackageError
-from deepracer.model.metadata import InputSpec, ModelMetadata, OutputSpec
+from deepracer.model.metadata import InputSpec, LidarInputSpec, ModelMetadata, OutputSpec
 from deepracer.model.tarball import is_tarball, safe_extract, tarball_stem
 
 ONNX_FILE = "model.onnx"
@@ -39,6 +40,7 @@ class ModelPackage:
     name: str
     onnx_input: dict[str, Any] = field(default_factory=dict)  # name, shape, type of the graph input used
     onnx_output: dict[str, Any] = field(default_factory=dict)  # name, shape, type of the graph output used
+    lidar_spec: LidarInputSpec | None = None  # camera + LiDAR models: the LiDAR input
 
     @property
     def metadata_path(self) -> Path:
@@ -62,6 +64,7 @@ class ModelPackage:
             "output": self.output_spec.to_dict() | {"num_outputs": self.metadata.num_outputs},
             "onnx_input": self.onnx_input,
             "onnx_output": self.onnx_output,
+            "lidar_input": self.lidar_spec.to_dict() if self.lidar_spec is not None else None,
             "camera_profile": (self.metadata.camera_profile.to_dict()
                                if self.metadata.camera_profile is not None else None),
         }
@@ -137,8 +140,21 @@ def _validate(root: Path, source: Path, problems: list[str]) -> ModelPackage | N
     metadata, session = _load_metadata(meta_path, problems), _load_session(onnx_path, problems)
     if metadata is None or session is None:
         return None
-    graph_input = _graph_input(session.get_inputs(), metadata, meta_path, onnx_path, problems)
+    sensors = _sensors(metadata, meta_path, problems)
+    if sensors is None:
+        return None
+    inputs = session.get_inputs()
+    lidar = _lidar_input(inputs, metadata, sensors, meta_path, onnx_path, problems)
+    if lidar is None and problems:
+        return None
+    camera_inputs = [i for i in inputs if lidar is None or i.name != lidar[0].name]
+    graph_input = _graph_input(camera_inputs, metadata, meta_path, onnx_path, problems)
     if graph_input is None:
+        return None
+    unfed = [i.name for i in camera_inputs if i.name != graph_input.name]
+    if unfed:
+        problems.append(f"{onnx_path}: input(s) {unfed} are fed by no sensor of model_metadata.json 'sensor' "
+                        f"{metadata.sensor} (a LiDAR input needs a LiDAR in the list)")
         return None
     shape = list(graph_input.shape)
     spec = _input_spec(graph_input, shape, metadata, meta_path, onnx_path, problems)
@@ -148,7 +164,11 @@ def _validate(root: Path, source: Path, problems: list[str]) -> ModelPackage | N
     if found is None or problems:
         return None
     graph_output, out_spec = found
-    if not _dry_run(session, graph_input, graph_output, spec, metadata, meta_path, onnx_path, problems):
+    if spec.channels == 2 and "STEREO_CAMERAS" not in metadata.sensor:
+        problems.append(f"{meta_path}: onnx.input has 2 channels (a stereo pair) but 'sensor' has no STEREO_CAMERAS")
+        return None
+    if not _dry_run(session, graph_input, graph_output, spec, metadata, meta_path, onnx_path, problems,
+                    lidar[0] if lidar else None, lidar[1] if lidar else None):
         return None
     name = tarball_stem(source) if source.is_file() else source.resolve().name
     return ModelPackage(
@@ -156,7 +176,63 @@ def _validate(root: Path, source: Path, problems: list[str]) -> ModelPackage | N
         name=name,
         onnx_input={"name": graph_input.name, "shape": shape, "type": graph_input.type},
         onnx_output={"name": graph_output.name, "shape": list(graph_output.shape), "type": graph_output.type},
+        lidar_spec=lidar[1] if lidar else None,
     )
+
+
+def _sensors(metadata: ModelMetadata, meta_path: Path, problems: list[str]) -> list[Any] | None:
+    from deepracer.model.sensors import parse_sensors
+
+    try:
+        return parse_sensors(metadata.sensor, meta_path)
+    except ModelPackageError as err:
+        problems.append(str(err))
+        return None
+
+
+def _lidar_input(inputs: list[Any], metadata: ModelMetadata, sensors: list[Any], meta_path: Path, onnx_path: Path,
+                 problems: list[str]) -> tuple[Any, LidarInputSpec] | None:
+    """A camera + LiDAR model's LiDAR input: the one onnx.lidar.name names, or the only 2-D input;
+    its size fits the sensor's observation. None (no problem added) for a camera-only model."""
+    from deepracer.model.sensors import lidar_observation_size, lidar_sensor
+
+    wanted = lidar_sensor(sensors)
+    spec = metadata.lidar
+    if wanted is None:
+        if spec is not None:
+            problems.append(f"{meta_path}: an onnx.lidar block but no LiDAR in 'sensor' {metadata.sensor}")
+        return None
+    if spec is not None and spec.sensor != wanted.value:
+        problems.append(f"{meta_path}: onnx.lidar.sensor {spec.sensor} but 'sensor' lists {wanted.value}")
+        return None
+    if spec is not None and spec.name is not None:
+        matching = [i for i in inputs if i.name == spec.name]
+    else:
+        matching = [i for i in inputs if len(i.shape) == 2]
+    if len(matching) != 1:
+        problems.append(f"{onnx_path}: 'sensor' lists {wanted.value} but the model has "
+                        f"{'no' if not matching else 'more than one'} LiDAR input "
+                        f"{repr(spec.name) + ' ' if spec is not None and spec.name else ''}(a [N, size] float tensor; "
+                        f"inputs: {[(i.name, list(i.shape)) for i in inputs]})")
+        return None
+    graph_input = matching[0]
+    shape = list(graph_input.shape)
+    size = shape[-1] if len(shape) == 2 and isinstance(shape[-1], int) and shape[-1] > 0 else None
+    if graph_input.type != "tensor(float)" or size is None:
+        problems.append(f"{onnx_path}: LiDAR input {graph_input.name!r} is {graph_input.type} {shape}; "
+                        "a [N, size] float32 tensor is needed")
+        return None
+    if spec is None:
+        try:
+            expected = lidar_observation_size(wanted) if wanted.value != "DISCRETIZED_SECTOR_LIDAR" else size
+        except ValueError:
+            expected = size
+        spec = LidarInputSpec(sensor=wanted.value, size=expected)
+    if spec.size != size:
+        problems.append(f"{meta_path}: {wanted.value} gives {spec.size} values but {onnx_path.name} input "
+                        f"{graph_input.name!r} takes {size}")
+        return None
+    return graph_input, replace(spec, name=graph_input.name)
 
 
 def _load_metadata(meta_path: Path, problems: list[str]) -> ModelMetadata | None:
@@ -239,10 +315,14 @@ def _graph_output(outputs: list[Any], metadata: ModelMetadata, meta_path: Path, 
 
 
 def _dry_run(session: Any, graph_input: Any, graph_output: Any, spec: InputSpec, metadata: ModelMetadata,
-             meta_path: Path, onnx_path: Path, problems: list[str]) -> bool:
+             meta_path: Path, onnx_path: Path, problems: list[str], lidar_input: Any = None,
+             lidar_spec: LidarInputSpec | None = None) -> bool:
     """One dummy inference: proves the graph runs and has one output per action."""
+    feed = {graph_input.name: np.zeros(spec.shape(), np.float32)}
+    if lidar_input is not None and lidar_spec is not None:
+        feed[lidar_input.name] = np.zeros((1, lidar_spec.size), np.float32)
     try:
-        raw = session.run([graph_output.name], {graph_input.name: np.zeros(spec.shape(), np.float32)})[0]
+        raw = session.run([graph_output.name], feed)[0]
     except Exception as err:
         problems.append(f"{onnx_path}: the model fails on a {list(spec.shape())} input: {_first_line(err)}")
         return False

@@ -1,4 +1,4 @@
-"""Running a model package: camera image -> (steering angle, speed).
+"""Running a model package: camera image (and LiDAR scan) -> (steering angle, speed).
 
 `OnnxPolicy` owns the onnxruntime session and the preprocessing buffers; `decode`
 turns a raw network output into an action without any session, so the trainer and
@@ -59,8 +59,8 @@ class OnnxPolicy:
 
     def __init__(self, package: ModelPackage | str, num_threads: int = 1,
                  sensors: list[str] | tuple[str, ...] = ("FRONT_FACING_CAMERA",)) -> None:
-        """`sensors`: what the caller feeds the policy (one camera image per `predict`); a model
-        that needs another sensor (stereo cameras, a LiDAR) is refused, naming it."""
+        """`sensors`: what the caller can feed the policy (DeepRacer's names: FRONT_FACING_CAMERA,
+        STEREO_CAMERAS, LIDAR); a model that needs a sensor not among them is refused, naming it."""
         if not isinstance(package, ModelPackage):
             package = load_model_package(package)
         from deepracer.model.sensors import require_sensors
@@ -80,6 +80,12 @@ class OnnxPolicy:
         self._stacker = FrameStacker(spec) if spec.frame_stack > 1 else None
         self._frame = np.zeros(self._preprocess.frame_shape, np.float32)
         self._tensor = np.zeros(spec.shape(), np.float32)  # frame_stack 1: preprocess writes here directly
+        from deepracer.model.sensors import Sensor, camera_sensor, lidar_sensor, parse_sensors
+
+        sensors = parse_sensors(package.metadata.sensor)
+        self.stereo = camera_sensor(sensors) is Sensor.STEREO_CAMERAS
+        self.lidar_sensor = lidar_sensor(sensors)  # None: a camera-only model
+        self._lidar_spec = package.lidar_spec
 
     @property
     def name(self) -> str:
@@ -90,18 +96,35 @@ class OnnxPolicy:
         if self._stacker is not None:
             self._stacker.reset()
 
-    def run(self, image: np.ndarray) -> np.ndarray:
-        """Image -> raw network output (flattened)."""
+    @property
+    def needs_lidar(self) -> bool:
+        return self.lidar_sensor is not None
+
+    def run(self, image: np.ndarray, lidar: np.ndarray | None = None) -> np.ndarray:
+        """Image (a stereo model: the HxWx2 pair of preprocess.stereo_pair) and, for a camera + LiDAR
+        model, the scan's ranges in m (+inf = nothing in reach, as a LaserScan) -> raw network output."""
         if self._stacker is None:
             self._preprocess(image, out=self._tensor[0])
             tensor = self._tensor
         else:
             tensor = self._stacker.push(self._preprocess(image, out=self._frame))
-        return self.session.run(self._output_names, {self._input_name: tensor})[0].reshape(-1)
+        feed = {self._input_name: tensor}
+        if self.lidar_sensor is not None:
+            from deepracer.model.sensors import lidar_observation
 
-    def predict(self, image: np.ndarray) -> Decision:
+            if lidar is None:
+                raise ValueError(f"model {self.name!r} needs a {self.lidar_sensor} scan with each frame")
+            assert self._lidar_spec is not None and self._lidar_spec.name is not None
+            obs = lidar_observation(lidar, self.lidar_sensor)
+            if obs.size != self._lidar_spec.size:
+                raise ValueError(f"{self.lidar_sensor}: the scan gives {obs.size} values, the model takes "
+                                 f"{self._lidar_spec.size} (a {np.size(lidar)}-beam scan)")
+            feed[self._lidar_spec.name] = obs.reshape(1, -1)
+        return self.session.run(self._output_names, feed)[0].reshape(-1)
+
+    def predict(self, image: np.ndarray, lidar: np.ndarray | None = None) -> Decision:
         start = time.perf_counter()
-        raw = self.run(image)
+        raw = self.run(image, lidar)
         elapsed_ms = (time.perf_counter() - start) * 1000.0
         d = decode(raw, self.metadata)
         return Decision(d.steering_angle, d.speed, d.index, d.raw, elapsed_ms)

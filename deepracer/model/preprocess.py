@@ -1,6 +1,7 @@
 """Camera image -> ONNX input tensor, as an InputSpec describes it.
 
-Input: uint8, HxW (mono) or HxWx3 (BGR, OpenCV's order), any size. Steps: colour
+Input: uint8, HxW (mono) or HxWx3 (BGR, OpenCV's order), any size; a stereo model (2 channels)
+takes the HxWx2 (left, right) grey pair that `stereo_pair` makes of two camera images. Steps: colour
 conversion, resize (INTER_AREA when shrinking, which averages instead of aliasing;
 linear when enlarging), `x * scale`, `(x - mean) / std` per channel, layout (NCHW or
 NHWC), float32. The scale and normalisation fold into one multiply-add with constants
@@ -47,6 +48,10 @@ class Preprocessor:
         spec = self.spec
         if image.dtype != np.uint8:
             raise ValueError(f"camera image must be uint8, not {image.dtype}")
+        if spec.channels == 2:  # STEREO_CAMERAS: the (left, right) grey pair, as channels
+            if image.ndim != 3 or image.shape[2] != 2:
+                raise ValueError(f"a stereo model needs an HxWx2 (left, right) grey image, not shape {image.shape}")
+            return self._resize(image)
         if image.ndim == 3 and image.shape[2] == 1:
             image = image[:, :, 0]
         if image.ndim == 3 and image.shape[2] == 4:
@@ -125,3 +130,24 @@ def preprocess(image: np.ndarray, spec: InputSpec) -> np.ndarray:
     """One image -> a full batch-1 input tensor (the frame repeated when frame_stack > 1)."""
     frame = Preprocessor(spec)(image)
     return FrameStacker(spec).push(frame).copy()
+
+
+def stereo_pair(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Two camera images (mono or BGR) -> the HxWx2 uint8 (left, right) grey pair a STEREO_CAMERAS
+    model takes (DeepRacer converts each to grey and stacks them as channels); the right image is
+    resized to the left's size when they differ."""
+    def grey(image: np.ndarray) -> np.ndarray:
+        if image.dtype != np.uint8:
+            raise ValueError(f"camera image must be uint8, not {image.dtype}")
+        if image.ndim == 3 and image.shape[2] == 1:
+            return image[:, :, 0]
+        if image.ndim == 3 and image.shape[2] in (3, 4):
+            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+        if image.ndim != 2:
+            raise ValueError(f"camera image must be HxW or HxWx3, not shape {image.shape}")
+        return image
+
+    lg, rg = grey(left), grey(right)
+    if rg.shape != lg.shape:
+        rg = cv2.resize(rg, (lg.shape[1], lg.shape[0]), interpolation=cv2.INTER_AREA)
+    return np.dstack((lg, rg))

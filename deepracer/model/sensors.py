@@ -6,7 +6,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
 from deepracer.errors import ModelPackageError
+
+# DeepRacer's LiDAR and the observations its networks get of it (facts §2): here, not in the
+# simulator, because the car's inference node makes the same observation of a LaserScan
+LIDAR_BEAMS = 64
+LIDAR_MIN_M, LIDAR_MAX_M = 0.15, 12.0
+LIDAR_OBS_CLIP_M = 1.0  # LIDAR observation: ranges beyond 1 m read 1 m
+SECTORS, SECTOR_CLIP_M = 8, 0.5  # SECTOR_LIDAR
 
 
 class Sensor(StrEnum):
@@ -65,3 +74,43 @@ def camera_sensor(sensors: list[Sensor]) -> Sensor:
 
 def lidar_sensor(sensors: list[Sensor]) -> Sensor | None:
     return next((s for s in sensors if s in LIDARS), None)
+
+
+def lidar_observation(ranges: np.ndarray, sensor: Sensor, num_sectors: int = SECTORS,
+                      num_values_per_sector: int = 8, clipping_dist: float = 2.0) -> np.ndarray:
+    """What DeepRacer's network gets of a scan (float32 vector): LIDAR -> the ranges clipped to
+    [0.15, 1.0] m; SECTOR_LIDAR -> 8 sectors, 1.0 where the sector's minimum is below 0.5 m;
+    DISCRETIZED_SECTOR_LIDAR -> one-hot bins of each sector's minimum (lidar_config).
+    Non-finite ranges (nothing in reach, as a LaserScan reports it) read the maximum range."""
+    r = np.asarray(ranges, dtype=np.float32).reshape(-1)
+    r = np.where(np.isfinite(r), r, LIDAR_MAX_M).astype(np.float32)
+    if sensor is Sensor.LIDAR:
+        return np.clip(r, LIDAR_MIN_M, LIDAR_OBS_CLIP_M)
+    if sensor is Sensor.SECTOR_LIDAR:
+        if len(r) % SECTORS:
+            raise ValueError(f"SECTOR_LIDAR needs a multiple of {SECTORS} beams, got {len(r)}")
+        mins = np.minimum(r, SECTOR_CLIP_M).reshape(SECTORS, -1).min(axis=1)
+        return (mins < SECTOR_CLIP_M).astype(np.float32)
+    if sensor is Sensor.DISCRETIZED_SECTOR_LIDAR:
+        if len(r) % num_sectors:
+            raise ValueError(f"num_sectors {num_sectors} must divide the {len(r)} beams")
+        clip = min(max(clipping_dist, LIDAR_MIN_M), LIDAR_MAX_M)
+        mins = r.reshape(num_sectors, -1).min(axis=1)
+        out = np.zeros((num_sectors, num_values_per_sector), np.float32)
+        bins = np.minimum(np.floor(mins / (clip / num_values_per_sector)).astype(int), num_values_per_sector - 1)
+        near = mins < clip
+        out[np.flatnonzero(near), bins[near]] = 1.0
+        return out.ravel()
+    raise ValueError(f"{sensor} is not a LiDAR")
+
+
+def lidar_observation_size(sensor: Sensor, beams: int = LIDAR_BEAMS, num_sectors: int = SECTORS,
+                           num_values_per_sector: int = 8) -> int:
+    """The length of `lidar_observation` for this sensor."""
+    if sensor is Sensor.LIDAR:
+        return beams
+    if sensor is Sensor.SECTOR_LIDAR:
+        return SECTORS
+    if sensor is Sensor.DISCRETIZED_SECTOR_LIDAR:
+        return num_sectors * num_values_per_sector
+    raise ValueError(f"{sensor} is not a LiDAR")

@@ -9,7 +9,7 @@ observations DeepRacer makes of it (facts §1, §2).
   10 Hz; between scans the last one is returned again (DeepRacer's LiDAR buffer is not
   cleared on read). It sees the obstacles and cars (rectangles); the flat track has no walls,
   so the other beams read the maximum range;
-- `lidar_observation`: LIDAR -> the 64 ranges clipped to [0.15, 1.0] m; SECTOR_LIDAR -> 8
+- `lidar_observation` (deepracer.model.sensors, shared with the car's inference node): LIDAR -> the 64 ranges clipped to [0.15, 1.0] m; SECTOR_LIDAR -> 8
   sectors x 8 beams, 1.0 where the sector's minimum is below 0.5 m; DISCRETIZED_SECTOR_LIDAR
   -> one-hot bins of each sector's minimum (lidar_config).
 
@@ -27,24 +27,28 @@ import numpy as np
 
 from deepracer.model.sensors import (  # noqa: F401  (the sensor list's names, re-exported here)
     CAMERAS,
+    LIDAR_BEAMS,
+    LIDAR_MAX_M,
+    LIDAR_MIN_M,
+    LIDAR_OBS_CLIP_M,
     LIDARS,
     PROVIDES,
+    SECTOR_CLIP_M,
+    SECTORS,
     Sensor,
     camera_sensor,
+    lidar_observation,
+    lidar_observation_size,
     lidar_sensor,
     parse_sensors,
     require_sensors,
 )
 
 # -- DeepRacer's LiDAR ------------------------------------------------------------------------
-LIDAR_BEAMS = 64
 LIDAR_HALF_ANGLE_RAD = 2.61799  # ±150°
-LIDAR_MIN_M, LIDAR_MAX_M = 0.15, 12.0
 LIDAR_NOISE_M = 0.01
 LIDAR_HZ = 10.0
 LIDAR_MOUNT_X_M = 0.082 + 0.02913  # from the rear axle: DeepRacer's `laser` link on the chassis
-LIDAR_OBS_CLIP_M = 1.0  # LIDAR observation: ranges beyond 1 m read 1 m
-SECTORS, SECTOR_CLIP_M = 8, 0.5  # SECTOR_LIDAR
 STEREO_BASELINE_M = 0.06
 
 
@@ -111,25 +115,3 @@ def _ray_box(ox: float, oy: float, dx: np.ndarray, dy: np.ndarray, o: Any) -> np
     tmax = np.minimum(np.maximum(t1, t2), np.maximum(t3, t4))
     ok = (tmax >= np.maximum(tmin, 0.0)) & np.isfinite(tmin)
     return np.where(ok, np.maximum(tmin, 0.0), np.inf)
-
-
-def lidar_observation(ranges: np.ndarray, sensor: Sensor, num_sectors: int = SECTORS,
-                      num_values_per_sector: int = 8, clipping_dist: float = 2.0) -> np.ndarray:
-    """What DeepRacer's network gets of a scan (float32 vector)."""
-    r = np.where(np.isfinite(ranges), ranges, LIDAR_MAX_M).astype(np.float32)
-    if sensor is Sensor.LIDAR:
-        return np.clip(r, LIDAR_MIN_M, LIDAR_OBS_CLIP_M)
-    if sensor is Sensor.SECTOR_LIDAR:
-        mins = np.minimum(r, SECTOR_CLIP_M).reshape(SECTORS, -1).min(axis=1)
-        return (mins < SECTOR_CLIP_M).astype(np.float32)
-    if sensor is Sensor.DISCRETIZED_SECTOR_LIDAR:
-        if len(r) % num_sectors:
-            raise ValueError(f"num_sectors {num_sectors} must divide the {len(r)} beams")
-        clip = min(max(clipping_dist, LIDAR_MIN_M), LIDAR_MAX_M)
-        mins = r.reshape(num_sectors, -1).min(axis=1)
-        out = np.zeros((num_sectors, num_values_per_sector), np.float32)
-        bins = np.floor(mins / (clip / num_values_per_sector)).astype(int)
-        near = mins < clip
-        out[np.flatnonzero(near), bins[near]] = 1.0
-        return out.ravel()
-    raise ValueError(f"{sensor} is not a LiDAR")

@@ -6,6 +6,13 @@ scaled to [0, 1], `stack_size` frames on the channel axis, newest last) and give
 - continuous: the mean action in [-1, 1] (steering, speed), rescaled to the metadata's ranges.
 The metadata's `onnx` block says exactly this, so `deepracer model check` and the car's
 inference node need no guessing.
+
+Stereo and LiDAR models (a `sensor` list with STEREO_CAMERAS or a LiDAR) take DeepRacer's
+inputs under DeepRacer's tensor names, `main_level/agent/{main|policy}/online/network_0/{SENSOR}/{SENSOR}`
+(main for clipped PPO, policy for SAC): the camera NHWC [N, 120, 160, C] (C = 2 for the stereo
+pair, left then right; grey scaled to [0, 1]) and the LiDAR [N, size] (DeepRacer's observation of
+the scan: 64 clipped ranges for LIDAR, 8 sector flags for SECTOR_LIDAR), described by the
+metadata's `onnx.input` and `onnx.lidar` blocks.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepracer.model.metadata import InputSpec, ModelMetadata, OutputSpec
+from deepracer.model.metadata import InputSpec, LidarInputSpec, ModelMetadata, OutputSpec
 
 INPUT_NAME = "observation"
 PROB_OUTPUT = "probabilities"
@@ -63,35 +70,94 @@ class ExportedPolicy(nn.Module):
         return out  # PPO's Gaussian mean; the decoder clips it to [-1, 1]
 
 
+def deepracer_input_name(sensor: str, sac: bool = False) -> str:
+    """DeepRacer's input tensor name for a sensor (facts §14)."""
+    return f"main_level/agent/{'policy' if sac else 'main'}/online/network_0/{sensor}/{sensor}"
+
+
+def model_inputs(metadata: ModelMetadata, stack_size: int = 1,
+                 sac: bool = False) -> tuple[InputSpec, LidarInputSpec | None]:
+    """The camera input (and LiDAR input) a package for this metadata's `sensor` list takes."""
+    from deepracer.model.sensors import (
+        Sensor,
+        camera_sensor,
+        lidar_observation_size,
+        lidar_sensor,
+        parse_sensors,
+    )
+
+    sensors = parse_sensors(metadata.sensor)
+    camera, lidar = camera_sensor(sensors), lidar_sensor(sensors)
+    if camera is not Sensor.STEREO_CAMERAS and lidar is None:
+        return input_spec(stack_size), None
+    cam = InputSpec(layout="NHWC", height=120, width=160, channels=2 if camera is Sensor.STEREO_CAMERAS else 1,
+                    color_order="gray", scale=1.0 / 255.0, mean=(0.0,), std=(1.0,), frame_stack=1,
+                    name=deepracer_input_name(camera.value, sac))
+    if lidar is None:
+        return cam, None
+    return cam, LidarInputSpec(sensor=lidar.value, size=lidar_observation_size(lidar),
+                               name=deepracer_input_name(lidar.value, sac))
+
+
+class _NhwcInputs(nn.Module):
+    """DeepRacer's inputs (camera NHWC, LiDAR vector) -> the SB3 policy's observation."""
+
+    def __init__(self, policy: ExportedPolicy, lidar: bool) -> None:
+        super().__init__()
+        self.policy, self.lidar = policy, lidar
+
+    def forward(self, camera: torch.Tensor, lidar: torch.Tensor | None = None) -> torch.Tensor:
+        image = camera.permute(0, 3, 1, 2)
+        return self.policy({"camera": image, "lidar": lidar} if self.lidar else image)
+
+
 def input_spec(stack_size: int) -> InputSpec:
     return InputSpec(layout="NCHW", height=120, width=160, channels=1, color_order="gray",
                      scale=1.0 / 255.0, mean=(0.0,), std=(1.0,), frame_stack=stack_size, name=INPUT_NAME)
 
 
-def export_onnx(model: Any, path: str | Path, stack_size: int = 1) -> ExportedPolicy:
-    module = ExportedPolicy(model).eval()
-    dummy = torch.zeros(1, stack_size, 120, 160)
-    output = PROB_OUTPUT if module.kind == "discrete" else ACTION_OUTPUT
+def export_onnx(model: Any, path: str | Path, stack_size: int = 1,
+                metadata: ModelMetadata | None = None) -> ExportedPolicy:
+    """`metadata`: its `sensor` list chooses the inputs (None: the front camera)."""
+    from stable_baselines3 import SAC
+
+    policy = ExportedPolicy(model).eval()
+    output = PROB_OUTPUT if policy.kind == "discrete" else ACTION_OUTPUT
+    camera, lidar = model_inputs(metadata, stack_size, isinstance(model, SAC)) if metadata else (input_spec(stack_size),
+                                                                                               None)
+    if camera.layout == "NCHW":
+        module: nn.Module = policy
+        dummies: tuple[torch.Tensor, ...] = (torch.zeros(1, stack_size, 120, 160),)
+        names = [INPUT_NAME]
+    else:
+        module = _NhwcInputs(policy, lidar is not None).eval()
+        dummies = (torch.zeros(1, camera.height, camera.width, camera.channels),)
+        names = [str(camera.name)]
+        if lidar is not None:
+            dummies += (torch.zeros(1, lidar.size),)
+            names.append(str(lidar.name))
     buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter needs no onnxscript
         torch.onnx.export(
-            module, (dummy,), buffer, input_names=[INPUT_NAME], output_names=[output],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, output: {0: "batch"}}, opset_version=17, dynamo=False,
+            module, dummies, buffer, input_names=names, output_names=[output],
+            dynamic_axes={**{n: {0: "batch"} for n in names}, output: {0: "batch"}}, opset_version=17, dynamo=False,
         )
     Path(path).write_bytes(buffer.getvalue())
-    return module
+    return policy
 
 
 def package_metadata(metadata: ModelMetadata, model: Any, stack_size: int, network_name: str) -> ModelMetadata:
     from stable_baselines3 import SAC
 
     discrete = metadata.action_space_type == "discrete"
+    camera, lidar = model_inputs(metadata, stack_size, isinstance(model, SAC))
     return replace(
         metadata,
         training_algorithm="sac" if isinstance(model, SAC) else "clipped_ppo",
         neural_network=network_name,
-        input=input_spec(stack_size),
+        input=camera,
+        lidar=lidar,
         output=OutputSpec(kind="probabilities" if discrete else "continuous",
                           name=PROB_OUTPUT if discrete else ACTION_OUTPUT),
     )
@@ -104,7 +170,7 @@ def write_package(model: Any, metadata: ModelMetadata, out_dir: str | Path, stac
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        export_onnx(model, tmp / "model.onnx", stack_size)
+        export_onnx(model, tmp / "model.onnx", stack_size, metadata)
         package_metadata(metadata, model, stack_size, network_name).write(tmp / "model_metadata.json")
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -5,7 +5,9 @@ about 6 M parameters, a ~23 MB ONNX file). `deep` is the console's "5-layer CNN"
 DEEP_CONVOLUTIONAL_NETWORK_DEEP: conv 32x8/4, 32x4/2, 64x4/2, 64x3/1, each with batch norm, then
 two 512 dense layers (the simapp's scheme). `small` halves the image first and is ~40x smaller:
 it learns faster on a CPU and its package stays well under a megabyte.
-Inputs are float images in [0, 1], channels first (SB3 transposes and scales uint8 frames).
+Inputs are float images in [0, 1], channels first (SB3 transposes and scales uint8 frames); a
+STEREO_CAMERAS model's image has 2 channels (left, right). `CameraLidarExtractor` adds DeepRacer's
+LiDAR branch for camera + LiDAR models.
 """
 
 from __future__ import annotations
@@ -61,12 +63,33 @@ class CameraCNN(BaseFeaturesExtractor):
         return self.linear(self.cnn(observations))
 
 
-def policy_kwargs(kind: str) -> dict:
-    """SB3 policy_kwargs: our extractor, then small heads (DeepRacer's networks have none)."""
+LIDAR_DENSE = (256, 256)  # DeepRacer's LiDAR embedder (SIM:m/sensors/utils.py)
+
+
+class CameraLidarExtractor(BaseFeaturesExtractor):
+    """DeepRacer's multi-input networks: one embedder per sensor (the camera CNN on the front or
+    stereo images, dense 256-256 on the LiDAR vector), their features concatenated.
+    Observations: {"camera": (C, H, W) float in [0, 1], "lidar": (N,) float}."""
+
+    def __init__(self, observation_space: gym.spaces.Dict, kind: str = "small") -> None:
+        camera = CameraCNN(observation_space["camera"], kind)
+        n = int(observation_space["lidar"].shape[0])
+        super().__init__(observation_space, features_dim=camera.features_dim + LIDAR_DENSE[-1])
+        self.camera = camera
+        self.lidar = nn.Sequential(nn.Linear(n, LIDAR_DENSE[0]), nn.ReLU(),
+                                   nn.Linear(LIDAR_DENSE[0], LIDAR_DENSE[1]), nn.ReLU())
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([self.camera(observations["camera"]), self.lidar(observations["lidar"])], dim=1)
+
+
+def policy_kwargs(kind: str, lidar: bool = False) -> dict:
+    """SB3 policy_kwargs: our extractor, then small heads (DeepRacer's networks have none).
+    `lidar`: a camera + LiDAR model (a Dict observation, SB3's MultiInputPolicy)."""
     if kind not in NETWORKS:
         raise ValueError(f"unknown network {kind!r}; choose from {', '.join(NETWORKS)}")
     return {
-        "features_extractor_class": CameraCNN,
+        "features_extractor_class": CameraLidarExtractor if lidar else CameraCNN,
         "features_extractor_kwargs": {"kind": kind},
         "net_arch": [64] if kind == "small" else [],
     }

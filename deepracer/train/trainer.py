@@ -53,6 +53,7 @@ class TrainConfig:
     progress_bar: bool = True
     extra_hyperparameters: dict[str, Any] = field(default_factory=dict)
     race: Any = None  # deepracer.sim.objects.RaceConfig: object avoidance / head-to-bot (None: time trial)
+    sensor: list[str] | None = None  # DeepRacer's sensor list (--sensor); None: the metadata's `sensor`
     reward_timeout_s: float | None = DEFAULT_TIMEOUT_S  # per reward call (None: no limit)
 
 
@@ -82,12 +83,15 @@ def load_inputs(cfg: TrainConfig) -> tuple[HyperParameters, RewardFunction, Mode
     hp.validate(cfg.hyperparameters)
     reward = RewardFunction(cfg.reward or default_reward_path(), cfg.reward_timeout_s)
     metadata = ModelMetadata.from_file(cfg.action_space) if cfg.action_space else default_metadata()
-    from deepracer.model.sensors import CAMERAS, Sensor, parse_sensors
+    from deepracer.model.sensors import Sensor, camera_sensor, lidar_sensor, parse_sensors
 
-    for s in parse_sensors(metadata.sensor, cfg.action_space):
-        if s is Sensor.STEREO_CAMERAS or s not in CAMERAS:
-            raise ConfigError(f"sensor {s}: the trainer trains single-camera models only so far (the simulator "
-                              "and DeepRacerEnv provide it; see docs/simulator.md)", cfg.action_space)
+    if cfg.sensor:
+        metadata = replace(metadata, sensor=list(cfg.sensor))
+    sensors = parse_sensors(metadata.sensor, cfg.action_space)  # DeepRacer's rule, unknown names named
+    if (camera_sensor(sensors) is Sensor.STEREO_CAMERAS or lidar_sensor(sensors) is not None) and hp.stack_size > 1:
+        raise ConfigError(f"stack_size {hp.stack_size}: frame stacking is for front-camera models; a "
+                          f"{'+'.join(metadata.sensor)} model takes one observation (stack_size 1)",
+                          cfg.hyperparameters)
     if cfg.algorithm not in ("ppo", "sac"):
         raise ConfigError(f"--algorithm must be ppo or sac, not {cfg.algorithm!r}")
     if cfg.algorithm == "sac" and metadata.action_space_type != "continuous":
@@ -173,7 +177,8 @@ class RewardErrorToInfo(gym.Wrapper):
         try:
             return self.env.step(action)
         except RewardFunctionError as err:
-            obs = self.env.observation_space.sample() * 0
+            sample = self.env.observation_space.sample()
+            obs = {k: v * 0 for k, v in sample.items()} if isinstance(sample, dict) else sample * 0
             return obs, 0.0, True, False, {"reward_error": str(err)}
 
 
@@ -220,16 +225,18 @@ def build_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: Mode
     from deepracer.train.algorithms import DeepRacerPPO, DeepRacerSAC
     from deepracer.train.networks import policy_kwargs
 
+    lidar = isinstance(venv.observation_space, gym.spaces.Dict)  # camera + LiDAR (DeepRacerEnv's Dict)
     common = dict(learning_rate=hp.lr, batch_size=hp.batch_size, gamma=hp.discount_factor,
-                  policy_kwargs=policy_kwargs(cfg.network), seed=cfg.seed, verbose=0, device="cpu")
+                  policy_kwargs=policy_kwargs(cfg.network, lidar=lidar), seed=cfg.seed, verbose=0, device="cpu")
+    policy = "MultiInputPolicy" if lidar else "CnnPolicy"
     if cfg.algorithm == "sac":
         return DeepRacerSAC(
-            "CnnPolicy", venv, ent_coef=hp.sac_alpha, buffer_size=hp.buffer_size, gradient_steps=hp.num_epochs,
+            policy, venv, ent_coef=hp.sac_alpha, buffer_size=hp.buffer_size, gradient_steps=hp.num_epochs,
             train_freq=1, learning_starts=min(1000, hp.buffer_size), **common,
         )
     n_steps = max(hp.rollout_steps // venv.num_envs, 8)
     model = DeepRacerPPO(
-        "CnnPolicy", venv, n_steps=n_steps, n_epochs=hp.num_epochs, ent_coef=hp.beta_entropy,
+        policy, venv, n_steps=n_steps, n_epochs=hp.num_epochs, ent_coef=hp.beta_entropy,
         gae_lambda=0.95, clip_range=0.2, **common,
     )
     model.huber = hp.huber
@@ -238,7 +245,7 @@ def build_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: Mode
 
 def _prepare_out(cfg: TrainConfig, hp: HyperParameters, reward: RewardFunction, metadata: ModelMetadata) -> None:
     """Step 1: the output folder (DeepRacer-for-Cloud's layout), refusing to mix two trainings."""
-    from deepracer.train.export import input_spec
+    from deepracer.train.export import model_inputs
     from deepracer.train.networks import NETWORK_NAMES
 
     out = cfg.out
@@ -253,7 +260,8 @@ def _prepare_out(cfg: TrainConfig, hp: HyperParameters, reward: RewardFunction, 
         shutil.copyfile(reward.path, out / "reward_function.py")
     hp.write(out / "ip" / "hyperparameters.json")
     if not (out / "model" / "model.onnx").is_file():
-        replace(metadata, input=input_spec(hp.stack_size), neural_network=NETWORK_NAMES[cfg.network],
+        camera, lidar = model_inputs(metadata, hp.stack_size, cfg.algorithm == "sac")
+        replace(metadata, input=camera, lidar=lidar, neural_network=NETWORK_NAMES[cfg.network],
                 training_algorithm="sac" if cfg.algorithm == "sac" else "clipped_ppo",
                 ).write(out / "model" / "model_metadata.json")
 
@@ -326,7 +334,7 @@ class _Run:
         from deepracer.train.logs import write_json_atomic
 
         best = self.best
-        on_step = (lambda obs, info: self.live.step(obs[None], [info])) if self.live is not None else None
+        on_step = (lambda obs, info: self.live.step(_camera(obs)[None], [info])) if self.live is not None else None
         results = [r for env, trials in self.eval_envs
                    for r in run_episodes(env, self.predict, trials, self.hp.stack_size, on_step=on_step)]
         s = score(results)
@@ -441,7 +449,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                 if "reward_error" in info:
                     raise RewardFunctionError(info["reward_error"])
                 run.log.step(i, info, float(rewards[i]), bool(dones[i]), None if actions is None else actions[i])
-            live.step(self.locals.get("new_obs"), infos)
+            live.step(_camera(self.locals.get("new_obs")), infos)
             bar.update(len(infos))
             for iteration in run.log.take_completed():
                 if not run.finish_iteration(iteration, bar):
@@ -463,6 +471,11 @@ def train(cfg: TrainConfig) -> TrainResult:
         bar.close()
         run.close()
     return run.result()
+
+
+def _camera(observation: Any) -> Any:
+    """The camera part of an observation (camera + LiDAR models observe a dict)."""
+    return observation.get("camera") if isinstance(observation, dict) else observation
 
 
 def _ignore_sigint() -> Any:

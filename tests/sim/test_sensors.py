@@ -159,7 +159,7 @@ def test_env_observations_follow_the_models_sensors():
     check_env(lidar, skip_render_check=True)
 
 
-def test_trainer_refuses_sensors_it_cannot_train_by_name(tmp_path):
+def test_trainer_takes_the_sensor_list_and_refuses_what_it_cannot_train_by_name(tmp_path):
     import json
 
     from deepracer.errors import ConfigError
@@ -168,8 +168,14 @@ def test_trainer_refuses_sensors_it_cannot_train_by_name(tmp_path):
     meta = tmp_path / "model_metadata.json"
     meta.write_text(json.dumps({"action_space": [{"steering_angle": 0, "speed": 1}],
                                 "sensor": ["FRONT_FACING_CAMERA", "LIDAR"]}))
-    with pytest.raises(ConfigError, match="sensor LIDAR"):
-        load_inputs(TrainConfig(out=tmp_path / "out", action_space=meta))
+    _, _, metadata = load_inputs(TrainConfig(out=tmp_path / "out", action_space=meta))
+    assert metadata.sensor == ["FRONT_FACING_CAMERA", "LIDAR"]
+    _, _, metadata = load_inputs(TrainConfig(out=tmp_path / "out", action_space=meta, sensor=["STEREO_CAMERAS"]))
+    assert metadata.sensor == ["STEREO_CAMERAS"]  # --sensor overrides the file's list
+    with pytest.raises(ModelPackageError, match="unknown sensor .RADAR."):
+        load_inputs(TrainConfig(out=tmp_path / "out", action_space=meta, sensor=["RADAR"]))
+    with pytest.raises(ConfigError, match="frame stacking is for front-camera models"):
+        load_inputs(TrainConfig(out=tmp_path / "out", action_space=meta, extra_hyperparameters={"stack_size": 2}))
 
 
 def test_a_car_object_is_drawn_as_a_car():
@@ -196,6 +202,7 @@ def test_a_model_needing_a_lidar_is_refused_by_the_policy_runner_by_name(tmp_pat
     data = json.loads(meta.read_text())
     data["sensor"] = ["FRONT_FACING_CAMERA", "SECTOR_LIDAR"]
     meta.write_text(json.dumps(data))
-    with pytest.raises(ModelPackageError, match="needs SECTOR_LIDAR, which this car has not got"):
-        OnnxPolicy(tmp_path / "ref")
-    OnnxPolicy(tmp_path / "ref", sensors=["FRONT_FACING_CAMERA", "LIDAR"])  # a car with a LiDAR takes it
+    # a package that claims a LiDAR but has no LiDAR input is not a package at all
+    with pytest.raises(ModelPackageError, match="lists SECTOR_LIDAR but the model has no LiDAR input"):
+        OnnxPolicy(tmp_path / "ref", sensors=["FRONT_FACING_CAMERA", "LIDAR"])
+    # (real LiDAR models, refused by a car without one and run by one with it: tests/model/test_sensor_models.py)
