@@ -33,7 +33,7 @@ from deepracer_console.scoring import Ranking
 from deepracer_console.timekeeper import State, TimekeeperError, summary
 
 TIMER_BODY_LIMIT = 4096
-TIMER_EVENTS_PER_S = 5  # a real lap takes seconds; DREM's timer debounces each sensor for 2 s
+TIMER_EVENTS_PER_S = 10  # a real lap takes seconds (DREM's timer debounces each sensor for 2 s): room for retries
 TIMER_FAILED_TOKENS = 10  # per address per minute, then 429
 TIMER_RESYNC_MS = 60_000  # a timer clock this far from the server's (restarted timer): re-synchronised
 WRITE_RETRIES = 5
