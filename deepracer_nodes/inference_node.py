@@ -11,6 +11,14 @@ package is refused with the reason and the old model keeps driving. `~/reload`
 (std_srvs/Trigger) reloads the current `model` path, e.g. after replacing the file.
 `camera/camera_info` is compared with the camera profile the model was trained for (its
 metadata's `camera_profile`): a different field of view or lens model is warned about by name, once.
+
+Sensors (DeepRacer's model_metadata.json `sensor` list): `sensors` names what this car has
+(default the stock car's FRONT_FACING_CAMERA; e.g. [STEREO_CAMERAS, LIDAR] on an Evo or in the
+simulator); a model needing a sensor not in it is refused by name, at start-up and on a switch.
+A STEREO_CAMERAS model runs once per `camera/left/image_raw` frame with the newest
+`camera/right/image_raw` frame (stamps at most STEREO_MAX_SKEW_S apart); a LiDAR model adds the
+newest `scan` (sensor_msgs/LaserScan, at most SCAN_MAX_AGE_S older than the frame). A frame without
+its partner is skipped (nothing published: control_node's watchdog stops the car).
 """
 
 from __future__ import annotations
@@ -18,12 +26,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 from geometry_msgs.msg import Twist
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, LaserScan
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -32,9 +41,14 @@ from deepracer.control.kinematics import action_to_twist
 from deepracer.errors import DeepRacerError, ModelPackageError
 from deepracer.messages import PolicyAction
 from deepracer.model.policy import OnnxPolicy
+from deepracer.model.preprocess import stereo_pair
 from deepracer.paths import bundled_model
 from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import from_image_msg
+
+STEREO_MAX_SKEW_S = 0.1  # left and right frames of one stereo pair (sim_node stamps them alike)
+SCAN_MAX_AGE_S = 0.5  # a LiDAR turns at 10 Hz: a scan this much older than the frame means it stopped
+CAR_SENSORS = ["FRONT_FACING_CAMERA"]  # the stock DeepRacer
 
 NEWEST_FRAME_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
@@ -60,6 +74,11 @@ class InferenceNode(Node):
             description='model package folder or .tar.gz; "" = the bundled model'))
         self.declare_parameter("num_threads", 1, ParameterDescriptor(
             description="onnxruntime intra-op threads"))
+        self.declare_parameter("sensors", list(CAR_SENSORS), ParameterDescriptor(
+            description="the car's sensors, DeepRacer's names (FRONT_FACING_CAMERA, STEREO_CAMERAS, LIDAR): "
+                        "a model needing another is refused by name"))
+        self._right: Image | None = None  # the newest camera/right/image_raw frame
+        self._scan: LaserScan | None = None  # the newest scan
         self.policy: OnnxPolicy | None = None
         self.frames_processed = 0
         try:
@@ -74,6 +93,9 @@ class InferenceNode(Node):
         self.cmd_pub = self.create_publisher(Twist, "policy/cmd_vel", 10)
         self.action_pub = self.create_publisher(String, "policy/action", ACTION_QOS)
         self.create_subscription(Image, "camera/image_raw", self._on_image, NEWEST_FRAME_QOS)
+        self.create_subscription(Image, "camera/left/image_raw", self._on_left, NEWEST_FRAME_QOS)
+        self.create_subscription(Image, "camera/right/image_raw", self._on_right, NEWEST_FRAME_QOS)
+        self.create_subscription(LaserScan, "scan", self._on_scan, NEWEST_FRAME_QOS)
         self.camera_watch = CameraProfileWatch()
         self.create_subscription(CameraInfo, "camera/camera_info", self._on_camera_info, NEWEST_FRAME_QOS)
         self.create_service(Trigger, "~/reload", self._on_reload)
@@ -88,23 +110,32 @@ class InferenceNode(Node):
                                     "to a model package (folder or .tar.gz)", path)
         return path
 
-    def _load(self, model: str, num_threads: int | None = None) -> OnnxPolicy:
+    def _load(self, model: str, num_threads: int | None = None, sensors: list[str] | None = None) -> OnnxPolicy:
         threads = num_threads if num_threads is not None else int(self.get_parameter("num_threads").value)
-        return OnnxPolicy(str(self._resolve(model)), num_threads=threads)
+        if sensors is None:
+            sensors = list(self.get_parameter("sensors").value)
+        from deepracer.model.sensors import Sensor
+
+        unknown = [n for n in sensors if n not in {s.value for s in Sensor}]
+        if unknown:
+            raise ModelPackageError(f"inference_node: unknown sensor(s) {unknown} in parameter `sensors`; "
+                                    f"DeepRacer's are {', '.join(s.value for s in Sensor)}")
+        return OnnxPolicy(str(self._resolve(model)), num_threads=threads, sensors=sensors)
 
     def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """On-set: a new model (or thread count) is loaded and checked here; a bad one is refused with
         the reason and the old model keeps driving. The loaded one waits for the post-set callback."""
         model = next((p.value for p in params if p.name == "model"), None)
         threads = next((int(p.value) for p in params if p.name == "num_threads"), None)
+        sensors = next((list(p.value) for p in params if p.name == "sensors"), None)
         if threads is not None and threads < 1:
             return SetParametersResult(successful=False, reason="num_threads must be >= 1")
-        if model is None and threads is None:
+        if model is None and threads is None and sensors is None:
             return SetParametersResult(successful=True)
         if model is None:
             model = self.get_parameter("model").value
         try:
-            self._loaded = self._load(str(model), threads)
+            self._loaded = self._load(str(model), threads, sensors)
         except DeepRacerError as err:
             self.get_logger().error(f"model {model!r} refused, keeping {self._model_name()}: {err}")
             return SetParametersResult(successful=False, reason=str(err))
@@ -148,16 +179,58 @@ class InferenceNode(Node):
                 self.get_logger().info(text)
 
     # -- the hot path -------------------------------------------------------------------------
-    def _on_image(self, msg: Image) -> None:
-        received_ns = self.get_clock().now().nanoseconds
+    def _on_right(self, msg: Image) -> None:
+        self._right = msg
+
+    def _on_scan(self, msg: LaserScan) -> None:
+        self._scan = msg
+
+    def _on_left(self, msg: Image) -> None:
         policy = self.policy
-        if policy is None:
-            return
+        if policy is not None and policy.stereo:
+            self._infer(msg, policy)
+
+    def _on_image(self, msg: Image) -> None:
+        policy = self.policy
+        if policy is not None and not policy.stereo:
+            self._infer(msg, policy)
+
+    def _partner_frames(self, msg: Image, policy: OnnxPolicy) -> tuple[Image | None, np.ndarray | None]:
+        """The stereo partner and the LiDAR ranges this frame is run with; raises when one is missing."""
+        t = _stamp_s(msg.header.stamp)
+        right = None
+        if policy.stereo:
+            right = self._right
+            if right is None:
+                raise ValueError("no camera/right/image_raw frame yet (a STEREO_CAMERAS model)")
+            if abs(_stamp_s(right.header.stamp) - t) > STEREO_MAX_SKEW_S:
+                raise ValueError(f"the newest right frame is {_stamp_s(right.header.stamp) - t:+.3f} s from the left "
+                                 f"one (more than {STEREO_MAX_SKEW_S} s)")
+        ranges = None
+        if policy.needs_lidar:
+            scan = self._scan
+            if scan is None:
+                raise ValueError(f"no scan yet (a {policy.lidar_sensor} model)")
+            if t - _stamp_s(scan.header.stamp) > SCAN_MAX_AGE_S:
+                raise ValueError(f"the newest scan is {t - _stamp_s(scan.header.stamp):.2f} s old "
+                                 f"(more than {SCAN_MAX_AGE_S} s)")
+            ranges = np.asarray(scan.ranges, np.float32)
+            ranges[(ranges < scan.range_min) | (ranges > scan.range_max)] = np.inf  # REP 117: out of range
+        return right, ranges
+
+    def _infer(self, msg: Image, policy: OnnxPolicy) -> None:
+        received_ns = self.get_clock().now().nanoseconds
         try:
+            right, ranges = self._partner_frames(msg, policy)
             frame, encoding = from_image_msg(msg)
             if encoding == "rgb8":
                 frame = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-            decision = policy.predict(frame)
+            if right is not None:
+                other, other_encoding = from_image_msg(right)
+                if other_encoding == "rgb8":
+                    other = cv2.cvtColor(other, cv2.COLOR_RGB2BGR)
+                frame = stereo_pair(frame, other)
+            decision = policy.predict(frame, ranges)
         except Exception as err:  # a bad frame or an onnxruntime error must not kill the node:
             # nothing is published for this frame, so control_node's watchdog stops the car
             self.get_logger().warning(f"frame skipped: {err}", throttle_duration_sec=5.0)
@@ -178,6 +251,10 @@ class InferenceNode(Node):
             model=policy.name,
             received_ms=round((received_ns - stamp_ns) / 1e6, 3),
         ).to_json()))
+
+
+def _stamp_s(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def main(args: list[str] | None = None) -> None:
