@@ -75,7 +75,8 @@ class SimNode(Node):
 
         self.track = load_track(p["track"] or None)
         self.encoding = p["encoding"]
-        self.config = self.node_params.sim_config(self.track)
+        # no DeepRacer action clip here: a 0 from control_node (stopped, e-stop, stale) stops the car
+        self.config = self.node_params.sim_config(self.track, action_clip=False)
         self.sim = Simulator(self.config)
         self.camera_period = 1.0 / p["camera_hz"]
         self.physics_dt = 1.0 / p["physics_hz"]

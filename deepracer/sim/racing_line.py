@@ -1,12 +1,11 @@
 """A racing reference: the minimum-time line for the simulator's own vehicle limits.
 
 What the simulator's vehicle (deepracer/sim/vehicle.py) enforces, read from its VehicleParams:
-- speed: |v| <= max_speed_mps; the speed follows the command through a first-order lag τ,
-  so the longitudinal limits are a = (v_max - v)/τ accelerating and (v - v_brake)/τ braking
-  (v_brake = the lowest speed command used to brake, 0 by default: DeepRacer's speed actions
-  are never negative);
-- grip: above max_lateral_accel the tyres slide and the path curvature is capped at a/v²,
-  so v <= sqrt(a_lat/|κ|);
+- speed: min_speed_mps <= command <= max_speed_mps (DeepRacer's clip, 0.1..4 m/s); the speed
+  moves towards the command at up to the tyres' grip μg (4.9 m/s²) both ways, then as a lag
+  with the wheels' time constant (2.6 ms): braking aims at the lowest command;
+- grip: above max_lateral_accel (the same μg) the tyres slide and the path curvature is
+  capped at a/v², so v <= sqrt(a_lat/|κ|);
 - steering: |δ| <= max_steering_deg, i.e. |κ| <= tan(δ_max)/L, slewing at steering_rate_deg_s,
   i.e. v·|dκ/ds| <= rate·sec²δ/L.
 
@@ -74,26 +73,31 @@ class VehicleLimits:
     max_lateral_accel: float
     max_curvature: float  # 1/m, from the steering limit
     steering_rate_rad_s: float
-    speed_time_constant_s: float
+    max_accel: float  # m/s², accelerating and braking (the tyres' grip; inf: only the lag)
+    wheel_time_constant_s: float  # the speed's lag inside the grip limit
     wheelbase_m: float
     track_m: float
-    brake_target_mps: float = 0.0
+    min_speed: float = 0.0  # the lowest speed command (DeepRacer's clip: 0.1): braking aims here
 
     @classmethod
-    def from_params(cls, p: VehicleParams | None = None, brake_target_mps: float = 0.0) -> VehicleLimits:
+    def from_params(cls, p: VehicleParams | None = None) -> VehicleLimits:
         p = p or VehicleParams()
         a_lat = p.max_lateral_accel if p.max_lateral_accel > 0 else math.inf
+        a_x = p.max_longitudinal_accel if p.max_longitudinal_accel > 0 else math.inf
+        if math.isinf(a_x) and p.wheel_time_constant_s <= 0:
+            raise ValueError("a vehicle needs a longitudinal acceleration limit or a wheel time constant")
         return cls(max_speed=p.max_speed_mps, max_lateral_accel=a_lat,
                    max_curvature=math.tan(math.radians(p.max_steering_deg)) / p.wheelbase_m,
-                   steering_rate_rad_s=math.radians(p.steering_rate_deg_s),
-                   speed_time_constant_s=p.speed_time_constant_s, wheelbase_m=p.wheelbase_m, track_m=p.track_m,
-                   brake_target_mps=brake_target_mps)
+                   steering_rate_rad_s=math.radians(p.steering_rate_deg_s), max_accel=a_x,
+                   wheel_time_constant_s=p.wheel_time_constant_s, wheelbase_m=p.wheelbase_m, track_m=p.track_m,
+                   min_speed=max(p.min_speed_mps, 0.0))
 
     def to_dict(self) -> dict[str, float]:
-        return {"max_speed_mps": self.max_speed, "max_lateral_accel_mps2": self.max_lateral_accel,
+        return {"max_speed_mps": self.max_speed, "min_speed_mps": self.min_speed,
+                "max_lateral_accel_mps2": self.max_lateral_accel, "max_accel_mps2": self.max_accel,
                 "max_curvature_1pm": round(self.max_curvature, 4), "min_radius_m": round(1 / self.max_curvature, 4),
                 "steering_rate_deg_s": round(math.degrees(self.steering_rate_rad_s), 3),
-                "speed_time_constant_s": self.speed_time_constant_s, "brake_target_mps": self.brake_target_mps,
+                "wheel_time_constant_s": round(self.wheel_time_constant_s, 5),
                 "wheelbase_m": self.wheelbase_m, "track_m": self.track_m}
 
 
@@ -179,28 +183,51 @@ def line_geometry(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def speed_caps(ds: np.ndarray, kappa: np.ndarray, lim: VehicleLimits) -> np.ndarray:
-    """The highest speed at each point: top speed, grip, steering rate (and a crawl where the
-    line bends tighter than the steering allows: the optimiser steers clear of it)."""
+    """The highest speed at each point: top speed, grip, steering rate (and a crawl at the lowest
+    speed command where the line bends tighter than the steering allows: the optimiser steers
+    clear of it)."""
     k = np.abs(kappa)
     cap = np.minimum(lim.max_speed, np.sqrt(lim.max_lateral_accel / np.maximum(k, 1e-9)))
     dk = np.abs(np.roll(kappa, -1) - np.roll(kappa, 1)) / np.maximum(ds + np.roll(ds, 1), 1e-9)
     delta = np.arctan(lim.wheelbase_m * k)
     rate_cap = lim.steering_rate_rad_s / (np.cos(delta) ** 2 * lim.wheelbase_m * np.maximum(dk, 1e-9))
-    cap = np.minimum(cap, rate_cap)
-    return np.where(k > lim.max_curvature, 0.05, cap)
+    cap = np.maximum(np.minimum(cap, rate_cap), lim.min_speed + CRAWL_ABOVE_MIN_MPS)
+    return np.where(k > lim.max_curvature, lim.min_speed + CRAWL_ABOVE_MIN_MPS, cap)
 
 
-def _accel_distance(v: np.ndarray, vmax: float, tau: float) -> np.ndarray:
-    """Distance full throttle needs from rest to v under the lag: dv/ds = (v_max - v)/(τ v), so
-    S(v) = τ (v_max ln(v_max / (v_max - v)) - v). Accelerating over ds moves S by exactly ds."""
-    v = np.minimum(v, vmax * (1 - 1e-12))
-    return tau * (vmax * np.log(vmax / (vmax - v)) - v)
+CRAWL_ABOVE_MIN_MPS = 0.05  # the slowest cap: braking reaches the lowest command only asymptotically (the lag)
 
 
-def _brake_distance(v: np.ndarray, vb: float, tau: float) -> np.ndarray:
-    """Braking (a = (v - v_b)/τ, v_b <= 0) as a distance potential: dv/ds = -(v - v_b)/(τ v), so
-    B(v) = τ (v + v_b ln(v - v_b)) grows by exactly ds per ds travelled backwards."""
-    return tau * (v + (vb * np.log(v - vb) if vb < 0 else 0.0))
+def _accel_distance(v: np.ndarray, lim: VehicleLimits) -> np.ndarray:
+    """Distance full throttle needs from rest to v, S(v) = ∫ u / a(u) du with a(u) = min(a_max,
+    (v_max - u)/τ): v²/2a_max up to u1 = v_max - a_max τ, then the lag's τ (v_max ln((v_max - u1) /
+    (v_max - v)) - (v - u1)). Accelerating over ds moves S by exactly ds."""
+    vmax, a, tau = lim.max_speed, lim.max_accel, lim.wheel_time_constant_s
+    v = np.minimum(np.asarray(v, float), vmax * (1 - 1e-12))
+    u1 = vmax if tau <= 0 else max(vmax - a * tau, 0.0)  # a = inf: u1 = 0, the pure lag
+    base = np.minimum(v, u1)
+    out = base * base / (2 * a) if math.isfinite(a) else np.zeros_like(v)
+    if tau > 0:
+        w = np.maximum(v, u1)
+        out = out + tau * (vmax * np.log((vmax - u1) / (vmax - w)) - (w - u1))
+    return out
+
+
+def _brake_distance(v: np.ndarray, lim: VehicleLimits) -> np.ndarray:
+    """Braking towards the lowest command v_b as a distance potential, B(v) = ∫ u / a(u) du with
+    a(u) = min(a_max, (u - v_b)/τ): (v² - u2²)/2a_max above u2 = v_b + a_max τ, the lag's
+    τ ((v - u2) + v_b ln((v - v_b)/(u2 - v_b))) below; B grows by exactly ds per ds travelled backwards."""
+    vb, a, tau = lim.min_speed, lim.max_accel, lim.wheel_time_constant_s
+    v = np.maximum(np.asarray(v, float), vb + 1e-3)
+    if tau <= 0:
+        return v * v / (2 * a)
+    u2 = vb + a * tau if math.isfinite(a) else math.inf
+    hi = np.maximum(v, u2) if math.isfinite(u2) else v
+    out = (hi * hi - u2 * u2) / (2 * a) if math.isfinite(u2) else np.zeros_like(v)
+    lo = np.minimum(v, u2)
+    ref = u2 if math.isfinite(u2) else 1.0  # with no grip limit, any reference speed will do
+    out = out + tau * ((lo - ref) + (vb * np.log((lo - vb) / (ref - vb)) if vb > 0 else 0.0))
+    return out
 
 
 def _inverse(fn: Callable[[np.ndarray], np.ndarray], values: np.ndarray, vmax: float) -> np.ndarray:
@@ -210,7 +237,8 @@ def _inverse(fn: Callable[[np.ndarray], np.ndarray], values: np.ndarray, vmax: f
 
 
 def speed_profile(ds: np.ndarray, cap: np.ndarray, lim: VehicleLimits, start: int | None = None) -> np.ndarray:
-    """Forward-backward speed profile on a closed line, exact for the lag (no time stepping).
+    """Forward-backward speed profile on a closed line, exact for the grip limit and the lag
+    (no time stepping).
 
     Full throttle moves the potential S(v) by the distance driven, so the forward pass is a
     running minimum: S(v_i) = min over j <= i of S(cap_j) + (s_i - s_j); braking likewise with
@@ -219,9 +247,7 @@ def speed_profile(ds: np.ndarray, cap: np.ndarray, lim: VehicleLimits, start: in
     again; the result then has len(ds) + 1 entries (point i at both ends), indices from i.
     """
     n = len(ds)
-    vmax, tau, vb = lim.max_speed, lim.speed_time_constant_s, lim.brake_target_mps
-    if vb > 0:
-        raise ValueError(f"brake_target_mps must be <= 0, not {vb}")
+    vmax = lim.max_speed
     cap = np.minimum(np.asarray(cap, float), vmax)
     i0 = int(np.argmin(cap)) if start is None else int(start)
     order = (i0 + np.arange(n + 1)) % n
@@ -230,11 +256,18 @@ def speed_profile(ds: np.ndarray, cap: np.ndarray, lim: VehicleLimits, start: in
         c[0] = 0.0
     d = np.asarray(ds, float)[order[:-1]]
     s = np.r_[0.0, np.cumsum(d)]
-    fwd = np.minimum.accumulate(_accel_distance(c, vmax, tau) - s) + s
-    v = np.minimum(_inverse(lambda x: _accel_distance(x, vmax, tau), fwd, vmax), c)
-    b = _brake_distance(v, vb, tau) + s  # going backwards from the end: B grows by ds
+
+    def accel(x: np.ndarray) -> np.ndarray:
+        return _accel_distance(x, lim)
+
+    def brake(x: np.ndarray) -> np.ndarray:
+        return _brake_distance(x, lim)
+
+    fwd = np.minimum.accumulate(accel(c) - s) + s
+    v = np.minimum(_inverse(accel, fwd, vmax), c)
+    b = brake(v) + s  # going backwards from the end: B grows by ds
     back = np.minimum.accumulate(b[::-1])[::-1] - s
-    v = np.minimum(v, _inverse(lambda x: _brake_distance(x, vb, tau), back, vmax))
+    v = np.minimum(v, _inverse(brake, back, vmax))
     if start is not None:
         v[0] = 0.0
         return v
@@ -334,7 +367,7 @@ def min_curvature_offsets(frame: Frame, qp_spacing_m: float = QP_SPACING_M) -> n
 def compute_racing_line(track: Track, params: VehicleParams | None = None, *, method: str = "min_time",
                         margin_m: float | None = None, spacing_m: float = DEFAULT_SPACING_M,
                         control_spacing_m: float = CONTROL_SPACING_M, max_iterations: int = 60,
-                        brake_target_mps: float = 0.0, rule: BorderRule = BorderRule.ALL_WHEELS) -> RacingLine:
+                        rule: BorderRule = BorderRule.ALL_WHEELS) -> RacingLine:
     """The racing line of `track` for the vehicle `params` (default: the simulator's).
 
     method: "min_curvature" (fast) or "min_time" (min-curvature start, then lap time minimised).
@@ -346,7 +379,7 @@ def compute_racing_line(track: Track, params: VehicleParams | None = None, *, me
 
     if method not in ("min_curvature", "min_time"):
         raise ValueError(f"method must be min_curvature or min_time, not {method!r}")
-    lim = VehicleLimits.from_params(params, brake_target_mps)
+    lim = VehicleLimits.from_params(params)
     margin = BorderRule(rule).margin_m(lim.track_m) if margin_m is None else margin_m
     frame = make_frame(track, margin, spacing_m)
     alpha = min_curvature_offsets(frame)
@@ -490,7 +523,8 @@ class LineFollower:
         self.v_standing = np.roll(line.standing_speed[:n], line.start_index) if standing else None
         if self.v_standing is not None:  # the 0 at rest is where the car stands, not a speed to hold
             self.v_standing[line.start_index] = line.standing_speed[1]
-        self.alpha_lag = 1.0 - math.exp(-command_dt / line.limits.speed_time_constant_s)
+        tau = line.limits.wheel_time_constant_s  # the lag inside the grip limit (the profile keeps to the grip)
+        self.alpha_lag = 1.0 - math.exp(-command_dt / tau) if tau > 0 else 1.0
         self.spacing = float(np.median(line.ds))
         self._hint: int | None = None
 
@@ -524,7 +558,7 @@ class LineFollower:
         target = self.scale * self._speed_at(p.s + v * self.dt + self.spacing)
         a = self.alpha_lag
         command = (target - v * (1 - a)) / a
-        return steer, min(max(command, lim.brake_target_mps), lim.max_speed)
+        return steer, min(max(command, lim.min_speed), lim.max_speed)
 
 
 # (lookahead_min_m, lookahead_gain_s, stanley_gain): pure pursuit (gain 0), then Stanley with feed-forward

@@ -37,10 +37,12 @@ from deepracer.sim.objects import (
 from deepracer.sim.race import RESET_STATUSES, RaceStatus, RaceTracker
 from deepracer.sim.track import DEFAULT_TRACK, Projection, Track, load_track
 from deepracer.sim.trackmap import TrackMap
-from deepracer.sim.vehicle import Vehicle, VehicleParams, VehicleState
+from deepracer.sim.vehicle import BASE_LINK_M, Vehicle, VehicleParams, VehicleState, clip_action
 
 # x, y of DeepRacer's reward params are this far ahead of the car's origin (see docs/simulator.md)
 DEEPRACER_XY_OFFSET_M = 0.14
+# DeepRacer's "front of car" (progress, centre-line distances, waypoints, reward x/y): from our rear axle
+FRONT_POINT_M = BASE_LINK_M + DEEPRACER_XY_OFFSET_M
 
 
 @dataclass
@@ -77,6 +79,9 @@ class SimConfig:
     appearance: Appearance = field(default_factory=Appearance)
     randomization: Randomization = field(default_factory=Randomization)
     map_resolution_m: float = 0.01
+    # DeepRacer's action clip on every command (speed [0.1, 4] m/s: an action of 0 creeps); sim_node turns
+    # it off, since there a 0 from the control node (stopped, e-stop, stale) must stop the car
+    action_clip: bool = True
 
     def validate(self) -> None:
         if self.physics_hz <= 0 or self.camera_hz <= 0:
@@ -128,6 +133,7 @@ class Simulator:
             self.objects.reset(0.0, self.rng, first=True)
         self._footprint_offset = cfg.vehicle.wheelbase_m / 2  # DeepRacer's base_link: mid-wheelbase
         self.last_crash: int = -1  # index of the object hit on the last step, -1 if none
+        self._time_base = 0.0  # sim time before this episode (DeepRacer's sim_time never restarts)
         self.reset(0)
 
     # -- episode ---------------------------------------------------------------------
@@ -151,14 +157,16 @@ class Simulator:
                 x, y, _, _ = self.objects.lanes.point(float(tr.cum[i]), -self.objects.items[k].f or 1.0)
         x -= math.sin(heading) * lateral_m
         y += math.cos(heading) * lateral_m
+        self._time_base += self.vehicle.state.t
         self.vehicle.reset(x, y, heading + heading_offset_rad)
         self._acc = 0.0
         self.done = False
         self.command = (0.0, 0.0)
         self._randomize_episode()
         self._queue = deque([(0.0, 0.0)] * self._latency_steps)
-        self._proj = tr.project(x, y, hint=i)
-        self.race_tracker.reset(self._proj.s, x, y, self.vehicle.state.t, tr.closest_waypoint(x, y, self._proj.segment))
+        self._proj = tr.project(*self.front_point(), hint=i)
+        self.race_tracker.reset(self._proj.s, x, y, self.vehicle.state.t,
+                                tr.closest_waypoint(*self.front_point(), self._proj.segment))
         self._update_wheels()
         self.race_tracker.status.all_wheels_on_track = self._all_on
         return self.race
@@ -200,16 +208,17 @@ class Simulator:
         if not (math.isfinite(steering_deg) and math.isfinite(speed_mps)):
             raise ValueError(f"command must be finite, got steering {steering_deg}, speed {speed_mps}")
         self.command = (float(steering_deg), float(speed_mps))
+        drive = clip_action(*self.command, self.config.vehicle) if self.config.action_clip else self.command
         self._acc += dt
         h = self.physics_dt
         veh, q = self.vehicle, self._queue
         while self._acc >= h - 1e-9:
             self._acc -= h
             if self._latency_steps:
-                q.append(self.command)
+                q.append(drive)
                 steer, speed = q.popleft()
             else:
-                steer, speed = self.command
+                steer, speed = drive
             veh.step(h, steer, speed * self._speed_gain)
         self._update_race()
         return self.race
@@ -217,9 +226,10 @@ class Simulator:
     def _update_race(self) -> None:
         s, tr = self.vehicle.state, self.track
         window = 12 + int(abs(s.speed) * self.camera_dt / max(tr.min_seg_len, 1e-3))
-        self._proj = p = tr.project(s.x, s.y, hint=self._proj.segment, window=min(window, tr.n // 2))
+        fx, fy = self.front_point()
+        self._proj = p = tr.project(fx, fy, hint=self._proj.segment, window=min(window, tr.n // 2))
         self._update_wheels()
-        cw = tr.closest_waypoint(s.x, s.y, p.segment)
+        cw = tr.closest_waypoint(fx, fy, p.segment)
         crash = self._collision(p.s) if self.objects is not None else -1
         status = self.race_tracker.update(p.s, s.x, s.y, s.t, self._any_on, self._all_on, cw, crash >= 0)
         self.last_crash = crash if status.status == "crashed" else -1
@@ -269,12 +279,12 @@ class Simulator:
                 o = self.objects.items[k]
                 self._place(o.s - RESET_BEHIND_M, -o.f or 1.0, self.config.off_track_penalty_s)
                 return
-        x, y, heading = tr.point_at(p.s)
+        x, y, heading = tr.point_at(p.s - FRONT_POINT_M)  # the front point back where it was
         t = self.vehicle.state.t
         self.vehicle.reset(x, y, heading, 0.0, t)
         self._queue = deque([(0.0, 0.0)] * self._latency_steps)
         self.race_tracker.penalty(self.config.off_track_penalty_s)
-        self._proj = tr.project(x, y, hint=p.segment)
+        self._proj = tr.project(*self.front_point(), hint=p.segment)
         self.race_tracker.restart_counters(self._proj.s, x, y)
         self._update_wheels()
 
@@ -287,7 +297,7 @@ class Simulator:
         self.vehicle.reset(x, y, heading, 0.0, self.vehicle.state.t)
         self._queue = deque([(0.0, 0.0)] * self._latency_steps)
         self.race_tracker.penalty(penalty_s)
-        self._proj = tr.project(x, y, hint=seg)
+        self._proj = tr.project(*self.front_point(), hint=seg)
         back = (p.s - self._proj.s + tr.length_m / 2) % tr.length_m - tr.length_m / 2
         self.race_tracker.driven -= back
         self.race_tracker.restart_counters(self._proj.s, x, y)
@@ -309,7 +319,19 @@ class Simulator:
 
     @property
     def projection(self) -> Projection:
+        """The projection of DeepRacer's front point (`front_point()`) on the centre line."""
         return self._proj
+
+    def front_point(self) -> tuple[float, float]:
+        """DeepRacer's \"front of car\": 0.14 m ahead of its base_link (the middle of the wheelbase),
+        where progress, the centre-line distances, the closest waypoints and reward x, y are taken."""
+        s = self.vehicle.state
+        return s.x + FRONT_POINT_M * math.cos(s.yaw), s.y + FRONT_POINT_M * math.sin(s.yaw)
+
+    @property
+    def sim_time(self) -> float:
+        """Seconds simulated since the simulator was made (across episodes, as DeepRacer's clock)."""
+        return self._time_base + self.vehicle.state.t
 
     def render(self) -> np.ndarray:
         """The car's camera view: uint8 (H, W) grey or (H, W, 3) BGR. A fresh array."""

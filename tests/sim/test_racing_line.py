@@ -26,27 +26,21 @@ def circle(rc: float, width: float, n: int = 240):
 
 def analytic_ring(rc: float, width: float, lim: rl.VehicleLimits, margin: float) -> tuple[float, float]:
     """(flying, standing) lap of a ring: the fastest line hugs the inner border (T = 2πR/v with
-    v = min(v_max, sqrt(a R)) grows with R), at constant speed. From rest the lag gives
-    v(t) = v_max (1 - e^(-t/τ)): v_c is reached at t1 = -τ ln(1 - v_c/v_max) after
-    s1 = v_max t1 - τ v_c; the rest of the lap at v_c."""
+    v = min(v_max, sqrt(a R)) grows with R), at constant speed. From rest the tyres give a_max
+    until v_c (t1 = v_c / a_max after s1 = v_c² / 2 a_max; the wheels' 2.6 ms lag costs about τ
+    more, within the tolerance), the rest of the lap at v_c."""
     r = rc - width / 2 + margin
     v = min(lim.max_speed, math.sqrt(lim.max_lateral_accel * r))
     length = 2 * math.pi * r
-    tau = lim.speed_time_constant_s
-    if v >= lim.max_speed:  # never quite reached: s(t) = v_max (t - τ (1 - e^(-t/τ))) = length
-        t = length / v
-        for _ in range(50):
-            t = length / v + tau * (1 - math.exp(-t / tau))
-        return length / v, t
-    t1 = -tau * math.log(1 - v / lim.max_speed)
-    s1 = lim.max_speed * t1 - tau * v
+    t1, s1 = v / lim.max_accel, v * v / (2 * lim.max_accel)
     return length / v, t1 + (length - s1) / v
 
 
-@pytest.mark.parametrize(("rc", "method"), [(1.0, "min_curvature"), (1.0, "min_time"), (3.0, "min_curvature")])
+@pytest.mark.parametrize(("rc", "method"), [(1.0, "min_curvature"), (1.0, "min_time"), (4.0, "min_curvature")])
 def test_ring_lap_matches_the_analytic_limit(rc, method):
-    """Grip-limited (R = 0.72 m: 2.40 m/s) and top-speed-limited (R = 2.72 m: 4 m/s) rings; within 0.5 %."""
-    track = circle(rc, 0.76)
+    """Grip-limited (R = 0.72 m: sqrt(4.9 x 0.72) = 1.88 m/s) and top-speed-limited (R = 3.72 m:
+    4 m/s) rings; within 0.5 %."""
+    track = circle(rc, 0.76, n=240 if rc < 2 else 400)
     line = rl.compute_racing_line(track, method=method, max_iterations=5)
     flying, standing = analytic_ring(rc, 0.76, line.limits, line.margin_m)
     assert line.flying_lap_s == pytest.approx(flying, rel=5e-3)
@@ -58,7 +52,8 @@ def test_ring_lap_matches_the_analytic_limit(rc, method):
 def test_limits_are_read_from_the_vehicle_model():
     p = VehicleParams()
     lim = rl.VehicleLimits.from_params(p)
-    assert lim.max_speed == p.max_speed_mps and lim.max_lateral_accel == p.max_lateral_accel
+    assert lim.max_speed == p.max_speed_mps == 4.0 and lim.min_speed == p.min_speed_mps == 0.1  # DeepRacer's clip
+    assert lim.max_lateral_accel == lim.max_accel == pytest.approx(4.9)  # the wheels' mu 0.5 times g
     assert lim.max_curvature == pytest.approx(math.tan(math.radians(p.max_steering_deg)) / p.wheelbase_m)
     # a car with half the grip is slower round the same ring, by sqrt(2) where grip limits it
     slow = VehicleParams(max_lateral_accel=p.max_lateral_accel / 2)
@@ -74,13 +69,12 @@ def test_speed_profile_obeys_the_limits():
     v, k = line.speed, np.abs(line.kappa)
     assert v.max() <= lim.max_speed + 1e-9
     assert np.all(v * v * k <= lim.max_lateral_accel * (1 + 1e-6))
-    # longitudinal: never more acceleration than the lag gives, nor more braking (0.2 m/s²: the
-    # speed grid of the exact profile is 0.5 mm/s, which near top speed is a visible slope)
+    # longitudinal: never more acceleration or braking than the tyres give (0.2 m/s²: the speed
+    # grid of the exact profile is 0.5 mm/s, which near top speed is a visible slope)
     dv2 = np.diff(np.r_[v, v[:1]] ** 2) / (2 * line.ds)
-    vm = 0.5 * (v + np.roll(v, -1))
-    assert np.all(dv2 <= (lim.max_speed - np.minimum(v, np.roll(v, -1))) / lim.speed_time_constant_s + 0.2)
-    assert np.all(-dv2 <= vm / lim.speed_time_constant_s + 0.2)
-    assert dv2.max() > 5.0 and -dv2.min() > 5.0  # it does accelerate and brake hard somewhere
+    assert np.all(dv2 <= lim.max_accel + 0.2) and np.all(-dv2 <= lim.max_accel + 0.2)
+    assert dv2.max() > 0.9 * lim.max_accel and -dv2.min() > 0.9 * lim.max_accel  # it does use the grip
+    assert v.min() >= lim.min_speed
     assert line.standing_speed[0] == 0.0 and line.standing_lap_s > line.flying_lap_s
 
 

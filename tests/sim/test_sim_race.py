@@ -64,7 +64,8 @@ def test_evaluation_reset_puts_the_car_back_with_a_time_penalty():
             break
     assert race.off_track_count == 1
     assert race.lap_time_s == pytest.approx(race.sim_time + 5.0)
-    assert sim.projection.distance < 1e-6 and sim.state.speed == 0.0  # on the centre line, at rest
+    assert sim.track.project(sim.state.x, sim.state.y).distance < 1e-6 and sim.state.speed == 0.0  # centre line, at rest
+    assert sim.race.progress == pytest.approx(100 * (sim.projection.s - sim.track.cum[0]) / sim.track.length_m, abs=0.5)
     assert sim.step(0.0, 1.0).status == "in_progress"
 
 
@@ -78,14 +79,15 @@ def test_driving_the_wrong_way_is_reversed():
 
 
 def test_standing_still_is_immobilized():
-    sim = Simulator(SimConfig(track="oval", off_track="end"))
+    # a car stopped by its control node (sim_node: no action clip; an action of 0 would creep at 0.1 m/s)
+    sim = Simulator(SimConfig(track="oval", off_track="end", action_clip=False))
     sim.reset(0)
     statuses = [sim.step(0.0, 0.0).status for _ in range(IMMOBILIZED_STEPS)]
     assert statuses[-2] == "in_progress" and statuses[-1] == "immobilized"
 
 
 def test_a_stopped_car_in_evaluation_is_reported_not_penalised():
-    sim = Simulator(SimConfig(track="oval", off_track="reset", off_track_penalty_s=5.0))
+    sim = Simulator(SimConfig(track="oval", off_track="reset", off_track_penalty_s=5.0, action_clip=False))
     sim.reset(3)
     x, y = sim.state.x, sim.state.y
     statuses = [sim.step(0.0, 0.0).status for _ in range(2 * IMMOBILIZED_STEPS)]
