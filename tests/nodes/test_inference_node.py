@@ -205,8 +205,9 @@ def test_an_inference_runtime_error_skips_the_frame_and_keeps_the_node(rig, mode
 
     class Failing:
         name = "failing"
+        stereo = needs_lidar = False  # a front-camera model
 
-        def predict(self, frame):
+        def predict(self, frame, lidar=None):
             raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION")
 
     r.node.policy = Failing()
