@@ -74,8 +74,10 @@ class Console:
         self.settings = settings
         self.sessions = open_database(settings.db_url)
         self.storage = Storage(settings)
+        with self.sessions() as db:  # files a killed console left without their database row
+            self.storage.remove_orphans(db.scalars(select(Model.id)).all())
         self.tracks = Tracks(settings.tracks_dir, settings.data_dir / "cache")
-        self.runner = JobRunner(settings, self.sessions, self.storage)
+        self.runner = make_runner(settings, self.sessions, self.storage)  # embedded, or Ray with --ray
 
     def db(self) -> Iterator[Session]:
         with self.sessions() as session:
@@ -258,14 +260,14 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         reward = v.check_reward_source(body.reward_function)
         max_minutes = v.check_max_minutes(body.max_minutes)
         max_steps = v.check_max_steps(body.max_steps)
-        if db.scalar(select(Model.id).where(Model.name == name)) is not None:
-            raise Conflict(f"a model named {name!r} exists already", "name")
+        if db.scalar(select(Model.id).where(Model.name == name, Model.owner_key == users.owner_key())) is not None:
+            raise Conflict(f"you have a model named {name!r} already", "name")
         quotas.check_training(db, max_minutes)  # over quota: 429 with the usage
         model = Model(name=name, description=description, track=track, direction=direction, race_type=race_type,
                       algorithm=algorithm, network=network, action_space_type=space_type, action_space=space,
                       hyperparameters=hp, reward_function=reward, max_minutes=max_minutes, max_steps=max_steps,
                       clone_of=source.id if source else None, source="cloned" if source else "created",
-                      status=ModelStatus.QUEUED)
+                      status=ModelStatus.QUEUED, owner_key=users.owner_key())
         try:
             db.add(model)
             db.flush()
@@ -505,7 +507,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
                                                                .removesuffix(".tgz"))
             final = wanted
             n = 2
-            while db.scalar(select(Model.id).where(Model.name == final)) is not None:
+            while db.scalar(select(Model.id).where(Model.name == final, Model.owner_key == users.owner_key())) is not None:
                 if name:
                     raise Conflict(f"a model named {name!r} exists already", "name")
                 final = f"{wanted[:60]}-{n}"
@@ -523,7 +525,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
                 algorithm=algorithm, network=network, action_space_type=meta.action_space_type,
                 action_space=meta.to_dict()["action_space"], hyperparameters=rec.hyperparameters or {},
                 reward_function=rec.reward_function or "", max_minutes=d.DEFAULT_MAX_MINUTES, source="imported",
-                status=ModelStatus.READY,
+                status=ModelStatus.READY, owner_key=users.owner_key(),
             )
             db.add(model)
             db.flush()
@@ -531,6 +533,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             copy_into(rec, console.storage.training_dir(model.id))
             progress, lap = metrics.best(console.storage.training_dir(model.id))
             model.best_progress, model.best_lap_time_s = progress, lap
+            model.storage_bytes = console.storage.folder_bytes(model.id)  # the storage quota counts it
             db.commit()
             return ImportOut(model=model_out(model), kind=rec.kind, layout=rec.layout)
         except BaseException:

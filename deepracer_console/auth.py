@@ -253,6 +253,10 @@ ROUTE_POLICY: dict[tuple[str, str], Policy] = {
     ("PUT", "/api/users/{user_id}"): Policy.ADMIN,
     ("GET", "/api/users/{user_id}/quota"): Policy.USER,  # their own (quotas.py), admins: anyone's
     ("PUT", "/api/users/{user_id}/quota"): Policy.ADMIN,
+    ("GET", "/api/quotas/defaults"): Policy.ADMIN,
+    ("PUT", "/api/quotas/defaults"): Policy.ADMIN,
+    ("GET", "/api/quotas/usage"): Policy.ADMIN,
+    ("GET", "/api/quotas/usage.csv"): Policy.ADMIN,
     ("GET", "/api/races"): Policy.PUBLIC,  # the list shows public races to strangers (races.py filters)
     ("POST", "/api/races"): Policy.FACILITATOR,
     ("GET", "/api/races/{race_id}"): Policy.PUBLIC,

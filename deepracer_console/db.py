@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     create_engine,
     event,
 )
@@ -87,8 +89,13 @@ class Base(DeclarativeBase):
 class Model(Base):
     __tablename__ = "models"
 
+    # a name is unique per owner (two racers may both have `my-model`); files live under the id
+    __table_args__ = (UniqueConstraint("owner_key", "name", name="uq_models_owner_name"),)
+
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    owner_key: Mapped[int] = mapped_column(Integer, default=0)  # the owner's user id; 0: no account (single user)
+    storage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # its folder, measured when a job ends
     description: Mapped[str] = mapped_column(String(255), default="")
     track: Mapped[str] = mapped_column(String(128))
     direction: Mapped[str] = mapped_column(String(32), default="counterclockwise")

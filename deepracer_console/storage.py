@@ -9,12 +9,18 @@
     DATA/models/<id>/evaluations/<eid>/   what `deepracer evaluate --out` writes, result.json, video.webm
     DATA/models/<id>/report/        `deepracer analyze` output, made on demand
     DATA/uploads/                   uploads being checked (removed after)
+
+Every path is under the model's id, never its name: names are unique per owner only (two racers
+may both have `my-model`), ids are unique. A download named after the model is made inside its
+own id's folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +72,34 @@ class Storage:
         folder = self.model_dir(model_id)
         if folder.resolve().parent == self.root.resolve():  # never anything outside DATA/models
             shutil.rmtree(folder, ignore_errors=True)
+
+    def folder_bytes(self, model_id: int) -> int:
+        """Bytes of the model's folder (its files' sizes; links not followed): what its storage quota counts."""
+        total = 0
+        stack = [self.model_dir(model_id)]
+        while stack:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:  # gone or unreadable meanwhile
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+        return total
+
+    def remove_orphans(self, known_ids: Iterable[int]) -> list[int]:
+        """Folders of models the database does not have (a console killed between writing a new
+        model's files and committing it, or between deleting a model and its files): removed, so
+        that a later model given the same id never finds another model's files."""
+        known = {int(i) for i in known_ids}
+        removed = []
+        for folder in self.root.iterdir() if self.root.is_dir() else []:
+            if folder.is_dir() and folder.name.isdigit() and int(folder.name) not in known:
+                self.remove(int(folder.name))
+                removed.append(int(folder.name))
+        return sorted(removed)

@@ -53,6 +53,13 @@ class UserUpdate(BaseModel):
     paused: bool | None = None
 
 
+def owner_key() -> int:
+    """The namespace of a new model's name: the caller's user id (0 without accounts). Names are
+    unique per owner; two racers may both call a model `my-model`."""
+    who = auth.caller()
+    return who.user_id if who is not None and who.user_id is not None else 0
+
+
 def user_out(u: User) -> UserOut:
     return UserOut(id=u.id, username=u.username, role=Role(u.role), paused=u.paused)
 

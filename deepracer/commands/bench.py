@@ -1,4 +1,4 @@
-"""`deepracer bench latency|sim|train`: each benchmark lives beside the code it measures."""
+"""`deepracer bench latency|sim|train|console|league|...`: each benchmark lives beside the code it measures."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ BENCHES = {
     "sim": ("deepracer.sim.bench", "simulator env steps per second (render, physics, race state, reward)"),
     "train": ("deepracer.train.bench", "minutes until the policy first completes a lap"),
     "console": ("deepracer_console.bench", "console: page load, model list, iteration-to-API delay, live view"),
+    "league": ("deepracer_console.bench_league",
+               "event server: leaderboard under 200 concurrent clients; 100 racers submitting at once"),
     "lap": ("deepracer.sim.lap_bench", "racing reference: pure pursuit, the vehicle's limit line and a model, per track"),
     "device-console": ("deepracer_nodes.bench_console",
                        "camera -> PWM latency without and with the car's web page streaming; frame-to-browser delay"),
