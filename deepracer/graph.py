@@ -118,6 +118,8 @@ def sim_overrides(track: str = "", model: str = "", lock_step: bool | None = Non
         if laps < 1:
             raise ConfigError(f"laps must be at least 1, not {laps}")
         sim |= {"max_laps": int(laps), "exit_when_finished": True}
+    if model:
+        sim["model"] = str(model)  # sim_node publishes the stereo / LiDAR topics the model's sensor list needs
     overrides: dict[str, dict[str, Any]] = {"sim_node": sim} if sim else {}
     if model:
         overrides["inference_node"] = {"model": str(model)}

@@ -80,6 +80,7 @@ class SimNodeParams:
     collision_penalty: float = _SIM.collision_penalty_s  # seconds per crash (reset mode)
     stereo: bool = False  # also publish camera/left/image_raw and camera/right/image_raw (STEREO_CAMERAS)
     lidar: bool = False  # also publish scan (sensor_msgs/LaserScan, DeepRacer's LiDAR at 10 Hz)
+    model: str = ""  # the model package the graph drives: its `sensor` list adds the stereo / LiDAR topics
 
     def __post_init__(self) -> None:
         for key in ("camera_hz", "physics_hz", "lock_step_timeout", "real_time_factor"):

@@ -1,7 +1,9 @@
 """sim_node: the simulator behind the car's topics (replaces camera_node and servo_node).
 
 Publishes `camera/image_raw` + `camera/camera_info` (stamped in sim time), `odom`, `/clock`
-and `sim/status` (JSON); obeys `cmd_vel` like the servo does (last steering angle kept at
+and `sim/status` (JSON); `camera/left/image_raw` + `camera/right/image_raw` (STEREO_CAMERAS) and
+`scan` (LaserScan, DeepRacer's LiDAR) when the `model` parameter's sensor list needs them (or the
+`stereo` / `lidar` parameters ask for them); obeys `cmd_vel` like the servo does (last steering angle kept at
 zero speed, zero speed when commands stop). The node itself runs on wall time (it is the
 clock's source); every other node in the sim graph has `use_sim_time`.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geometry_msgs.msg import Twist
@@ -38,6 +41,7 @@ from std_msgs.msg import String
 
 from deepracer.control.kinematics import WHEELBASE_M, twist_to_action
 from deepracer.messages import SimStatus, StopReason
+from deepracer.model.sensors import LIDARS
 from deepracer.node_params import ENCODINGS, SimNodeParams
 from deepracer_nodes.executors import spin_node
 from deepracer_nodes.image_conversion import to_image_msg
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
     from deepracer.sim.race import RaceStatus
 
 __all__ = ["ENCODINGS", "STATUS_DEPTH", "SimNode", "history_qos", "main"]
+LIDAR_NAMES = {s.value for s in LIDARS}
 STATUS_DEPTH = 1000  # steps of sim/status and odom kept for late or slow readers (~66 s at 15 Hz)
 
 
@@ -91,10 +96,14 @@ class SimNode(Node):
         self.pub_clock = self.create_publisher(Clock, "/clock", 10)
         self.pub_status = self.create_publisher(String, "sim/status", history_qos(STATUS_DEPTH))
         self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
-        # the sensors a model may need besides the front camera (STEREO_CAMERAS, LIDAR / SECTOR_LIDAR)
+        # the sensors a model may need besides the front camera (STEREO_CAMERAS, LIDAR / SECTOR_LIDAR):
+        # asked for by parameter, or by the `sensor` list of the model the graph drives
+        self.model_sensors = self._model_sensors(p["model"])
+        stereo = p["stereo"] or "STEREO_CAMERAS" in self.model_sensors
+        lidar = p["lidar"] or any(s in LIDAR_NAMES for s in self.model_sensors)
         self.pub_stereo = [self.create_publisher(Image, f"camera/{side}/image_raw", history_qos(30))
-                           for side in ("left", "right")] if p["stereo"] else []
-        self.pub_scan = self.create_publisher(LaserScan, "scan", 10) if p["lidar"] else None
+                           for side in ("left", "right")] if stereo else []
+        self.pub_scan = self.create_publisher(LaserScan, "scan", 10) if lidar else None
         self._last_scan = None
 
         self.steering_deg = 0.0
@@ -123,6 +132,23 @@ class SimNode(Node):
             f"{'lock-step' if p['lock_step'] else 'real time'}, camera {p['width']}x{p['height']} "
             f"{self.encoding} @ {p['camera_hz']:g} Hz, physics {p['physics_hz']:g} Hz"
         )
+
+    def _model_sensors(self, model: str) -> list[str]:
+        """The model's model_metadata.json `sensor` list ([] without a model, or when it cannot be read:
+        inference_node names that problem)."""
+        if not model:
+            return []
+        from deepracer.errors import DeepRacerError
+        from deepracer.model.package import load_model_package
+
+        try:
+            sensors = list(load_model_package(model).metadata.sensor)
+        except DeepRacerError as err:
+            self.get_logger().warning(f"model {model!r}: its sensor list cannot be read ({err}); publishing "
+                                      "the topics the stereo/lidar parameters ask for")
+            return []
+        self.get_logger().info(f"model {Path(model).name}: sensors {', '.join(sensors)}")
+        return sensors
 
     def _declare_all(self) -> dict[str, Any]:
         """The parameters (deepracer.node_params.SimNodeParams: names, defaults, checks) as a dict."""
