@@ -13,6 +13,7 @@ import RacesPage from "./pages/RacesPage";
 import CreateRacePage from "./pages/CreateRacePage";
 import RacePage from "./pages/RacePage";
 import BigScreenPage from "./pages/BigScreenPage";
+import TimekeeperPage from "./pages/TimekeeperPage";
 import { AuthProvider, loginHref, RequireLogin, ROLE_LABELS, useAuth } from "./components/Auth";
 
 function Navigation() {
@@ -107,6 +108,7 @@ function Console() {
             <Route path="/races" element={<RacesPage />} />
             <Route path="/races/create" element={need(<CreateRacePage />, "facilitator")} />
             <Route path="/races/:id" element={<RacePage />} />
+            <Route path="/races/:id/timekeeper" element={need(<TimekeeperPage />, "facilitator")} />
             <Route path="/users" element={need(<UsersPage />, "admin")} />
             <Route path="*" element={<Navigate to="/models" replace />} />
           </Routes>

@@ -168,6 +168,8 @@ export interface Race {
   private: boolean;
   is_open: boolean;
   invite_link: string | null;
+  physical?: boolean; // a physical race: timed on a real track by the timekeeper
+  race_time_s?: number;
 }
 
 export interface RaceLap {
@@ -202,5 +204,80 @@ export interface Submission {
   evaluation_id: number | null;
   racer: string;
   status: string;
+  created_at: string;
+}
+
+// -- physical races: the timekeeper (docs/event-server.md "Physical races") ---------------------------
+export type AttemptState = "ready_to_start" | "running" | "paused" | "race_is_over";
+export type TimekeeperAction = "start" | "pause" | "resume" | "end" | "lap" | "dnf" | "off_track" | "reset" | "invalidate" | "undo";
+
+export interface QueueEntry {
+  id: number;
+  race_id: number;
+  position: number;
+  user_id: number;
+  racer: string;
+  model_id: number | null;
+  model_name: string | null;
+}
+
+export interface AttemptLap {
+  lap_id: number;
+  time_ms: number;
+  resets: number;
+  off_tracks: number;
+  is_valid: boolean;
+  auto_timer: boolean;
+}
+
+export interface Attempt {
+  id: number;
+  race_id: number;
+  racer: string;
+  user_id: number | null;
+  model_id: number | null;
+  car_id: number | null;
+  state: AttemptState;
+  race_time_ms: number;
+  resets_per_lap: number;
+  elapsed_ms: number;
+  time_left_ms: number;
+  current_lap_ms: number;
+  resets: number;
+  off_tracks: number;
+  laps: AttemptLap[];
+  score_ms: number | null;
+  summary: {
+    fastest_lap_ms: number | null;
+    fastest_average_ms: number | null;
+    average_lap_ms: number | null;
+    valid_laps: number;
+    invalid_laps: number;
+    most_consecutive_laps: number;
+  };
+  last_event: { seq: number; action: string; source: string; lap_id: number | null } | null;
+  server_time_ms: number;
+  created_at: string;
+  ended_at: string | null;
+}
+
+export interface Timekeeper {
+  race_id: number;
+  name: string;
+  ranking: Ranking;
+  minimum_laps: number;
+  race_time_ms: number;
+  resets_per_lap: number;
+  off_track_penalty_s: number;
+  timer_configured: boolean;
+  attempt: Attempt | null;
+  queue: QueueEntry[];
+}
+
+export interface Car {
+  id: number;
+  name: string;
+  address: string;
+  token_hint: string;
   created_at: string;
 }

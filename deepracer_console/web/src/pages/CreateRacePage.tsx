@@ -55,6 +55,8 @@ interface RaceForm {
   resets: string;
   submissions_per_day: string;
   private: boolean;
+  physical: boolean;
+  race_time_s: string;
 }
 
 function initial(): RaceForm {
@@ -76,6 +78,8 @@ function initial(): RaceForm {
     resets: "10000",
     submissions_per_day: "99",
     private: false,
+    physical: false,
+    race_time_s: "120",
   };
 }
 
@@ -116,6 +120,8 @@ export default function CreateRacePage() {
       resets: Number(form.resets),
       submissions_per_day: Number(form.submissions_per_day),
       private: form.private,
+      // a physical race: timed on a real track by the timekeeper (sent only then)
+      ...(form.physical ? { physical: true, race_time_s: Number(form.race_time_s) } : {}),
     };
     setBusy(true);
     setError(undefined);
@@ -129,7 +135,7 @@ export default function CreateRacePage() {
     }
   }
 
-  const known = ["name", "track", "direction", "race_type", "opens_at", "closes_at", "ranking", "minimum_laps", "laps", "off_track_penalty_s", "resets", "submissions_per_day", "private"];
+  const known = ["name", "track", "direction", "race_type", "opens_at", "closes_at", "ranking", "minimum_laps", "laps", "off_track_penalty_s", "resets", "submissions_per_day", "private", "physical", "race_time_s"];
   return (
     <ContentLayout header={<Header variant="h1" description="DeepRacer's community-race settings. Every submission drives them with the same seed.">Create race</Header>}>
       <form
@@ -247,12 +253,27 @@ export default function CreateRacePage() {
                 </ColumnLayout>
               </SpaceBetween>
             </Container>
-            <Container header={<Header variant="h2">Access</Header>}>
-              <FormField label="Private race" description="A private race is seen only through its invite link, which you get after creating it.">
-                <Toggle checked={form.private} onChange={(e) => set("private", e.detail.checked)}>
-                  Private (invite link only)
-                </Toggle>
-              </FormField>
+            <Container header={<Header variant="h2">Access and format</Header>}>
+              <SpaceBetween size="m">
+                <FormField label="Private race" description="A private race is seen only through its invite link, which you get after creating it.">
+                  <Toggle checked={form.private} onChange={(e) => set("private", e.detail.checked)}>
+                    Private (invite link only)
+                  </Toggle>
+                </FormField>
+                <FormField
+                  label="Physical race"
+                  description="Racers drive real cars on a real track; a timekeeper times each racer's attempt (laps by button, keyboard or a lap timer). Resets then count per lap."
+                >
+                  <Toggle checked={form.physical} onChange={(e) => set("physical", e.detail.checked)}>
+                    Physical race (timekeeper)
+                  </Toggle>
+                </FormField>
+                {form.physical && (
+                  <FormField label="Race time per racer (seconds)" constraintText="10 to 3600; the Event Manager's default is 120." errorText={fieldError("race_time_s")}>
+                    <Input type="number" value={form.race_time_s} onChange={(e) => set("race_time_s", e.detail.value)} ariaLabel="Race time" />
+                  </FormField>
+                )}
+              </SpaceBetween>
             </Container>
           </SpaceBetween>
         </Form>

@@ -207,8 +207,10 @@ export default function RacePage() {
               <Button iconName="external" iconAlign="right" href={bigScreen} target="_blank">
                 Big screen
               </Button>
-              {auth.managesRaces && (
-                <Button onClick={() => navigate(`/races/${r.id}/timekeeper`)}>Timekeeper</Button>
+              {auth.managesRaces && r.physical && (
+                <Button variant="primary" onClick={() => navigate(`/races/${r.id}/timekeeper`)}>
+                  Timekeeper
+                </Button>
               )}
             </SpaceBetween>
           }
@@ -239,7 +241,9 @@ export default function RacePage() {
           )}
           <LeaderboardTable board={board.data} me={auth.user?.username} invite={invite} loading={board.loading} />
         </Container>
-        {auth.me?.logged_in ? (
+        {r.physical ? (
+          <Box color="text-body-secondary">A physical race: racers drive on the track; the timekeeper records their laps.</Box>
+        ) : auth.me?.logged_in ? (
           <Submit race={r} invite={invite} board={board.data} onSubmitted={board.reload} />
         ) : (
           <Box>
@@ -260,6 +264,7 @@ export default function RacePage() {
             <Field label="Resets allowed">{r.resets}</Field>
             <Field label="Submissions per racer per day">{r.submissions_per_day}</Field>
             <Field label="Access">{r.private ? "Private" : "Public"}</Field>
+            {r.physical && <Field label="Race time per racer">{r.race_time_s} s</Field>}
           </ColumnLayout>
         </Container>
         {inviteUrl && (

@@ -67,7 +67,7 @@ export default function RacesPage() {
             { id: "name", header: "Name", cell: (r) => <AppLink href={`/races/${r.id}`}>{r.name}</AppLink> },
             { id: "state", header: "State", cell: (r) => <RaceState race={r} /> },
             { id: "track", header: "Track", cell: (r) => `${r.track} (${r.direction})` },
-            { id: "type", header: "Race type", cell: (r) => RACE_TYPE_LABELS[r.race_type] ?? r.race_type },
+            { id: "type", header: "Race type", cell: (r) => `${RACE_TYPE_LABELS[r.race_type] ?? r.race_type}${r.physical ? " · physical" : ""}` },
             { id: "ranking", header: "Ranking", cell: rankingText },
             { id: "closes", header: "Closes", cell: (r) => formatDate(r.closes_at) },
             { id: "private", header: "Access", cell: (r) => (r.private ? "Private" : "Public") },
