@@ -1,6 +1,7 @@
 """The physical race's timekeeper as the DeepRacer Event Manager runs it (shared/deepracer-facts.md
-§12), as pure logic: no clock of its own (every call gets `now_ms`), no I/O. The page and the
-lap-timer endpoint that will drive it are not written yet (docs/event-server.md).
+§12), as pure logic: no clock of its own (every call gets `now_ms`), no I/O. physical.py stores
+each event and replays them through it; physical_api.py is the API (buttons, lap timer) that
+drives it (docs/event-server.md, "Physical races").
 
 States: READY_TO_START → RUNNING ⇄ PAUSED → RACE_IS_OVER (RESUME from over → PAUSED).
 - The first lap event of an automatic timer starts the race; a manual lap needs a started race.
