@@ -76,9 +76,25 @@ def _parse_value(column: str, text: str, path: Path, line: int) -> Any:
     return text.strip()
 
 
+def _objects_value(text: str | None) -> list[list[float]]:
+    try:
+        return json.loads(text) if text else []
+    except ValueError:
+        return []
+
+
+# DeepRacer's obstacle_crash_counter (object races) and our objects column ([[x, y], ...] per step)
+OBJECT_COLUMNS: dict[str, Any] = {"obstacle_crash_counter": lambda t: int(float(t)) if t not in (None, "") else 0,
+                                  "objects": _objects_value}
+
+
 def _rows_to_frame(rows: Iterable[tuple[int, dict[str, str]]], path: Path) -> pd.DataFrame:
     columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    extra: dict[str, list[Any]] = {}
     for line, row in rows:
+        for name in OBJECT_COLUMNS:
+            if name in row:
+                extra.setdefault(name, []).append(row[name])
         for c in COLUMNS:
             text = row.get(c)
             if text is None:  # tstamp and later are absent in old logs
@@ -87,6 +103,9 @@ def _rows_to_frame(rows: Iterable[tuple[int, dict[str, str]]], path: Path) -> pd
             columns[c].append(_parse_value(c, text, path, line))
     df = pd.DataFrame(columns).rename(columns=RENAME)
     df["steps"] = df["steps"].astype(int)
+    for name, value in OBJECT_COLUMNS.items():  # object races' columns, kept when the log has them
+        if name in extra:
+            df[name] = [value(t) for t in extra[name]]
     return df
 
 

@@ -10,7 +10,7 @@
 - episodes start at points rotating round the track (DeepRacer advances the start by 5 %
   of the track each episode) and end on lap_complete, off_track, reversed, immobilized
   (terminated) or after max_steps (truncated);
-- info: the SIM_TRACE_LOG fields of the step.
+- info: the SIM_TRACE_LOG fields of the step (object races add crash_count and the objects' x, y).
 
 Registered as "DeepRacer-v0": `gymnasium.make("deepracer.sim.env:DeepRacer-v0", track=...)`.
 """
@@ -160,6 +160,9 @@ class DeepRacerEnv(gym.Env):
             "track_len": self.sim.track.length_m, "all_wheels_on_track": race.all_wheels_on_track,
             "episode_status": status, "steps": self._steps, "sim_time": race.sim_time,
         }
+        if self.sim.objects is not None:  # object races: DeepRacer's obstacle_crash_counter and the objects
+            info["crash_count"] = int(race.crash_count)
+            info["objects"] = [(round(float(o.x), 4), round(float(o.y), 4)) for o in self.sim.object_list]
         if status == "lap_complete":
             info["lap_time_s"] = race.lap_times[-1]
         elif truncated:

@@ -74,8 +74,12 @@ class TrainingLog:
     `episodes_per_iteration` consecutive episodes, one CSV file, as in DeepRacer.
     """
 
-    def __init__(self, out: Path, episodes_per_iteration: int, n_envs: int, resume: bool = False) -> None:
+    def __init__(self, out: Path, episodes_per_iteration: int, n_envs: int, resume: bool = False,
+                 objects: bool = False) -> None:
+        """`objects`: an object race; the simtrace adds DeepRacer's obstacle_crash_counter and the
+        objects' [[x, y], ...] (JSON) of each step, as the evaluation simtrace does."""
         self.out = out
+        self.objects = objects
         self.per_iteration = episodes_per_iteration
         self.simtrace_dir = out / "training-simtrace"
         self.metrics_dir = out / "metrics"
@@ -114,7 +118,8 @@ class TrainingLog:
 
     def _writer(self, iteration: int) -> SimTraceWriter:
         if iteration not in self.writers:
-            self.writers[iteration] = SimTraceWriter(self.simtrace_dir / f"{iteration}-iteration.csv")
+            self.writers[iteration] = SimTraceWriter(self.simtrace_dir / f"{iteration}-iteration.csv",
+                                                     ("obstacle_crash_counter", "objects") if self.objects else ())
         return self.writers[iteration]
 
     def _ms(self, t: float) -> int:
@@ -139,6 +144,8 @@ class TrainingLog:
             all_wheels_on_track=bool(info.get("all_wheels_on_track", True)), progress=float(info["progress"]),
             closest_waypoint=int(info["closest_waypoint"]), track_len=float(info["track_len"]),
             tstamp=round(now - self.t0, 3), episode_status=row_status, pause_duration=0.0,
+            **({"obstacle_crash_counter": int(info.get("crash_count", 0)),
+                "objects": json.dumps([list(xy) for xy in info.get("objects", [])])} if self.objects else {}),
         )
         if not done:
             return None

@@ -435,7 +435,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     run = _Run(cfg=cfg, hp=hp, metadata=metadata, model=model, venv=venv,
                best=_load_state(cfg.out / "checkpoints" / "state.json"),
                eval_envs=[(make(), trials) for make, trials in eval_factories(cfg, metadata, reward, cfg.max_steps * 3)],
-               log=TrainingLog(cfg.out, hp.num_episodes_between_training, n_envs, resume=cfg.resume))
+               log=TrainingLog(cfg.out, hp.num_episodes_between_training, n_envs, resume=cfg.resume,
+                               objects=cfg.race is not None and str(cfg.race.race_type) != "time_trial"))
     run.start_steps = model.num_timesteps
     bar = tqdm(total=cfg.steps, disable=not cfg.progress_bar, unit="step", dynamic_ncols=True,
                desc="training", initial=0)
