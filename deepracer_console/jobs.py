@@ -114,12 +114,13 @@ class JobRunner:
         self._thread.start()
 
     def shutdown(self) -> None:
-        """Stop the running jobs cleanly and leave them to be resumed on the next start."""
+        """Stop the running jobs cleanly and leave them to be resumed on the next start.
+
+        The runner's thread must outlive its jobs: it forked them, and bwrap's --die-with-parent
+        (PR_SET_PDEATHSIG) SIGKILLs a sandbox the moment the *thread* that forked it ends, so
+        joining it first killed every training before its SIGINT could save a checkpoint. The
+        lock keeps the thread's tick from taking the stopped jobs' exits for ordinary endings."""
         self.shutting_down = True
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
         with self._lock:
             for r in list(self.running.values()):
                 _killpg(r.proc.pid, signal.SIGINT)
@@ -134,6 +135,10 @@ class JobRunner:
                 if r.stdout_file is not None:
                     r.stdout_file.close()
             self.running.clear()  # their rows stay `running`: recover() resumes them
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
     def wake(self) -> None:
         self._wake.set()

@@ -5,6 +5,10 @@ After every iteration (num_episodes_between_training episodes) the deterministic
 from the start line; the best model by evaluation progress, then lap time, is exported to
 OUT/model as a model package. Ctrl-C stops cleanly: the latest checkpoint is saved and the best
 model stays; `--resume` continues from the latest checkpoint.
+
+checkpoints/latest.zip is also written when training starts and after every iteration, always
+atomically (a new file renamed over the old), so a run that is killed outright (SIGKILL, power,
+the console's sandbox dying with it) resumes from its last iteration instead of being lost.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from deepracer.train.reward import DEFAULT_TIMEOUT_S, RewardFunction, default_re
 # Tuned for learning speed: few choices, every one of them drivable on the built-in tracks.
 DEFAULT_ACTIONS = [Action(-30.0, 0.8), Action(-15.0, 1.0), Action(0.0, 1.2), Action(15.0, 1.0), Action(30.0, 0.8)]
 DEFAULT_MAX_STEPS = 2000  # per training episode: a lap at the slowest speed fits with room to spare
+LATEST = "latest.zip"  # checkpoints/LATEST: what --resume (and the console after a restart) continues from
 
 
 @dataclass
@@ -296,6 +301,7 @@ class _Run:
     interrupted: bool = False
     wall: float = 0.0
     live: Any = None  # deepracer.train.live.LiveView: frames for the console, evaluation runs included
+    wall_base: float = 0.0  # training seconds of the runs before this one (resumed), from state.json
 
     @property
     def checkpoints(self) -> Path:
@@ -323,6 +329,16 @@ class _Run:
         action, _ = self.model.predict(obs, deterministic=True)
         return action
 
+    def save_checkpoint(self) -> None:
+        """checkpoints/latest.zip and state.json as of now, each replaced atomically."""
+        from deepracer.train.logs import write_json_atomic
+
+        partial = self.checkpoints / "latest.saving.zip"  # SB3 insists on a .zip suffix
+        self.model.save(partial)
+        os.replace(partial, self.checkpoints / LATEST)
+        self.best["wall_before_s"] = round(self.wall_base + time.time() - self.t_start, 1)
+        write_json_atomic(self.state_path, self.best)
+
     def export(self) -> None:
         from deepracer.train.export import write_package
 
@@ -345,7 +361,7 @@ class _Run:
             self.export()
         laps = [r for r in results if r["status"] == "lap_complete"]
         if laps and best.get("first_lap_wall_s") is None:
-            best["first_lap_wall_s"] = round(best.get("wall_before_s", 0.0) + time.time() - self.t_start, 1)
+            best["first_lap_wall_s"] = round(self.wall_base + time.time() - self.t_start, 1)
             best["first_lap_steps"] = int(self.model.num_timesteps)
         write_json_atomic(self.state_path, best)
         return {"results": results, "laps": len(laps)}
@@ -355,6 +371,7 @@ class _Run:
         ev = self.evaluate_and_keep_best(f"iteration {iteration.iteration}")
         self.log.evaluation(iteration, ev["results"])
         row = self.log.finish_iteration(iteration)
+        self.save_checkpoint()  # a kill from here on loses at most the next iteration
         bar.set_postfix(iter=row["iteration"], reward=f"{row['mean_reward']:.1f}",
                         progress=f"{row['mean_progress']:.0f}%",
                         eval=f"{row['evaluation']['mean_progress']:.0f}%", laps=self.log.total_laps,
@@ -382,15 +399,15 @@ class _Run:
         from deepracer.train.logs import write_json_atomic
 
         self.wall = time.time() - self.t_start
-        self.best["wall_before_s"] = round(self.best.get("wall_before_s", 0.0) + self.wall, 1)
-        # A stop signal reaches the trainer and its env workers at once; a second KeyboardInterrupt
-        # (or the workers' broken pipes, then the signal) must not cut the checkpoint save short.
+        # A second Ctrl-C (or a stop that reaches the whole process group twice) must not cut the
+        # checkpoint save short; the env workers ignore SIGINT (_EnvFactory) and are closed below.
         previous_int = _ignore_sigint()
         try:
-            self.model.save(self.checkpoints / "latest.zip")
+            self.save_checkpoint()
             if self.interrupted and not (self.cfg.out / "model" / "model.onnx").is_file():
                 self.export()  # stopped before the first evaluation: the package holds the policy as it is
         finally:
+            self.best["wall_before_s"] = round(self.wall_base + self.wall, 1)
             write_json_atomic(self.state_path, self.best)
             self.log.close()
             if previous_int is not None:
@@ -438,6 +455,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                log=TrainingLog(cfg.out, hp.num_episodes_between_training, n_envs, resume=cfg.resume,
                                objects=cfg.race is not None and str(cfg.race.race_type) != "time_trial"))
     run.start_steps = model.num_timesteps
+    run.wall_base = float(run.best.get("wall_before_s", 0.0))
+    run.save_checkpoint()  # resumable from the start: a kill before the first iteration loses no run
     bar = tqdm(total=cfg.steps, disable=not cfg.progress_bar, unit="step", dynamic_ncols=True,
                desc="training", initial=0)
     live = run.live = LiveView(cfg.out, track_list(cfg.track)[0])  # frames only while the console watches

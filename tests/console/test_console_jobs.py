@@ -127,8 +127,6 @@ def test_reward_that_never_returns_fails_the_job_with_the_reason(console_process
     assert int(reason.split("line ")[1].split(":")[0]) in (3, 4)  # inside the loop
 
 
-@pytest.mark.xfail(strict=False, reason="known flaky in a full run: the stopped trainer sometimes leaves no "
-                   "checkpoints/latest.zip, so the restart fails the model with that reason instead of resuming")
 def test_restart_resumes_training(console_process: ConsoleProcess) -> None:
     console_process.start()
     api = console_process.api()

@@ -165,6 +165,35 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tmp_path):
     json.loads((out / "metrics" / "TrainingMetrics.json").read_text())  # complete, not half written
 
 
+def test_killed_outright_resumes_from_the_last_iteration_checkpoint(tmp_path):
+    """SIGKILL gives the trainer no chance to save: the checkpoint written after each iteration
+    (atomically) is what --resume continues from."""
+    from deepracer.train.algorithms import load_model
+
+    hp = tmp_path / "hp.json"
+    hp.write_text(json.dumps(TINY))
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deepracer.cli", "train", "--out", str(out), "--hyperparameters", str(hp),
+         "--minutes", "5", "--envs", "2", "--no-progress", "--max-steps", "150"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    iterations = out / "metrics" / "iterations.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (iterations.is_file() and json.loads(iterations.read_text() or "[]")):
+        time.sleep(0.2)
+    assert iterations.is_file(), "no iteration within 2 minutes"
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    saved = load_model(out / "checkpoints" / "latest.zip", None).num_timesteps
+    assert saved > 0  # an iteration's checkpoint (the one written at the start has 0 steps)
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["wall_before_s"] > 0  # the killed run's time is counted
+    resumed = train(tiny_config(out, tmp_path, resume=True, steps=100, envs=1))
+    assert resumed.steps >= saved + 100 and not resumed.interrupted
+
+
 def test_frame_stack_reaches_the_exported_model(tmp_path):
     from deepracer.model.package import load_model_package
     from deepracer.model.policy import OnnxPolicy
