@@ -366,3 +366,61 @@ def test_who_may_call_what(app, clock: Clock) -> None:
     assert bare.post(f"/api/races/{rid}/attempts/{aid}/events", json={"action": "resume"}).status_code == 403
     # the leaderboard of a public physical race is public
     assert stranger.get(f"/api/races/{rid}/leaderboard").status_code == 200
+
+
+@pytest.mark.integration
+def test_sigkill_mid_race_loses_no_answered_event(tmp_path: Path) -> None:
+    """A real `deepracer console` process killed with SIGKILL while a timekeeper presses buttons:
+    restarted, the attempt has every event the server had answered (and at most the one in flight)."""
+    import os
+    import signal
+
+    from argon2 import PasswordHasher
+    from conftest import ConsoleProcess
+
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, max_jobs=1, web_dist=tmp_path / "dist")
+    settings.make_dirs()
+    fast = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    with open_database(settings.db_url).begin() as db:
+        for name, role in (("fac", auth.Role.RACE_FACILITATOR), ("alice", auth.Role.RACER)):
+            db.add(auth.User(username=name, password_hash=fast.hash(PASSWORD), role=role))
+    server = ConsoleProcess(data).start()
+    try:
+        with server.api() as api:
+            r = api.post("/api/auth/login", json={"username": "fac", "password": PASSWORD})
+            api.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+            closes = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+            rid = api.post("/api/races", json={"name": "kill-night", "track": "reinvent2018", "closes_at": closes,
+                                               "ranking": "BEST_LAP_TIME", "minimum_laps": 1, "laps": 1,
+                                               "physical": True}).json()["id"]
+            api.post(f"/api/races/{rid}/queue", json={"username": "alice"})
+            aid = api.post(f"/api/races/{rid}/attempts", json={}).json()["id"]
+            assert api.post(f"/api/races/{rid}/attempts/{aid}/events", json={"action": "start"}).status_code == 200
+            assert api.post(f"/api/races/{rid}/attempts/{aid}/events", json={"action": "lap"}).status_code == 200
+            answered = 0
+            killer = threading.Timer(1.5, lambda: os.killpg(server.proc.pid, signal.SIGKILL))
+            killer.start()
+            import httpx
+
+            try:
+                while True:
+                    got = api.post(f"/api/races/{rid}/attempts/{aid}/events", json={"action": "off_track"})
+                    assert got.status_code == 200, got.text
+                    answered += 1
+            except httpx.HTTPError:
+                pass  # the server died under us
+            killer.join()
+        server.proc.wait(timeout=30)
+        assert answered > 3, "the server died before the test pressed enough buttons"
+        server.start()
+        with server.api() as api:
+            r = api.post("/api/auth/login", json={"username": "fac", "password": PASSWORD})
+            api.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+            state = api.get(f"/api/races/{rid}/attempts/{aid}").json()
+            assert state["state"] == "running" and len(state["laps"]) == 1
+            assert answered <= state["off_tracks"] <= answered + 1, (answered, state["off_tracks"])
+            lap = api.post(f"/api/races/{rid}/attempts/{aid}/events", json={"action": "lap"}).json()
+            assert lap["laps"][1]["off_tracks"] == state["off_tracks"]  # the restarted server goes on from there
+    finally:
+        server.stop()
