@@ -167,13 +167,14 @@ def _export_gazebo(args: argparse.Namespace) -> int:
 
     track = load_track(args.track) if args.track else load_track(None)
     race = race_config_from_args(args)
-    objects = None
+    objects = race_objects = None
     if race.race_type != "time_trial":  # the obstacles / bots where an episode starts them
         from deepracer.sim import SimConfig, Simulator
 
         sim = Simulator(SimConfig(track=track, seed=args.seed, **race.sim_fields()))
-        objects = sim.object_list
-    exp = export_gazebo(track, args.export_gazebo, track_name=track.name, objects=objects)
+        objects, race_objects = sim.object_list, sim.objects  # bots: actors along their lanes
+    exp = export_gazebo(track, args.export_gazebo, track_name=track.name, objects=objects,
+                        race_objects=race_objects)
     if args.json:
         print(json.dumps({"track": track.name, "world": str(exp.world), "bridge": str(exp.bridge),
                           "models": str(exp.models), "start_pose": exp.start_pose}, indent=2))

@@ -2,7 +2,8 @@
 
 For users who have Gazebo and ros_gz: `deepracer sim --export-gazebo DIR` writes
 
-    DIR/world.sdf                          sun, ground, the track, the car at the start line
+    DIR/world.sdf                          sun, ground, the track, the car at the start line, the
+                                           obstacles (static) and bot cars (actors driving their lanes)
     DIR/bridge.yaml                        ros_gz_bridge: cmd_vel, camera, odom, clock
     DIR/models/deepracer_track/            road mesh (OBJ, from the route's inner/outer borders)
     DIR/models/deepracer/                  AckermannSteering car with a 160x120 camera
@@ -284,13 +285,72 @@ def track_model_sdf(track_name: str) -> str:
 """
 
 
-def objects_sdf(objects: list[Any]) -> str:
+Waypoint = tuple[float, float, float, float]  # (time s, x, y, yaw rad)
+TRAJECTORY_STEP_S = 0.25  # an actor's waypoints along its lane (Gazebo interpolates between them)
+
+
+def bot_trajectories(race: Any, step_s: float = TRAJECTORY_STEP_S) -> list[list[Waypoint]]:
+    """Each moving bot car's path over one lap at its speed, as the built-in simulator drives it
+    (deepracer.sim.objects.RaceObjects: its lane, its lane changes at random intervals, drawn from a
+    copy of the simulator's random state), for a looping Gazebo actor trajectory.
+
+    The last waypoint is the first pose again (a lap later), so the loop closes; with lane changes
+    a bot may end its lap in the other lane and then changes back over the last waypoint. Yaw is
+    unwrapped (no spin where it crosses ±pi)."""
+    import copy
+
+    if race is None or not race.bots or not race.items:
+        return []
+    r = copy.deepcopy(race)
+    speed = min(o.speed for o in r.items)
+    period = r.track.length_m / speed
+    n = max(8, int(math.ceil(period / step_s)))
+    dt = period / n
+    t0 = r._t
+    paths: list[list[Waypoint]] = [[(0.0, o.x, o.y, o.yaw)] for o in r.items]
+    for k in range(1, n):
+        r.update(t0 + k * dt)
+        for path, o in zip(paths, r.items, strict=True):
+            path.append((k * dt, o.x, o.y, o.yaw))
+    out = []
+    for path in paths:
+        path.append((period, path[0][1], path[0][2], path[0][3]))
+        yaw = np.unwrap([w[3] for w in path])
+        out.append([(t, x, y, float(a)) for (t, x, y, _), a in zip(path, yaw, strict=True)])
+    return out
+
+
+def _actor_sdf(name: str, geom: str, rgb: str, z: float, path: list[Waypoint]) -> str:
+    """A bot car as a Gazebo actor: its link carried along the trajectory, in a loop (actors are
+    kinematic: no physics acts on them, and the car's contact with them is not a collision there)."""
+    waypoints = "".join(f"""
+          <waypoint><time>{t:.3f}</time><pose>{x:.4f} {y:.4f} {z:.4f} 0 0 {yaw:.4f}</pose></waypoint>"""
+                        for t, x, y, yaw in path)
+    return f"""    <actor name="{name}">
+      <link name="link">
+        <visual name="visual">{geom}
+          <material><ambient>{rgb} 1</ambient><diffuse>{rgb} 1</diffuse></material></visual>
+      </link>
+      <script>
+        <loop>true</loop>
+        <delay_start>0</delay_start>
+        <auto_start>true</auto_start>
+        <trajectory id="0" type="{name}">{waypoints}
+        </trajectory>
+      </script>
+    </actor>
+"""
+
+
+def objects_sdf(objects: list[Any], trajectories: list[list[Waypoint]] | None = None) -> str:
     """DeepRacer's obstacles (`obstacle_<i>`, box 0.40 x 0.30 x 0.25 m) and bot cars (`bot_car_<i>`,
-    their footprint), static at their episode-start poses, yaw along the lane."""
+    their footprint), static at their episode-start poses, yaw along the lane; with `trajectories`
+    (bot_trajectories: one per moving bot, in order) the bot cars are actors driving their lanes."""
     from deepracer.sim.objects import BOX_SIZE_M, CAR_FOOTPRINT_M, CAR_HEIGHT_M
 
     out = []
     n_box = n_bot = 0
+    paths = list(trajectories or [])
     for o in objects:
         if str(o.kind) == "box":
             name, (lx, ly, lz), rgb = f"obstacle_{n_box}", BOX_SIZE_M, "0.75 0.53 0.27"
@@ -299,6 +359,9 @@ def objects_sdf(objects: list[Any]) -> str:
             name, (lx, ly), lz, rgb = f"bot_car_{n_bot}", CAR_FOOTPRINT_M, CAR_HEIGHT_M, "0.16 0.43 0.75"
             n_bot += 1
         geom = f"<geometry><box><size>{lx:.4f} {ly:.4f} {lz:.4f}</size></box></geometry>"
+        if str(o.kind) != "box" and o.speed > 0 and paths:
+            out.append(_actor_sdf(name, geom, rgb, lz / 2, paths.pop(0)))
+            continue
         out.append(f"""    <model name="{name}">
       <static>true</static>
       <pose>{o.x:.4f} {o.y:.4f} {lz / 2:.4f} 0 0 {o.yaw:.4f}</pose>
@@ -312,7 +375,8 @@ def objects_sdf(objects: list[Any]) -> str:
     return "".join(out)
 
 
-def world_sdf(pose: tuple[float, float, float], physics_hz: float = 500.0, objects: list[Any] | None = None) -> str:
+def world_sdf(pose: tuple[float, float, float], physics_hz: float = 500.0, objects: list[Any] | None = None,
+              trajectories: list[list[Waypoint]] | None = None) -> str:
     x, y, yaw = pose
     return f"""<?xml version="1.0"?>
 <sdf version="{SDF_VERSION}">
@@ -350,7 +414,7 @@ def world_sdf(pose: tuple[float, float, float], physics_hz: float = 500.0, objec
       <name>{MODEL_NAME}</name>
       <pose>{x:.4f} {y:.4f} 0.01 0 0 {yaw:.4f}</pose>
     </include>
-{objects_sdf(objects or [])}  </world>
+{objects_sdf(objects or [], trajectories)}  </world>
 </sdf>
 """
 
@@ -398,9 +462,12 @@ def export_gazebo(
     camera: CameraSpec | None = None,
     start_waypoint: int = 0,
     objects: list[Any] | None = None,
+    race_objects: Any = None,
 ) -> GazeboExport:
     """Write the world, models and bridge config for `track` into `out_dir`; `objects` (a
-    simulator's `object_list`) adds the obstacles and bot cars at their start poses."""
+    simulator's `object_list`) adds the obstacles and bot cars at their start poses, and
+    `race_objects` (its `objects`, a head-to-bot RaceObjects) makes the bot cars actors that drive
+    their lanes (bot_trajectories)."""
     out = Path(out_dir)
     models = out / "models"
     track_dir = models / TRACK_MODEL_NAME
@@ -419,7 +486,8 @@ def export_gazebo(
 
     pose = start_pose(track, start_waypoint)
     world = out / "world.sdf"
-    world.write_text(world_sdf(pose, objects=objects), encoding="utf-8")
+    world.write_text(world_sdf(pose, objects=objects, trajectories=bot_trajectories(race_objects)),
+                     encoding="utf-8")
     bridge = out / "bridge.yaml"
     bridge.write_text(bridge_yaml(), encoding="utf-8")
     return GazeboExport(world, bridge, models, road_mesh, lines_mesh, pose)

@@ -210,3 +210,32 @@ def test_obstacles_and_bot_cars_are_placed_in_the_world(tmp_path):
             assert z == pytest.approx(size[2] / 2)
             if prefix == "obstacle_":
                 assert size == pytest.approx([0.40, 0.30, 0.25])
+
+
+def test_bot_trajectories_follow_the_simulators_bots_along_their_lanes():
+    from deepracer.sim import SimConfig, Simulator
+    from deepracer.sim.gazebo import bot_trajectories
+    from deepracer.sim.objects import BotConfig, RaceType
+
+    sim = Simulator(SimConfig(track="oval", race_type=RaceType.HEAD_TO_BOT, seed=4,
+                              bots=BotConfig(count=2, speed_mps=0.5, lane_change=True, lane_change_min_s=2.0,
+                                             lane_change_max_s=3.0)))
+    paths = bot_trajectories(sim.objects)
+    assert len(paths) == 2
+    period = sim.track.length_m / 0.5
+    for path in paths:
+        assert path[0][0] == 0.0 and path[-1][0] == pytest.approx(period)
+        steps = [math.hypot(b[1] - a[1], b[2] - a[2]) / (b[0] - a[0]) for a, b in zip(path[:-2], path[1:-1], strict=True)]
+        assert np.median(steps) == pytest.approx(0.5, rel=0.05)  # the bot's speed
+        yaws = np.array([w[3] for w in path])
+        assert np.abs(np.diff(yaws)).max() < 1.0  # unwrapped: no spin at ±pi
+    # the same bots, driven by the simulator itself: the same poses at the same times (lane changes too)
+    objects = sim.objects
+    t0 = objects._t
+    lateral = set()
+    for k in range(1, 80):  # stepped at the trajectory's waypoints
+        objects.update(t0 + paths[0][k][0])
+        for path, o in zip(paths, objects.items, strict=True):
+            assert (path[k][1], path[k][2]) == pytest.approx((o.x, o.y), abs=1e-6)
+            lateral.add(o.f > 0)
+    assert lateral == {True, False}  # both lanes driven: the lane changes are in the trajectories

@@ -101,3 +101,32 @@ def test_a_misspelt_element_is_caught_although_ign_calls_it_valid(exported, tmp_
     broken.write_text(text)
     assert _ign("-k", str(broken)).returncode == 0  # the parser lets it through...
     assert "sdf/model/link/sensor/update_rat" in _unknown_elements(broken)  # ...the spec walk does not
+
+
+@pytest.fixture(scope="module")
+def head_to_bot(tmp_path_factory):
+    from deepracer.sim import SimConfig, Simulator
+    from deepracer.sim.objects import BotConfig, RaceType
+
+    track = load_track(None)
+    sim = Simulator(SimConfig(track=track, race_type=RaceType.HEAD_TO_BOT,
+                              bots=BotConfig(count=3, speed_mps=0.6, lane_change=True)))
+    return gazebo.export_gazebo(track, tmp_path_factory.mktemp("gz-h2b"), track_name=track.name,
+                                objects=sim.object_list, race_objects=sim.objects)
+
+
+def test_bot_cars_are_actors_the_real_parser_accepts(head_to_bot):
+    out = _ign("-k", str(head_to_bot.world), env={"SDF_PATH": str(head_to_bot.models)})
+    assert out.returncode == 0 and "Valid." in out.stdout, out.stdout + out.stderr
+    assert _unknown_elements(head_to_bot.world) == set()  # actor/script/trajectory/waypoint all in spec 1.9
+    world = ET.parse(head_to_bot.world).getroot().find("world")
+    actors = world.findall("actor")
+    assert [a.get("name") for a in actors] == ["bot_car_0", "bot_car_1", "bot_car_2"]
+    assert not [m for m in world.findall("model") if m.get("name", "").startswith("bot_car_")]
+    for a in actors:
+        assert a.find("script/loop").text == "true" and a.find("link/visual/geometry/box") is not None
+        points = a.findall("script/trajectory/waypoint")
+        times = [float(w.find("time").text) for w in points]
+        assert len(points) > 100 and all(t1 > t0 for t0, t1 in zip(times, times[1:], strict=False))
+        first, last = (points[i].find("pose").text.split() for i in (0, -1))
+        assert first[:2] == last[:2]  # the loop closes where it began
