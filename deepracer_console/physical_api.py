@@ -49,6 +49,7 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("POST", f"{R}/attempts"): Policy.FACILITATOR,
     ("GET", f"{R}/attempts/{{attempt_id}}"): Policy.FACILITATOR,
     ("POST", f"{R}/attempts/{{attempt_id}}/events"): Policy.FACILITATOR,
+    ("DELETE", f"{R}/attempts/{{attempt_id}}"): Policy.FACILITATOR,
     ("POST", f"{R}/timer-token"): Policy.FACILITATOR,
     ("POST", f"{R}/timer/laps"): Policy.PUBLIC,  # no session: the race's timer token (checked here)
 }
@@ -446,6 +447,24 @@ def install(app: FastAPI, console: Any) -> None:
         if attempt is None or attempt.race_id != race_id:
             raise NotFound(f"no attempt {attempt_id} in race {race_id}", "attempt_id")
         return attempt_out(db, attempt)
+
+    @app.delete(f"{R}/attempts/{{attempt_id}}", response_model=list[QueueEntryOut], tags=["physical races"])
+    def discard_attempt(race_id: int, attempt_id: int, db: DB) -> list[QueueEntryOut]:
+        """Discard an attempt (the wrong racer was started, the car broke down): it and its events are
+        deleted and leave the leaderboard; the racer goes back to the head of the queue. Answers the queue."""
+        physical_race(db, race_id)
+        attempt = db.get(Attempt, attempt_id)
+        if attempt is None or attempt.race_id != race_id:
+            raise NotFound(f"no attempt {attempt_id} in race {race_id}", "attempt_id")
+        queued = db.scalar(select(QueueEntry.id).where(QueueEntry.race_id == race_id,
+                                                       QueueEntry.user_id == attempt.user_id))
+        if attempt.user_id is not None and queued is None and db.get(User, attempt.user_id) is not None:
+            first = db.scalar(select(func.min(QueueEntry.position)).where(QueueEntry.race_id == race_id))
+            db.add(QueueEntry(race_id=race_id, user_id=attempt.user_id, model_id=attempt.model_id,
+                              position=(first if first is not None else 1) - 1))
+        db.delete(attempt)
+        db.commit()
+        return queue_of(db, race_id)
 
     @app.post(f"{R}/attempts/{{attempt_id}}/events", response_model=AttemptOut, tags=["physical races"])
     def press(race_id: int, attempt_id: int, body: EventIn) -> AttemptOut:

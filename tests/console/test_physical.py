@@ -187,6 +187,25 @@ def test_average_and_total_rankings_with_the_off_track_penalty(app, clock: Clock
     assert TestClient(app).get(f"/api/races/{rid}/leaderboard").json()["entries"][0]["score_ms"] == expected
 
 
+def test_discarding_an_attempt_puts_the_racer_back_first(app, clock: Clock) -> None:
+    fac = login(app, "fac")
+    rid = physical_race(fac)["id"]
+    for name in ("alice", "bob"):
+        fac.post(f"/api/races/{rid}/queue", json={"username": name})
+    aid = fac.post(f"/api/races/{rid}/attempts", json={"entry_id": fac.get(f"/api/races/{rid}/queue").json()[1]["id"]
+                                                      }).json()["id"]  # bob by mistake
+    press(fac, rid, aid, "start")
+    clock.advance(7_000)
+    press(fac, rid, aid, "lap")
+    queue = fac.delete(f"/api/races/{rid}/attempts/{aid}").json()
+    assert [e["racer"] for e in queue] == ["bob", "alice"]
+    assert fac.get(f"/api/races/{rid}/attempts/{aid}").status_code == 404
+    assert TestClient(app).get(f"/api/races/{rid}/leaderboard").json()["entries"] == []
+    with app.state.console.sessions() as db:
+        assert db.query(AttemptEvent).filter(AttemptEvent.attempt_id == aid).count() == 0
+    assert fac.post(f"/api/races/{rid}/attempts", json={}).json()["racer"] == "bob"
+
+
 def test_bad_input_names_the_field(app, clock: Clock) -> None:
     fac = login(app, "fac")
     closes = (datetime.now(UTC) + timedelta(days=1)).isoformat()
@@ -345,6 +364,7 @@ def test_who_may_call_what(app, clock: Clock) -> None:
         ("POST", f"/api/races/{rid}/timer-token", None),
         ("DELETE", f"/api/races/{rid}/queue/{entry}", None),
         ("POST", f"/api/races/{rid}/attempts", {}),
+        ("DELETE", f"/api/races/{rid}/attempts/{aid}", None),
     ]
     for method, url, body in calls:
         assert stranger.request(method, url, json=body).status_code == 401, url
