@@ -49,10 +49,13 @@ def test_login_logout_csrf_throttle_pause(app_with_users) -> None:
     app = app_with_users
     stranger = TestClient(app)
     assert stranger.get("/api/models").status_code == 401
-    assert stranger.get("/api/auth/me").json() == {"logged_in": False, "single_user": False, "user": None}
+    assert stranger.get("/api/auth/me").json() == {"logged_in": False, "single_user": False, "user": None,
+                                                   "csrf_token": None}
     assert stranger.post("/api/auth/login", json={"username": "alice", "password": "wrong-one"}).status_code == 401
     alice = login(app, "alice")
     assert alice.get("/api/auth/me").json()["user"]["role"] == "racer"
+    # a reloaded page gets the session's CSRF token back from /api/auth/me (the cookie is HttpOnly)
+    assert alice.get("/api/auth/me").json()["csrf_token"] == alice.headers["X-CSRF-Token"]
     # CSRF: a state change with the session but without the token is refused
     token = alice.headers.pop("X-CSRF-Token")
     assert alice.post("/api/models", json=GOOD).status_code == 403
