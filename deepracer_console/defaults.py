@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from deepracer.sim.race import EVALUATION_OFF_TRACK_PENALTY_S, EVALUATION_TRIALS
+
 NAME_PATTERN = r"^[a-zA-Z0-9-]{1,64}$"
 DESCRIPTION_PATTERN = r"^[a-zA-Z0-9- ]{0,255}$"
 REWARD_MAX_CHARS = 140_000
@@ -67,8 +69,8 @@ CONTINUOUS = {
     "steering_low": [-30.0, 0.0], "steering_high": [0.0, 30.0], "speed": [0.5, 4.0],
 }
 
-EVALUATION = {"trials": {"choices": [3, 4, 5], "default": 3, "min": 1, "max": 20},
-              "off_track_penalty_s": {"min": 0.0, "max": 60.0, "default": 3.0}}
+EVALUATION = {"trials": {"choices": [3, 4, 5], "default": EVALUATION_TRIALS, "min": 1, "max": 20},
+              "off_track_penalty_s": {"min": 0.0, "max": 60.0, "default": EVALUATION_OFF_TRACK_PENALTY_S}}
 
 REWARD_EXAMPLES = (  # (file in deepracer/train/rewards, title as the console shows it)
     ("follow_center_line", "Time trial - follow the center line (default)"),

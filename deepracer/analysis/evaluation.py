@@ -35,13 +35,14 @@ from deepracer.analysis.simtrace import SimTraceWriter
 from deepracer.control.kinematics import WHEELBASE_M, action_to_twist, twist_to_action
 from deepracer.errors import ConfigError
 from deepracer.messages import FAILURES, EpisodeStatus, PolicyAction, SimStatus, StepRecord
+from deepracer.sim.race import EVALUATION_OFF_TRACK_PENALTY_S, EVALUATION_TRIALS
 
 if TYPE_CHECKING:
     from deepracer.sim.race import RaceStatus
     from deepracer.sim.simulator import Simulator
     from deepracer.sim.vehicle import VehicleState
 
-DEFAULT_PENALTY_S = 3.0  # the simulator's (and sim_node's) default off-track penalty
+DEFAULT_PENALTY_S = EVALUATION_OFF_TRACK_PENALTY_S  # DeepRacer's evaluation default, as the simulator's and sim_node's
 
 
 class RosDriver(Protocol):
@@ -282,7 +283,7 @@ def policy_decide(model: str | Path, num_threads: int = 1, sim: Simulator | None
 def evaluate(
     model: str | Path,
     track: str | Path | None = None,
-    trials: int = 3,
+    trials: int = EVALUATION_TRIALS,
     off_track_penalty_s: float = DEFAULT_PENALTY_S,
     resets: int = 0,
     seed: int = 0,

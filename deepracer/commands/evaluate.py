@@ -19,9 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model package (folder or .tar.gz)")
     parser.add_argument("--track", help="track name or route file (default: the default track)")
     add_direction_argument(parser)
-    parser.add_argument("--trials", type=int, default=3, help="laps to drive, one after the other (default 3)")
-    parser.add_argument("--off-track-penalty", type=float, default=3.0, metavar="S",
-                        help="seconds added to the lap time per reset (default 3)")
+    from deepracer.sim.race import EVALUATION_OFF_TRACK_PENALTY_S, EVALUATION_TRIALS
+
+    parser.add_argument("--trials", type=int, default=EVALUATION_TRIALS,
+                        help=f"laps to drive, one after the other (default {EVALUATION_TRIALS}, the console's)")
+    parser.add_argument("--off-track-penalty", type=float, default=EVALUATION_OFF_TRACK_PENALTY_S, metavar="S",
+                        help=f"seconds added to the lap time per reset (default {EVALUATION_OFF_TRACK_PENALTY_S:g}, "
+                        "DeepRacer's evaluation)")
     parser.add_argument("--resets", type=int, default=0, metavar="N",
                         help="failures put back on the track per trial before one ends it (default 0)")
     parser.add_argument("--max-trial-seconds", type=float, default=120.0, help="a trial is time_up after this")

@@ -26,6 +26,9 @@ REVERSED_STEPS = 15  # 1 s at 15 Hz
 REVERSED_MIN_M = 1e-3  # backwards motion below this per step is noise, not reversing
 IMMOBILIZED_STEPS = 30  # 2 s at 15 Hz
 IMMOBILIZED_M = 3e-4  # per step
+# DeepRacer's evaluation defaults, the one source for the CLI, sim_node and the console
+EVALUATION_OFF_TRACK_PENALTY_S = 2.0  # simapp evaluation_worker OFF_TRACK_PENALTY (training: 0, the episode ends)
+EVALUATION_TRIALS = 3  # the console's evaluation form (laps 3/4/5, default 3); simapp's own default is 10
 
 
 @dataclass

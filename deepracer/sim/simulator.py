@@ -34,7 +34,12 @@ from deepracer.sim.objects import (
     RaceType,
     TrackObject,
 )
-from deepracer.sim.race import RESET_STATUSES, RaceStatus, RaceTracker
+from deepracer.sim.race import (
+    EVALUATION_OFF_TRACK_PENALTY_S,
+    RESET_STATUSES,
+    RaceStatus,
+    RaceTracker,
+)
 from deepracer.sim.track import DEFAULT_TRACK, Projection, Track, load_track
 from deepracer.sim.trackmap import TrackMap
 from deepracer.sim.vehicle import BASE_LINK_M, Vehicle, VehicleParams, VehicleState, clip_action
@@ -69,7 +74,7 @@ class SimConfig:
     seed: int | None = 0
     reverse_direction: bool = False  # drive the track clockwise (DeepRacer's is_reversed)
     off_track: Literal["reset", "end"] = "reset"  # failure: put the car back (evaluation) or stop
-    off_track_penalty_s: float = 3.0  # added to the lap time on each reset
+    off_track_penalty_s: float = EVALUATION_OFF_TRACK_PENALTY_S  # added to the lap time on each reset
     race_type: RaceType = RaceType.TIME_TRIAL
     obstacles: ObstacleConfig = field(default_factory=ObstacleConfig)  # object avoidance
     bots: BotConfig = field(default_factory=BotConfig)  # head-to-bot

@@ -99,7 +99,10 @@ def test_evaluate_writes_deepracer_files(reference_model, tmp_path):
     # our own reader (and so `deepracer analyze`) gets the same trials back from the simtrace
     ev = episode_table(load_logs(tmp_path, quiet=True).evaluation, is_eval=True)
     assert len(ev) == 3
-    assert ev["progress"].to_numpy() == pytest.approx([t.progress for t in result.trials], abs=1e-6)
+    # the reader takes a trial's furthest progress, the trial its last; progress is DeepRacer's front point
+    # (0.22 m ahead of the rear axle), which can dip a little as the nose swings out on the step off the track
+    assert ev["progress"].to_numpy() == pytest.approx([t.progress for t in result.trials], abs=0.5)
+    assert all(a >= b - 1e-6 for a, b in zip(ev["progress"].to_numpy(), [t.progress for t in result.trials], strict=True))
 
 
 def test_same_seed_same_result(reference_model):
@@ -136,7 +139,8 @@ def test_analyze_reads_an_evaluation(reference_model, tmp_path):
     result = json.loads((out / "evaluation.json").read_text())
     assert summary["track"] == result["track"] and summary["track_found"] == "recorded in the logs"
     assert summary["evaluation"]["trials"] == 2
-    assert summary["evaluation"]["mean_progress"] == pytest.approx(result["summary"]["mean_progress"], abs=1e-4)  # summary.json rounds to 4 decimals
+    # summary.json takes each trial's furthest progress (front point: it can dip on the step off the track)
+    assert summary["evaluation"]["mean_progress"] == pytest.approx(result["summary"]["mean_progress"], abs=0.5)
     # without our evaluation.json the built-in track is recognised from the positions and track_len
     (out / "evaluation.json").unlink()
     assert main(["analyze", str(out), "--out", str(tmp_path / "report2"), "--quiet"]) == 0
