@@ -36,7 +36,7 @@ from deepracer_console import validation as v
 from deepracer_console.db import Evaluation, EvaluationStatus, Model, ModelStatus, open_database
 from deepracer_console.errors import Conflict, ConsoleError, FieldError, NotFound
 from deepracer_console.imports import Upload, check_package, copy_into, recognise, safe_name
-from deepracer_console.jobs import JobRunner
+from deepracer_console.jobs import make_runner
 from deepracer_console.schemas import (
     ErrorOut,
     EvaluationCreate,
@@ -164,7 +164,8 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
     def health() -> Health:
         running, queued = console.runner.counts()
         return Health(version=__version__, database=console.sessions.kw["bind"].dialect.name,
-                      jobs_running=running, jobs_queued=queued, max_jobs=settings.max_jobs,
+                      jobs_running=running, jobs_queued=queued, max_jobs=console.runner.capacity(),
+                      job_runner=console.runner.kind,
                       web_built=(settings.dist_dir / "index.html").is_file())
 
     @app.get("/api/defaults", tags=["console"])

@@ -100,7 +100,7 @@ def convert_tensorflow(root: Path, out: Path, filename: str, sandbox: Sandbox | 
         from deepracer_console.sandbox import VALIDATION_SLOT, Sandbox
 
         box = Sandbox(sandbox.data_dir, sandbox.tracks_dir, replace(sandbox.limits, memory_mb=max(
-            sandbox.limits.memory_mb, TF_IMPORT_MEMORY_MB)), sandbox.mode, sandbox.bwrap)
+            sandbox.limits.memory_mb, TF_IMPORT_MEMORY_MB)), sandbox.mode, sandbox.bwrap, hidden=sandbox.hidden)
         work = out.parent
         box.prepare([work], VALIDATION_SLOT)
         argv, preexec = box.wrap(argv, [work], VALIDATION_SLOT), box.preexec(TF_IMPORT_TIMEOUT_S)

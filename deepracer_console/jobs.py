@@ -95,6 +95,11 @@ def _is_our_job(pid: int, marker: str) -> bool:
 
 
 class JobRunner:
+    """The embedded runner: jobs are processes of this machine. ray_runner.RayRunner runs the same
+    jobs as Ray tasks; both share everything here but how a process starts, is signalled and ends."""
+
+    kind = "embedded"
+
     def __init__(self, settings: Settings, sessions: sessionmaker, storage: Storage) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -123,13 +128,13 @@ class JobRunner:
         self.shutting_down = True
         with self._lock:
             for r in list(self.running.values()):
-                _killpg(r.proc.pid, signal.SIGINT)
+                self._signal(r.proc, signal.SIGINT)
             deadline = time.monotonic() + self.settings.stop_timeout_s
             for r in list(self.running.values()):
                 try:
                     r.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    _killpg(r.proc.pid, signal.SIGKILL)
+                    self._signal(r.proc, signal.SIGKILL)
                     r.proc.wait()
                 r.log_file.close()
                 if r.stdout_file is not None:
@@ -198,7 +203,7 @@ class JobRunner:
                 with self._lock:
                     r = self.running.get(job.id)
                     if r is not None:
-                        _killpg(r.proc.pid, signal.SIGINT)
+                        self._signal(r.proc, signal.SIGINT)
                     elif job.pid and _is_our_job(job.pid, self.marker(job.id)):
                         _killpg(job.pid, signal.SIGINT)
         self.wake()
@@ -214,11 +219,11 @@ class JobRunner:
                 r = self.running.pop(job.id, None)
                 if r is None:
                     continue
-                _killpg(r.proc.pid, signal.SIGINT)
+                self._signal(r.proc, signal.SIGINT)
                 try:
                     r.proc.wait(timeout=timeout_s)
                 except subprocess.TimeoutExpired:
-                    _killpg(r.proc.pid, signal.SIGKILL)
+                    self._signal(r.proc, signal.SIGKILL)
                     r.proc.wait()
                 r.log_file.close()
                 if r.stdout_file is not None:
@@ -284,7 +289,7 @@ class JobRunner:
                 waited = (utcnow() - job.stop_requested_at).total_seconds()
                 if waited > self.settings.stop_timeout_s and not r.extra.get("killed"):
                     log.warning("job %s did not stop in %.0f s: killing its process group", job_id, waited)
-                    _killpg(r.proc.pid, signal.SIGKILL)
+                    self._signal(r.proc, signal.SIGKILL)
                     r.extra["killed"] = True
             if job.kind != JobKind.TRAIN:
                 return
@@ -302,8 +307,18 @@ class JobRunner:
                 if progress is not None:
                     model.best_progress, model.best_lap_time_s = progress, lap
 
+    def capacity(self) -> int:
+        """How many jobs may run at once."""
+        return self.settings.max_jobs
+
+    def cpu_share(self, kind: str) -> float:
+        """The CPUs a job may use: --job-cpus, else a training's environments, an evaluation's one."""
+        if self.settings.job_cpus is not None:
+            return self.settings.job_cpus
+        return float(max(1, self.settings.envs_per_job)) if kind == JobKind.TRAIN else 1.0
+
     def _start_queued(self) -> None:
-        free = self.settings.max_jobs - len(self.running)
+        free = self.capacity() - len(self.running)
         if free <= 0:
             return
         with self.sessions.begin() as db:
@@ -327,31 +342,44 @@ class JobRunner:
         Path(job.log_path).parent.mkdir(parents=True, exist_ok=True)
         log_file = open(job.log_path, "ab", buffering=0)
         log_file.write(f"$ {' '.join(argv)}\n".encode())
+        proc, stdout_file = self._start_process(job, argv, log_file, stdout_path)
+        return _Running(job.id, proc, log_file, stdout_file=stdout_file)
+
+    def _start_process(self, job: Job, argv: list[str], log_file: Any,
+                       stdout_path: Path | None = None) -> tuple[Any, Any]:
+        """One process of the job (sandboxed), its output in the log: (the process, its stdout file)."""
         stdout_file = open(stdout_path, "wb") if stdout_path else None
         argv, preexec = self._sandboxed(job, argv)
         proc = subprocess.Popen(argv, stdout=stdout_file or log_file, stderr=log_file, stdin=subprocess.DEVNULL,
                                 cwd=self.settings.data_dir, env=self._env(job.id), start_new_session=True,
                                 preexec_fn=preexec)
-        return _Running(job.id, proc, log_file, stdout_file=stdout_file)
+        return proc, stdout_file
+
+    def _signal(self, proc: Any, sig: int) -> None:
+        """A signal to the job's whole process group (Stop: SIGINT; then SIGKILL)."""
+        _killpg(proc.pid, sig)
 
     # -- the sandbox (deepracer_console/sandbox.py) ------------------------------------------------
-    def _sandboxed(self, job: Job, argv: list[str]) -> tuple[list[str], Any]:
-        """The job's command inside bubblewrap: its model folder (training) or evaluation folder writable."""
-        if not self.sandbox.enabled or job.model_id is None:
-            return argv, None
+    def _folders(self, job: Job) -> tuple[list[Path], list[Path], list[Path]]:
+        """(writable, readable, premade) folders of the job's sandbox: its model folder (training) or
+        its evaluation folder writable."""
+        assert job.model_id is not None
         model_dir = self.storage.model_dir(job.model_id)
-        premade: list[Path] = []
         if job.kind == JobKind.TRAIN:
             from deepracer.train.live import LIVE_DIR
 
-            writable, readable = [model_dir], []
-            premade = [self.storage.training_dir(job.model_id) / LIVE_DIR]  # the viewer's watch file
-        else:
-            writable = [Path(job.log_path).parent]  # the evaluation's folder
-            readable = [model_dir]
-        self.sandbox.prepare(writable, job.model_id, premade)
-        return (self.sandbox.wrap(argv, writable, job.model_id, readable=readable),
-                self.sandbox.preexec(self._wall_limit(job), cgroup_name=str(job.id)))
+            # premade: the viewer's watch file
+            return [model_dir], [], [self.storage.training_dir(job.model_id) / LIVE_DIR]
+        return [Path(job.log_path).parent], [model_dir], []
+
+    def _sandboxed(self, job: Job, argv: list[str]) -> tuple[list[str], Any]:
+        """The job's command inside bubblewrap, with its limits (a CPU share only when --job-cpus says)."""
+        if not self.sandbox.enabled or job.model_id is None:
+            return argv, None
+        writable, readable, premade = self._folders(job)
+        return self.sandbox.command(argv, writable, job.model_id, readable=readable, premade=premade,
+                                    wall_s=self._wall_limit(job), cgroup_name=str(job.id),
+                                    cpus=self.settings.job_cpus)
 
     def _wall_limit(self, job: Job) -> float:
         if self.settings.job_wall_limit_s is not None:
@@ -369,7 +397,7 @@ class JobRunner:
         if (utcnow() - job.started_at).total_seconds() <= limit:
             return False
         r.log_file.write(f"\n{sbx.WALL_MARKER} of {limit:.0f} s reached: the job is killed\n".encode())
-        _killpg(r.proc.pid, signal.SIGKILL)
+        self._signal(r.proc, signal.SIGKILL)
         r.extra["wall_killed"] = True
         return True
 
@@ -488,11 +516,7 @@ class JobRunner:
                         argv = [sys.executable, "-m", "deepracer_console.video", str(out),
                                 self.storage.track_spec(evaluation.track, evaluation.direction)]
                         r.log_file.write(f"$ {' '.join(argv)}\n".encode())
-                        argv, preexec = self._sandboxed(job, argv)
-                        r.proc = subprocess.Popen(argv, stdout=r.log_file, stderr=r.log_file,
-                                                  stdin=subprocess.DEVNULL, cwd=self.settings.data_dir,
-                                                  env=self._env(job.id), start_new_session=True,
-                                                  preexec_fn=preexec)
+                        r.proc, _ = self._start_process(job, argv, r.log_file)
                         r.phase = "video"
                         job.pid = r.proc.pid
                         return
@@ -573,3 +597,12 @@ class JobRunner:
             evaluation = db.get(Evaluation, job.evaluation_id)
             if evaluation is not None:
                 evaluation.status, evaluation.failure_reason = EvaluationStatus.FAILED, reason
+
+
+def make_runner(settings: Settings, sessions: sessionmaker, storage: Storage) -> JobRunner:
+    """The embedded runner, or the Ray runner with --ray (deepracer_console/ray_runner.py)."""
+    if settings.ray_address:
+        from deepracer_console.ray_runner import RayRunner
+
+        return RayRunner(settings, sessions, storage)
+    return JobRunner(settings, sessions, storage)

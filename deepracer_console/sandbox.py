@@ -78,6 +78,7 @@ class Limits:
     file_mb: int = DEFAULT_FILE_MB
     tmp_mb: int = DEFAULT_TMP_MB
     cpu_s: int | None = None  # None: wall-clock limit × cores
+    cpus: float | None = None  # the job's CPU share (cgroup cpu controller; None: no share set)
 
 
 def probe(bwrap: str = "bwrap") -> str | None:
@@ -115,8 +116,10 @@ class Sandbox:
     """How the console wraps a job's command line (bwrap) and limits it (rlimits)."""
 
     def __init__(self, data_dir: Path, tracks_dir: Path | None, limits: Limits | None = None,
-                 mode: SandboxMode = SandboxMode.BWRAP, bwrap: str = "bwrap") -> None:
+                 mode: SandboxMode = SandboxMode.BWRAP, bwrap: str = "bwrap", hidden: Sequence[Path] = ()) -> None:
         self.data_dir = Path(data_dir)
+        # more folders hidden like the data folder, where they exist (the shared storage of Ray jobs)
+        self.hidden = [Path(p) for p in hidden if Path(p) != Path(data_dir)]
         self.tracks_dir = Path(tracks_dir) if tracks_dir else None
         self.limits = limits or Limits()
         self.mode = mode
@@ -197,14 +200,17 @@ class Sandbox:
                         for p in exposed:
                             if parent in p.parents:
                                 cmd += bind("--ro-bind", p)
-        cmd += mount_tmpfs(self.data_dir)
+        covered = sorted([self.data_dir, *(p for p in self.hidden if p.is_dir())], key=lambda p: len(p.parts))
+        for path in covered:
+            cmd += mount_tmpfs(path)
         if self.tracks_dir is not None and self.tracks_dir.is_dir():
             cmd += bind("--ro-bind", self.tracks_dir)
         for path in readable:
             cmd += bind("--ro-bind", Path(path))
         for path in writable:
             cmd += bind("--bind", Path(path))
-        cmd += ["--remount-ro", str(self.data_dir)]  # the tmpfs over the data folder: nothing to write there
+        for path in covered:
+            cmd += ["--remount-ro", str(path)]  # the tmpfs over the data folder: nothing to write there
         home = str(cwd or (writable[0] if writable else "/tmp"))
         cmd += ["--chdir", home, "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
                 "--setenv", "MPLCONFIGDIR", "/tmp"]
@@ -214,13 +220,25 @@ class Sandbox:
         cmd += ["--", sys.executable, "-c", _WRAPPER, str(uid), str(uid), *argv]
         return cmd
 
-    def preexec(self, wall_s: float | None, cgroup_name: str | None = None) -> Callable[[], None] | None:
+    def command(self, argv: Sequence[str], writable: Sequence[Path], uid_slot: int, readable: Sequence[Path] = (),
+                premade: Sequence[Path] = (), wall_s: float | None = None, cgroup_name: str | None = None,
+                cpus: float | None = None) -> tuple[list[str], Callable[[], None] | None]:
+        """A job's command line and preexec: its folders prepared, wrapped, its limits (the job runners')."""
+        if not self.enabled:
+            return list(argv), None
+        self.prepare(writable, uid_slot, premade)
+        return (self.wrap(argv, writable, uid_slot, readable=readable),
+                self.preexec(wall_s, cgroup_name=cgroup_name, cpus=cpus))
+
+    def preexec(self, wall_s: float | None, cgroup_name: str | None = None,
+                cpus: float | None = None) -> Callable[[], None] | None:
         """The rlimits, set in the child before bwrap runs (inherited by everything in the sandbox),
-        and the job's cgroups (memory and processes of the whole job) where they are available."""
+        and the job's cgroups (memory and processes of the whole job, its CPU share) where they are available."""
         if not self.enabled:
             return None
         lim = self.limits
-        groups = cgroups().create(cgroup_name, lim.memory_mb * 1024**2, lim.procs) \
+        cpus = cpus if cpus is not None else lim.cpus
+        groups = cgroups().create(cgroup_name, lim.memory_mb * 1024**2, lim.procs, cpus=cpus) \
             if cgroup_name and cgroups().available else []
         cpu = lim.cpu_s or int((wall_s or 24 * 3600) * max(1, os.cpu_count() or 1)) + 60
         procs = lim.procs if self.as_root else lim.procs + _threads_of_user(os.getuid())
@@ -239,7 +257,9 @@ class Sandbox:
 
 
 CGROUP_V2 = Path("/sys/fs/cgroup")
-CGROUP_V1 = {"memory": Path("/sys/fs/cgroup/memory"), "pids": Path("/sys/fs/cgroup/pids")}
+CGROUP_V1 = {"memory": Path("/sys/fs/cgroup/memory"), "pids": Path("/sys/fs/cgroup/pids"),
+             "cpu": Path("/sys/fs/cgroup/cpu")}
+CPU_PERIOD_US = 100_000  # cpu.max's / cfs_period_us's period: a job of N CPUs runs N × this per period
 CGROUP_PREFIX = "deepracer-job-"
 
 
@@ -247,7 +267,10 @@ class JobCgroups:
     """Per-job memory and process limits in cgroups, where the console may create them (else none).
 
     rlimits bound each process; a cgroup bounds the job as a whole (a fork bomb of trainer copies
-    would otherwise fill the machine's memory before the process limit stops it)."""
+    would otherwise fill the machine's memory before the process limit stops it). A job given a
+    CPU share (`cpus`) gets it from the cpu controller: at most that many CPUs (cpu.max, v1
+    cfs_quota_us) and that weight against the other jobs when the CPUs are busy (cpu.weight, v1
+    cpu.shares)."""
 
     def __init__(self) -> None:
         self.v2 = (CGROUP_V2 / "cgroup.controllers").is_file() and os.access(CGROUP_V2, os.W_OK)
@@ -257,7 +280,7 @@ class JobCgroups:
     def available(self) -> bool:
         return self.v2 or bool(self.v1)
 
-    def create(self, name: str, memory_bytes: int, pids: int) -> list[Path]:
+    def create(self, name: str, memory_bytes: int, pids: int, cpus: float | None = None) -> list[Path]:
         """The job's cgroup folders (made now; the job joins them in its preexec)."""
         self.cleanup()
         made: list[Path] = []
@@ -268,6 +291,11 @@ class JobCgroups:
                 (d / "memory.max").write_text(str(memory_bytes))
                 (d / "memory.swap.max").write_text("0") if (d / "memory.swap.max").exists() else None
                 (d / "pids.max").write_text(str(pids))
+                if cpus is not None and (d / "cpu.max").exists():  # the cpu controller is enabled for children
+                    (d / "cpu.max").write_text(f"{max(1000, round(cpus * CPU_PERIOD_US))} {CPU_PERIOD_US}")
+                    (d / "cpu.weight").write_text(str(min(10000, max(1, round(100 * cpus)))))
+                elif cpus is not None:
+                    log.info("no CPU share for job %s: the cgroup cpu controller is not enabled here", name)
                 made.append(d)
             else:
                 if "memory" in self.v1:
@@ -281,6 +309,13 @@ class JobCgroups:
                     if (d / "pids.max").exists():
                         (d / "pids.max").write_text(str(pids))
                         made.append(d)
+                if cpus is not None and "cpu" in self.v1:
+                    d = self.v1["cpu"] / f"{CGROUP_PREFIX}{name}"
+                    d.mkdir(exist_ok=True)
+                    (d / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                    (d / "cpu.cfs_quota_us").write_text(str(max(1000, round(cpus * CPU_PERIOD_US))))
+                    (d / "cpu.shares").write_text(str(max(2, round(1024 * cpus))))
+                    made.append(d)
         except OSError as err:  # a controller we may not use: rlimits still apply
             log.warning("cgroup limits not applied to job %s: %s", name, err)
         return made
@@ -321,7 +356,8 @@ def for_settings(settings: Settings) -> Sandbox:
             log.warning("jobs run WITHOUT a sandbox: %s", problem)
             mode = SandboxMode.NONE
     limits = Limits(memory_mb=settings.job_memory_mb or DEFAULT_MEMORY_MB)
-    return Sandbox(settings.data_dir, settings.tracks_dir, limits, mode)
+    hidden = [settings.shared_storage] if settings.shared_storage is not None else []
+    return Sandbox(settings.data_dir, settings.tracks_dir, limits, mode, hidden=hidden)
 
 
 def _threads_of_user(uid: int) -> int:

@@ -23,6 +23,7 @@ class Health(BaseModel):
     jobs_queued: int
     max_jobs: int
     web_built: bool
+    job_runner: str = "embedded"  # or "ray" (deepracer console --ray)
 
 
 class TrackOut(BaseModel):

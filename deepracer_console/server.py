@@ -62,6 +62,12 @@ def serve(settings: Settings) -> None:
     accounts = accounts_exist(settings)
     check_host(settings.host, accounts)
     check_sandbox(settings, multi_user=accounts or not is_loopback(settings.host))
+    if settings.ray_address:
+        from deepracer_console.ray_runner import check_cluster
+
+        nodes = check_cluster(settings)  # every node sees the shared storage and has the sandbox
+        print(f"jobs run on the Ray cluster at {settings.ray_address} ({len(nodes)} node(s)); "
+              f"their files in {settings.files_dir}", flush=True)
     app = create_app(settings)
     print(f"DeepRacer console: http://{settings.host}:{settings.port}/  (data: {settings.data_dir})", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

@@ -40,21 +40,32 @@ class Settings:
     job_memory_mb: int | None = None  # per job process (None: sandbox.DEFAULT_MEMORY_MB)
     job_wall_limit_s: float | None = None  # None: each job's own budget + a margin (sandbox.wall_limit_s)
     unsafe_single_user: bool = False  # no accounts, no sandbox, loopback only
+    # -- scale-out (docs/event-server.md, Ray) --
+    ray_address: str | None = None  # --ray: jobs run as tasks on this Ray cluster (None: the embedded runner)
+    shared_storage: Path | None = None  # --shared-storage: models/ and tracks/ here, on storage every node mounts
+    job_cpus: float | None = None  # CPU share per job: cgroup cpu limit, Ray's num_cpus (None: by job, jobs.cpu_share)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
+        if self.shared_storage is not None:
+            self.shared_storage = Path(self.shared_storage).expanduser().resolve()
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'console.db'}"
 
     @property
+    def files_dir(self) -> Path:
+        """Where the jobs' files live: the shared storage (Ray), else the data folder."""
+        return self.shared_storage or self.data_dir
+
+    @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.files_dir / "models"
 
     @property
     def tracks_dir(self) -> Path:
-        return self.data_dir / "tracks"
+        return self.files_dir / "tracks"
 
     @property
     def uploads_dir(self) -> Path:

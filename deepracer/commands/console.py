@@ -34,6 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(e.g. postgresql+psycopg://user@host/db)")
     parser.add_argument("--unsafe-single-user", action="store_true",
                         help="run jobs WITHOUT the bubblewrap sandbox (a laptop only you use; 127.0.0.1 only)")
+    # scale-out (docs/event-server.md, Ray)
+    parser.add_argument("--ray", metavar="ADDRESS", default=None,
+                        help="run training and evaluation jobs as tasks on the Ray cluster at ADDRESS "
+                             "(host:port of its head, or auto); needs --shared-storage")
+    parser.add_argument("--shared-storage", type=Path, default=None, metavar="PATH",
+                        help="with --ray: models and tracks live here, a folder every Ray node mounts at this path")
+    parser.add_argument("--job-cpus", type=float, default=None, metavar="N",
+                        help="CPU share of each job (cgroup cpu limit; Ray: the task's num_cpus). Default: a "
+                             "training's environments, 1 for an evaluation; embedded jobs unlimited")
     actions = parser.add_subparsers(dest="console_action", metavar="{admin,backup,restore}")
     admin = actions.add_parser("admin", help="accounts of the event server")
     admin_actions = admin.add_subparsers(dest="admin_action", metavar="{create}", required=True)
@@ -85,6 +94,16 @@ def run(args: argparse.Namespace) -> int:
         if args.max_jobs < 1:
             raise ConfigError(f"--max-jobs must be at least 1, not {args.max_jobs}")
         settings.max_jobs = args.max_jobs
+    if args.shared_storage is not None and args.ray is None:
+        raise ConfigError("--shared-storage is where Ray jobs keep their files: give --ray ADDRESS too")
+    if args.job_cpus is not None and not 0 < args.job_cpus <= 1024:
+        raise ConfigError(f"--job-cpus must be a number of CPUs above 0, not {args.job_cpus:g}")
+    settings.job_cpus = args.job_cpus
+    if args.ray is not None:
+        settings.ray_address = args.ray
+        settings.shared_storage = args.shared_storage.expanduser().resolve() if args.shared_storage else None
+        if args.max_jobs is None:
+            settings.max_jobs = 0  # as many as the cluster's CPUs hold (ray_runner.RayRunner.capacity)
     if args.upload_limit_mb is not None:
         settings.upload_limit_bytes = args.upload_limit_mb * 1024**2
     if args.stop_timeout is not None:
