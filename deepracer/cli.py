@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("deepracer.commands.bench", "benchmarks: latency, sim, train"),
     "console": ("deepracer.commands.console", "the DeepRacer console in a browser: create, train, evaluate models"),
     "device-console": ("deepracer.commands.device_console", "the car's own web page: set its password"),
+    "lap-timer": ("deepracer.commands.lap_timer", "a Raspberry Pi lap timer (GPIO sensors) for the console's physical races"),
     "install-system": ("deepracer.commands.install_system", "install udev rules and systemd units"),
 }
 
