@@ -53,7 +53,9 @@ setup(
                     # the event server: accounts (argon2 hashes, signed cookies), PostgreSQL (psycopg 3)
                     "argon2-cffi", "itsdangerous", "psycopg[binary]",
                     # cars' console passwords encrypted at rest (Fernet)
-                    "cryptography"],
+                    "cryptography",
+                    # uvicorn's C HTTP parser and event loop (a league night's leaderboard traffic)
+                    "httptools", "uvloop"],
         # `deepracer console --ray ADDRESS`: jobs as tasks on a Ray cluster (docs/event-server.md)
         "ray": ["ray"],
         # `deepracer model import`: AWS-trained TensorFlow frozen graphs -> ONNX (never needed on the car)
