@@ -143,6 +143,20 @@ def _supervise(proc: subprocess.Popen, control: Path) -> int:
             send(signal.SIGINT)
 
 
+def _clean_signals(inner: Any) -> Any:
+    """The child's signals as a shell would give them: a Ray worker blocks SIGINT (the mask is
+    inherited through exec, so the trainer would never see a Stop) and ignores SIGQUIT."""
+
+    def preexec() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        if inner is not None:
+            inner()  # the sandbox's: limits, cgroups, and SIGINT ignored by bwrap (its wrapper restores it)
+
+    return preexec
+
+
 def run_job(spec: TaskSpec) -> TaskResult:
     """One process of a job on this node, sandboxed as at home; its output in the job's log."""
     node = _node_id()
@@ -168,7 +182,7 @@ def run_job(spec: TaskSpec) -> TaskResult:
         try:
             proc = subprocess.Popen(argv, stdout=stdout_file or log_file, stderr=log_file, stdin=subprocess.DEVNULL,
                                     cwd=spec.cwd, env=dict(os.environ) | spec.env, start_new_session=True,
-                                    preexec_fn=preexec)
+                                    preexec_fn=_clean_signals(preexec))
             return TaskResult(_supervise(proc, control), node, proc.pid)
         finally:
             if proc is not None and proc.poll() is None:  # leaving early: nothing of the job outlives its task
