@@ -36,7 +36,7 @@ from deepracer_console import validation as v
 from deepracer_console.db import Evaluation, EvaluationStatus, Model, ModelStatus, open_database
 from deepracer_console.errors import Conflict, ConsoleError, FieldError, NotFound
 from deepracer_console.imports import Upload, check_package, copy_into, recognise, safe_name
-from deepracer_console.jobs import make_runner
+from deepracer_console.jobs import make_runner, read_race_options, write_race_options
 from deepracer_console.schemas import (
     ErrorOut,
     EvaluationCreate,
@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
     def model_detail(m: Model) -> ModelDetail:
         base = f"/api/models/{m.id}"
         return ModelDetail(**model_out(m).model_dump(), reward_function=m.reward_function,
+                           race=read_race_options(console.storage.inputs_dir(m.id)), sensor=_model_sensors(m),
                            training_folder=str(console.storage.training_dir(m.id)), log_url=f"{base}/logs",
                            live_url=f"{base}/live", package_url=f"{base}/package")
 
@@ -156,8 +157,19 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             trials_requested=e.trials, off_track_penalty_s=e.off_track_penalty_s, status=e.status,
             failure_reason=e.failure_reason, trials=result.get("trials", []), summary=result.get("summary"),
             video_url=f"/api/evaluations/{e.id}/video" if e.has_video else None, created_at=e.created_at,
-            finished_at=e.finished_at,
+            finished_at=e.finished_at, race=read_race_options(console.storage.evaluation_dir(e.model_id, e.id)),
         )
+
+    def _model_sensors(m: Model) -> list[str]:
+        """The model's sensor list: its training inputs' (or its package's) model_metadata.json."""
+        for folder in (console.storage.inputs_dir(m.id), console.storage.package_dir(m.id)):
+            try:
+                sensor = json.loads((folder / "model_metadata.json").read_text(encoding="utf-8")).get("sensor")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(sensor, list) and sensor:
+                return [str(x) for x in sensor]
+        return ["FRONT_FACING_CAMERA"]
 
     # -- health, defaults, tracks ----------------------------------------------------------------------
     @app.get("/api/health", response_model=Health, tags=["console"])
@@ -202,7 +214,8 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             console.tracks.check(body.track)
             spec = console.storage.track_spec(body.track, v.check_direction(body.direction))
         return reward_check.validate(source, settings.uploads_dir, spec, console.runner._env(0),
-                                     sandbox=console.runner.sandbox)
+                                     sandbox=console.runner.sandbox,
+                                     race_type=v.check_race_type(body.race_type) if body.race_type else None)
 
     # -- models ----------------------------------------------------------------------------------------
     @app.get("/api/models", response_model=list[ModelOut], tags=["models"])
@@ -258,6 +271,13 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         else:
             space_type, space = v.check_action_space(body.action_space, body.action_space_type, algorithm)
         hp = v.check_hyperparameters(body.hyperparameters, algorithm)
+        race = v.check_race_options(race_type, body.race.model_dump(exclude_none=True) if body.race else None)
+        sensor = v.check_sensors(body.sensor, hp)
+        if source is not None:  # DeepRacer: a clone keeps its model's sensors
+            kept = _model_sensors(source)
+            if body.sensor is not None and sensor != kept:
+                raise FieldError("a clone keeps its model's sensors", "sensor")
+            sensor = kept
         reward = v.check_reward_source(body.reward_function)
         max_minutes = v.check_max_minutes(body.max_minutes)
         max_steps = v.check_max_steps(body.max_steps)
@@ -273,10 +293,11 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             db.add(model)
             db.flush()
             auth.record_owner(db, model.id)
-            metadata = {"action_space": space, "action_space_type": space_type, "sensor": ["FRONT_FACING_CAMERA"],
+            metadata = {"action_space": space, "action_space_type": space_type, "sensor": sensor,
                         "neural_network": d.NETWORKS[network]["neural_network"],
                         "training_algorithm": "sac" if algorithm == "sac" else "clipped_ppo", "version": "5"}
             console.storage.write_inputs(model.id, reward, metadata, hp)
+            write_race_options(console.storage.inputs_dir(model.id), race)
             if source is not None:
                 shutil.copyfile(best, console.storage.inputs_dir(model.id) / "pretrained.zip")
             console.runner.queue_training(db, model)
@@ -362,12 +383,15 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             raise Conflict(f"model {model.name!r} has no trained model to evaluate yet", "model")
         quotas.check_evaluation(db)
         track = console.tracks.check(body.track or model.track)
+        race_type = v.check_race_type(body.race_type)
+        race = v.check_race_options(race_type, body.race.model_dump(exclude_none=True) if body.race else None)
         evaluation = Evaluation(model_id=model.id, track=track,
                                 direction=v.check_direction(body.direction or model.direction),
-                                race_type=v.check_race_type(body.race_type), trials=v.check_trials(body.trials),
+                                race_type=race_type, trials=v.check_trials(body.trials),
                                 off_track_penalty_s=v.check_penalty(body.off_track_penalty_s))
         db.add(evaluation)
         db.flush()
+        write_race_options(console.storage.evaluation_dir(model.id, evaluation.id), race)
         console.runner.queue_evaluation(db, evaluation)
         db.commit()
         return evaluation_out(evaluation)

@@ -76,6 +76,7 @@ REWARD_EXAMPLES = (  # (file in deepracer/train/rewards, title as the console sh
     ("follow_center_line", "Time trial - follow the center line (default)"),
     ("stay_inside_borders", "Time trial - stay inside the two borders"),
     ("default", "Time trial - prevent zig-zag"),
+    ("object_avoidance", "Object avoidance - stay on one lane and away from objects"),
 )
 DEFAULT_REWARD_EXAMPLE = "follow_center_line"
 

@@ -49,6 +49,21 @@ log = logging.getLogger("deepracer_console.jobs")
 
 EVALUATION_SECONDS = 20 * 60  # DeepRacer on AWS's evaluation time limit
 MARKER_ENV = "DEEPRACER_CONSOLE_JOB"  # set in every job's environment: which job a process is
+RACE_FILE = "race.json"  # a model's inputs/ or an evaluation's folder: the race type's checked options
+
+
+def write_race_options(folder: Path, options: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RACE_FILE).write_text(json.dumps(options, indent=2) + "\n", encoding="utf-8")
+
+
+def read_race_options(folder: Path) -> dict[str, Any]:
+    """The options written at creation ({} when there are none: DeepRacer's defaults)."""
+    try:
+        data = json.loads((folder / RACE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -421,7 +436,7 @@ class JobRunner:
 
     # -- command lines -----------------------------------------------------------------------------
     def train_argv(self, model: Model, resume: bool) -> list[str]:
-        from deepracer_console.validation import supported_race_types
+        from deepracer_console.validation import race_argv, supported_race_types
 
         inputs = self.storage.inputs_dir(model.id)
         argv = [sys.executable, "-m", "deepracer.cli", "train",
@@ -434,6 +449,7 @@ class JobRunner:
                 "--out", str(self.storage.training_dir(model.id))]
         if model.race_type != "time_trial" and model.race_type in supported_race_types():
             argv += ["--race-type", model.race_type]
+            argv += race_argv(read_race_options(inputs), penalties=False)  # training: a crash ends the episode
         if model.max_steps:
             done = metrics.steps_done(self.storage.training_dir(model.id)) if resume else 0
             argv += ["--steps", str(max(1, model.max_steps - done))]
@@ -451,7 +467,7 @@ class JobRunner:
         return argv
 
     def evaluate_argv(self, evaluation: Evaluation) -> list[str]:
-        from deepracer_console.validation import supported_race_types
+        from deepracer_console.validation import race_argv, supported_race_types
 
         argv = [sys.executable, "-m", "deepracer.cli", "evaluate",
                 "--model", str(self.storage.package_dir(evaluation.model_id)),
@@ -464,6 +480,7 @@ class JobRunner:
                 "--out", str(self.storage.evaluation_dir(evaluation.model_id, evaluation.id)), "--json"]
         if evaluation.race_type != "time_trial" and evaluation.race_type in supported_race_types():
             argv += ["--race-type", evaluation.race_type]
+            argv += race_argv(read_race_options(self.storage.evaluation_dir(evaluation.model_id, evaluation.id)))
         from deepracer_console.races import race_evaluate_args
 
         argv += race_evaluate_args(self.sessions, evaluation.id)  # a race submission: the race's fixed seed

@@ -54,7 +54,9 @@ def static_check(source: str) -> RewardValidation | None:
 
 
 def validate(source: str, work_dir: Path, track_spec: str | None, env: dict[str, str] | None = None,
-             sandbox: Sandbox | None = None) -> RewardValidation:
+             sandbox: Sandbox | None = None, race_type: str | None = None) -> RewardValidation:
+    """`race_type`: object_avoidance / head_to_bot drive the episode past objects, so a reward function
+    that reads objects_location or closest_objects is checked as it will be called."""
     failed = static_check(source)
     if failed is not None:
         return failed
@@ -65,6 +67,8 @@ def validate(source: str, work_dir: Path, track_spec: str | None, env: dict[str,
         argv = [sys.executable, "-m", "deepracer.cli", "reward", "validate", str(path)]
         if track_spec:
             argv += ["--track", track_spec]
+        if race_type and race_type != "time_trial":
+            argv += ["--race-type", race_type]
         preexec = None
         if sandbox is not None and sandbox.enabled:  # the user's code: in the sandbox, like a job
             sandbox.prepare([Path(tmp)], VALIDATION_SLOT)

@@ -37,6 +37,25 @@ class TrackOut(BaseModel):
     image_url: str
 
 
+class RaceOptions(BaseModel):
+    """A race type's options (DeepRacer's object avoidance and head-to-bot); unset = DeepRacer's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    objects: int | None = Field(None, description="object avoidance: 1-6 obstacles, evenly spaced (default 3)")
+    object_positions: list[list[Any]] | None = Field(
+        None, description="object avoidance: [[progress %, 'inner'|'outer'], ...] at 7-90 %, >= 13 % apart")
+    randomize_objects: bool | None = Field(None, description="object avoidance: new positions every episode")
+    obstacle_bot_cars: bool | None = Field(None, description="object avoidance: stationary bot cars, not boxes")
+    bots: int | None = Field(None, description="head-to-bot: 1-6 bot cars (default 3)")
+    bot_speed: float | None = Field(None, description="head-to-bot: m/s, 0.2-6 (default 0.2)")
+    bot_lane_change: bool | None = Field(None, description="head-to-bot: bots change lanes")
+    lane_change_min_s: float | None = Field(None, description="head-to-bot: shortest time between lane changes")
+    lane_change_max_s: float | None = Field(None, description="head-to-bot: longest time between lane changes")
+    randomize_bots: bool | None = Field(None, description="head-to-bot: random bot starts and lanes")
+    collision_penalty_s: float | None = Field(None, description="evaluation: seconds per crash (default 5)")
+
+
 class ModelCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -58,6 +77,9 @@ class ModelCreate(BaseModel):
     max_minutes: int = Field(d.DEFAULT_MAX_MINUTES, description="stop condition: maximum training time")
     max_steps: int | None = Field(None, description="our extension: stop after this many environment steps")
     clone_of: int | None = Field(None, description="start from this model's trained weights")
+    race: RaceOptions | None = Field(None, description="the race type's options")
+    sensor: list[str] | None = Field(None, description="DeepRacer's sensor list: FRONT_FACING_CAMERA or "
+                                                       "STEREO_CAMERAS, optionally LIDAR or SECTOR_LIDAR")
 
 
 class ModelOut(BaseModel):
@@ -89,6 +111,8 @@ class ModelOut(BaseModel):
 
 class ModelDetail(ModelOut):
     reward_function: str
+    race: dict[str, Any] = Field(default_factory=dict, description="the race type's options it trains with")
+    sensor: list[str] = Field(default_factory=lambda: ["FRONT_FACING_CAMERA"], description="its sensor list")
     training_folder: str
     log_url: str
     live_url: str
@@ -122,6 +146,7 @@ class EvaluationCreate(BaseModel):
     race_type: str = d.DEFAULT_RACE_TYPE
     trials: int = d.EVALUATION["trials"]["default"]
     off_track_penalty_s: float = d.EVALUATION["off_track_penalty_s"]["default"]
+    race: RaceOptions | None = Field(None, description="the race type's options")
 
 
 class TrialOut(BaseModel):
@@ -151,6 +176,7 @@ class EvaluationOut(BaseModel):
     video_url: str | None
     created_at: datetime
     finished_at: datetime | None
+    race: dict[str, Any] = Field(default_factory=dict, description="the race type's options")
 
 
 class RewardValidate(BaseModel):
@@ -159,6 +185,7 @@ class RewardValidate(BaseModel):
     reward_function: str
     track: str | None = None
     direction: str | None = None
+    race_type: str | None = Field(None, description="validate with this race type's objects (default time trial)")
 
 
 class RewardValidation(BaseModel):

@@ -207,3 +207,143 @@ def check_trials(trials: Any) -> int:
 def check_penalty(penalty: Any) -> float:
     r = d.EVALUATION["off_track_penalty_s"]
     return _within(_number(penalty, "off_track_penalty_s"), r["min"], r["max"], "off_track_penalty_s", " s")
+
+
+# -- race types' options and the sensors (the wizard's "Race type" and "Sensors" steps) ----------------
+OBJECT_PROGRESS_PCT = (7.0, 90.0)  # DeepRacer console: fixed object positions at 7-90 % of the lap ...
+OBJECT_MIN_GAP_PCT = 13.0  # ... at least 13 % apart
+BOT_SPEED_MPS = (0.2, 6.0)  # the console's bot speed range
+COLLISION_PENALTY_S = (0.0, 60.0)
+RACE_OPTION_KEYS = {
+    "object_avoidance": ("objects", "object_positions", "randomize_objects", "obstacle_bot_cars",
+                         "collision_penalty_s"),
+    "head_to_bot": ("bots", "bot_speed", "bot_lane_change", "lane_change_min_s", "lane_change_max_s",
+                    "randomize_bots", "collision_penalty_s"),
+    "time_trial": (),
+}
+
+
+def _int_in(value: Any, low: int, high: int, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise FieldError(f"{field} must be a whole number {low}-{high}, not {value!r}", field)
+    return value
+
+
+def _bool(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise FieldError(f"{field} must be true or false, not {value!r}", field)
+    return value
+
+
+def _positions(value: Any, field: str) -> list[list[Any]]:
+    """[[progress %, "inner"|"outer"], ...] (or DeepRacer's lane 1 = inner, -1 = outer), checked
+    against the DeepRacer console's rules."""
+    if not isinstance(value, list) or not 1 <= len(value) <= 6:
+        raise FieldError(f"{field} must be a list of 1-6 [progress %, lane] pairs", field)
+    out: list[list[Any]] = []
+    for i, item in enumerate(value):
+        where = f"{field}[{i}]"
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise FieldError(f"{where} must be [progress %, lane]", where)
+        progress = _number(item[0], where)
+        if not OBJECT_PROGRESS_PCT[0] <= progress <= OBJECT_PROGRESS_PCT[1]:
+            raise FieldError(f"{where}: an object sits at {OBJECT_PROGRESS_PCT[0]:g}-{OBJECT_PROGRESS_PCT[1]:g} % "
+                             f"of the lap, not {progress:g}", where)
+        lane = {"inner": "inner", "inside": "inner", "1": "inner", "outer": "outer", "outside": "outer",
+                "-1": "outer"}.get(str(item[1]).lower())
+        if lane is None:
+            raise FieldError(f"{where}: lane must be inner or outer, not {item[1]!r}", where)
+        out.append([progress, lane])
+    ordered = sorted(p for p, _ in out)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b - a < OBJECT_MIN_GAP_PCT:
+            raise FieldError(f"{field}: objects at {a:g} % and {b:g} % are less than {OBJECT_MIN_GAP_PCT:g} % apart",
+                             field)
+    return out
+
+
+def check_race_options(race_type: str, options: dict[str, Any] | None, field: str = "race") -> dict[str, Any]:
+    """The race type's options (object count/positions/randomize, bot count/speed/lane changes, collision
+    penalty), each checked and named `race.<key>` when wrong; only the given race type's keys."""
+    options = dict(options or {})
+    allowed = RACE_OPTION_KEYS.get(race_type, ())
+    for key, value in options.items():
+        if key not in allowed and value not in (None, False):
+            raise FieldError(f"{key} is not an option of a {race_type} race" + (
+                f" (options: {', '.join(allowed)})" if allowed else ""), f"{field}.{key}")
+    out: dict[str, Any] = {}
+    for key in allowed:
+        value = options.get(key)
+        if value is None:
+            continue
+        name = f"{field}.{key}"
+        if key in ("objects", "bots"):
+            out[key] = _int_in(value, 1, 6, name)
+        elif key == "object_positions":
+            out[key] = _positions(value, name)
+        elif key == "bot_speed":
+            speed = _number(value, name)
+            if not BOT_SPEED_MPS[0] <= speed <= BOT_SPEED_MPS[1]:
+                raise FieldError(f"{name} must be {BOT_SPEED_MPS[0]:g}-{BOT_SPEED_MPS[1]:g} m/s, not {speed:g}", name)
+            out[key] = speed
+        elif key in ("lane_change_min_s", "lane_change_max_s"):
+            seconds = _number(value, name)
+            if not 1.0 <= seconds <= 60.0:
+                raise FieldError(f"{name} must be 1-60 seconds, not {seconds:g}", name)
+            out[key] = seconds
+        elif key == "collision_penalty_s":
+            seconds = _number(value, name)
+            if not COLLISION_PENALTY_S[0] <= seconds <= COLLISION_PENALTY_S[1]:
+                raise FieldError(f"{name} must be {COLLISION_PENALTY_S[0]:g}-{COLLISION_PENALTY_S[1]:g} seconds", name)
+            out[key] = seconds
+        else:
+            out[key] = _bool(value, name)
+    if out.get("lane_change_min_s", 0.0) > out.get("lane_change_max_s", 1e9):
+        raise FieldError("the shortest time between lane changes is longer than the longest",
+                         f"{field}.lane_change_min_s")
+    return out
+
+
+def race_argv(options: dict[str, Any], penalties: bool = True) -> list[str]:
+    """The checked options as `deepracer train/evaluate` arguments (after --race-type)."""
+    argv: list[str] = []
+    for key, flag in (("objects", "--objects"), ("bots", "--bots"), ("bot_speed", "--bot-speed"),
+                      ("lane_change_min_s", "--bot-lane-change-min"), ("lane_change_max_s", "--bot-lane-change-max")):
+        if options.get(key) is not None:
+            argv += [flag, f"{options[key]:g}"]
+    if options.get("object_positions"):
+        argv += ["--object-positions", ";".join(f"{p:g},{lane}" for p, lane in options["object_positions"])]
+    for key, flag in (("randomize_objects", "--randomize-objects"), ("obstacle_bot_cars", "--obstacle-bot-cars"),
+                      ("bot_lane_change", "--bot-lane-change"), ("randomize_bots", "--randomize-bots")):
+        if options.get(key):
+            argv.append(flag)
+    if penalties and options.get("collision_penalty_s") is not None:
+        argv += ["--collision-penalty", f"{options['collision_penalty_s']:g}"]
+    return argv
+
+
+SENSOR_CHOICES = ("FRONT_FACING_CAMERA", "STEREO_CAMERAS", "LIDAR", "SECTOR_LIDAR")  # the garage's
+
+
+def check_sensors(sensors: list[str] | None, hyperparameters: dict[str, Any] | None = None,
+                  field: str = "sensor") -> list[str]:
+    """DeepRacer's sensor list (model_metadata.json `sensor`): one camera (front or stereo), at most one
+    LiDAR; frame stacking (stack_size > 1) only with the front camera alone, as the trainer has it."""
+    from deepracer.errors import ModelPackageError
+    from deepracer.model.sensors import parse_sensors
+
+    names = list(sensors or ["FRONT_FACING_CAMERA"])
+    if not isinstance(sensors, (list, type(None))) or not all(isinstance(n, str) for n in names):
+        raise FieldError(f"{field} must be a list of sensor names", field)
+    unknown = [n for n in names if n not in SENSOR_CHOICES]
+    if unknown:
+        raise FieldError(f"sensor {unknown[0]!r} is not one of {', '.join(SENSOR_CHOICES)}", field)
+    try:
+        parse_sensors(names)
+    except ModelPackageError as err:
+        raise FieldError(str(err).split(": ", 1)[-1], field) from None
+    stack = int((hyperparameters or {}).get("stack_size", 1) or 1)
+    if names != ["FRONT_FACING_CAMERA"] and stack > 1:
+        raise FieldError(f"stack_size {stack}: frame stacking is for the front camera alone; "
+                         f"{'+'.join(names)} takes one observation", "hyperparameters.stack_size")
+    return names

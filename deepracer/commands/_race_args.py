@@ -34,6 +34,10 @@ def add_race_type_arguments(parser: argparse.ArgumentParser, penalties: bool = T
     g.add_argument("--bot-lane-change", action="store_true",
                    help=f"head-to-bot: bots change lanes every {_BOT.lane_change_min_s:g}-{_BOT.lane_change_max_s:g} s")
     g.add_argument("--randomize-bots", action="store_true", help="head-to-bot: random bot starts and lanes")
+    g.add_argument("--bot-lane-change-min", type=float, default=None, metavar="S",
+                   help=f"head-to-bot: shortest time between a bot's lane changes (default {_BOT.lane_change_min_s:g} s)")
+    g.add_argument("--bot-lane-change-max", type=float, default=None, metavar="S",
+                   help=f"head-to-bot: longest time between a bot's lane changes (default {_BOT.lane_change_max_s:g} s)")
     if penalties:
         g.add_argument("--collision-penalty", type=float, default=None, metavar="S",
                        help="seconds added to the lap time per crash, the car is put back 1 m behind "
@@ -47,7 +51,8 @@ def race_config_from_args(args: argparse.Namespace) -> RaceConfig:
     rt = RaceType.parse(getattr(args, "race_type", None) or RaceType.TIME_TRIAL)
     oa_opts = [n for n in ("objects", "object_positions") if getattr(args, n, None) is not None]
     oa_opts += [n for n in ("randomize_objects", "obstacle_bot_cars") if getattr(args, n, False)]
-    bot_opts = [n for n in ("bots", "bot_speed") if getattr(args, n, None) is not None]
+    bot_opts = [n for n in ("bots", "bot_speed", "bot_lane_change_min", "bot_lane_change_max")
+                if getattr(args, n, None) is not None]
     bot_opts += [n for n in ("bot_lane_change", "randomize_bots") if getattr(args, n, False)]
     if oa_opts and rt is not RaceType.OBJECT_AVOIDANCE:
         raise ConfigError(f"--{oa_opts[0].replace('_', '-')} needs --race-type object_avoidance")
@@ -64,11 +69,17 @@ def race_config_from_args(args: argparse.Namespace) -> RaceConfig:
         speed_mps=args.bot_speed if getattr(args, "bot_speed", None) is not None else _BOT.speed_mps,
         lane_change=bool(getattr(args, "bot_lane_change", False)),
         randomize=bool(getattr(args, "randomize_bots", False)),
+        lane_change_min_s=_or(getattr(args, "bot_lane_change_min", None), _BOT.lane_change_min_s),
+        lane_change_max_s=_or(getattr(args, "bot_lane_change_max", None), _BOT.lane_change_max_s),
     )
     penalty = getattr(args, "collision_penalty", None)
     race = RaceConfig(rt, obstacles, bots, RaceConfig.collision_penalty_s if penalty is None else penalty)
     race.validate()
     return race
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else float(value)
 
 
 def race_node_params(args: argparse.Namespace) -> dict[str, object]:
