@@ -141,12 +141,26 @@ export interface LoginResult {
   csrf_token: string;
 }
 
-export type QuotaKind = "training_minutes_per_month" | "evaluation_minutes_per_month" | "concurrent_jobs" | "models";
+export type QuotaKind = "training_minutes_per_month" | "evaluation_minutes_per_month" | "concurrent_jobs" | "models" | "storage_mb";
 
 export interface Quota {
   user_id: number;
-  limits: Record<QuotaKind, number>; // -1: unlimited
+  month: string; // YYYY-MM of the minutes
+  limits: Record<QuotaKind, number>; // in force (-1: unlimited)
+  overrides: Record<QuotaKind, number | null>; // the user's own; null: the default applies
+  defaults: Record<QuotaKind, number>;
   usage: Record<QuotaKind, number>;
+}
+
+export interface QuotaDefaults {
+  limits: Record<QuotaKind, number>;
+  builtin: Record<QuotaKind, number>;
+}
+
+export interface QuotaUsage {
+  month: string;
+  defaults: Record<QuotaKind, number>;
+  users: { user_id: number; username: string; role: Role; paused: boolean; limits: Record<QuotaKind, number>; usage: Record<QuotaKind, number> }[];
 }
 
 export type Ranking = "TOTAL_TIME" | "AVG_LAP_TIME" | "BEST_LAP_TIME";

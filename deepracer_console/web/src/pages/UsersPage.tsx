@@ -17,9 +17,9 @@ import SpaceBetween from "@cloudscape-design/components/space-between";
 import StatusIndicator from "@cloudscape-design/components/status-indicator";
 import Table from "@cloudscape-design/components/table";
 import { ApiError, api, messageOf } from "../api";
-import { usePolled } from "../common";
+import { formatNumber, usePolled } from "../common";
 import { ROLE_LABELS, useAuth } from "../components/Auth";
-import type { Quota, QuotaKind, Role, User } from "../types";
+import type { Quota, QuotaDefaults, QuotaKind, QuotaUsage, Role, User } from "../types";
 
 const ROLE_OPTIONS = (Object.keys(ROLE_LABELS) as Role[]).map((r) => ({ value: r, label: ROLE_LABELS[r] }));
 
@@ -28,6 +28,7 @@ export const QUOTA_LABELS: Record<QuotaKind, string> = {
   evaluation_minutes_per_month: "Evaluation minutes per month",
   concurrent_jobs: "Concurrent jobs",
   models: "Models",
+  storage_mb: "Storage (MB)",
 };
 const QUOTA_KINDS = Object.keys(QUOTA_LABELS) as QuotaKind[];
 
@@ -147,24 +148,27 @@ function PasswordModal({ user, onClose }: { user: User; onClose: (message?: stri
 
 function QuotaModal({ user, onClose }: { user: User; onClose: (message?: string) => void }) {
   const quota = usePolled<Quota>(`/api/users/${user.id}/quota`);
+  // the user's own limits; an empty field: the global default applies (sent as null)
   const [edits, setEdits] = useState<Partial<Record<QuotaKind, string>>>({});
   const [error, setError] = useState<FieldError>();
   const [busy, setBusy] = useState(false);
 
   function valueOf(kind: QuotaKind): string {
-    return edits[kind] ?? (quota.data ? String(quota.data.limits[kind]) : "");
+    if (edits[kind] !== undefined) return edits[kind] as string;
+    const own = quota.data?.overrides?.[kind];
+    return own === null || own === undefined ? "" : String(own);
   }
 
   async function save() {
-    const body: Partial<Record<QuotaKind, number>> = {};
+    const body: Partial<Record<QuotaKind, number | null>> = {};
     for (const kind of QUOTA_KINDS) {
       const text = valueOf(kind).trim();
       const value = Number(text);
-      if (text === "" || !Number.isInteger(value) || value < -1) {
-        setError({ message: "A whole number: -1 for unlimited, or a limit of 0 or more.", field: kind });
+      if (text !== "" && (!Number.isInteger(value) || value < -1)) {
+        setError({ message: "A whole number: -1 for unlimited, a limit of 0 or more, or empty for the default.", field: kind });
         return;
       }
-      body[kind] = value;
+      body[kind] = text === "" ? null : value;
     }
     setBusy(true);
     setError(undefined);
@@ -199,18 +203,25 @@ function QuotaModal({ user, onClose }: { user: User; onClose: (message?: string)
       <SpaceBetween size="m">
         {quota.error && <Alert type="error">{quota.error}</Alert>}
         {error && !error.field && <Alert type="error">{error.message}</Alert>}
-        <Box variant="p">-1 is unlimited (DeepRacer on AWS's default). Minutes count per calendar month (UTC).</Box>
+        <Box variant="p">
+          Leave a field empty for the global default; -1 is unlimited. Minutes count per calendar month (UTC){quota.data ? `, now ${quota.data.month}` : ""}.
+        </Box>
         {QUOTA_KINDS.map((kind) => (
           <FormField
             key={kind}
             label={QUOTA_LABELS[kind]}
-            description={quota.data ? `Used: ${quota.data.usage[kind]} of ${showLimit(quota.data.limits[kind])}` : undefined}
+            description={
+              quota.data
+                ? `Used: ${formatNumber(quota.data.usage[kind], 1)} of ${showLimit(quota.data.limits[kind])} · default ${showLimit(quota.data.defaults?.[kind] ?? -1)}`
+                : undefined
+            }
             errorText={error?.field === kind ? error.message : undefined}
           >
             <Input
               type="number"
               inputMode="numeric"
               value={valueOf(kind)}
+              placeholder={quota.data ? `default (${showLimit(quota.data.defaults?.[kind] ?? -1)})` : undefined}
               onChange={(e) => setEdits({ ...edits, [kind]: e.detail.value })}
               ariaLabel={QUOTA_LABELS[kind]}
             />
@@ -218,6 +229,111 @@ function QuotaModal({ user, onClose }: { user: User; onClose: (message?: string)
         ))}
       </SpaceBetween>
     </Modal>
+  );
+}
+
+/** The global default limits (GET/PUT /api/quotas/defaults); a user's own limit wins. */
+function DefaultLimits({ onSaved }: { onSaved: (message: string) => void }) {
+  const defaults = usePolled<QuotaDefaults>("/api/quotas/defaults");
+  const [edits, setEdits] = useState<Partial<Record<QuotaKind, string>>>({});
+  const [error, setError] = useState<FieldError>();
+  const [busy, setBusy] = useState(false);
+  const valueOf = (kind: QuotaKind) => edits[kind] ?? (defaults.data ? String(defaults.data.limits[kind]) : "");
+
+  async function save() {
+    const body: Partial<Record<QuotaKind, number>> = {};
+    for (const kind of QUOTA_KINDS) {
+      const value = Number(valueOf(kind).trim());
+      if (valueOf(kind).trim() === "" || !Number.isInteger(value) || value < -1) {
+        setError({ message: "A whole number: -1 for unlimited, or a limit of 0 or more.", field: kind });
+        return;
+      }
+      body[kind] = value;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.put<QuotaDefaults>("/api/quotas/defaults", body);
+      setEdits({});
+      defaults.reload();
+      onSaved("The default quotas were saved.");
+    } catch (err) {
+      setError(errorOf(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Container
+      header={
+        <Header
+          variant="h2"
+          description="What every user gets unless their own quota says otherwise. -1 is unlimited (DeepRacer on AWS's default)."
+          actions={
+            <Button onClick={save} loading={busy} disabled={!defaults.data}>
+              Save defaults
+            </Button>
+          }
+        >
+          Default quotas
+        </Header>
+      }
+    >
+      {defaults.error && <Alert type="error">{defaults.error}</Alert>}
+      {error && !error.field && <Alert type="error">{error.message}</Alert>}
+      <ColumnLayout columns={5}>
+        {QUOTA_KINDS.map((kind) => (
+          <FormField key={kind} label={QUOTA_LABELS[kind]} errorText={error?.field === kind ? error.message : undefined}>
+            <Input type="number" value={valueOf(kind)} onChange={(e) => setEdits({ ...edits, [kind]: e.detail.value })} ariaLabel={`Default ${QUOTA_LABELS[kind]}`} />
+          </FormField>
+        ))}
+      </ColumnLayout>
+    </Container>
+  );
+}
+
+function thisMonth(): string {
+  const now = new Date();
+  return `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}`;
+}
+
+/** Every user's usage of a month (GET /api/quotas/usage) and its CSV export. */
+function UsageTable({ tick }: { tick: number }) {
+  const [month, setMonth] = useState(thisMonth);
+  const valid = /^\d{4}-\d\d$/.test(month);
+  const usage = usePolled<QuotaUsage>(valid ? `/api/quotas/usage?month=${month}&t=${tick}` : null, 15000);
+  const cell = (limits: Record<QuotaKind, number>, used: Record<QuotaKind, number>, kind: QuotaKind) =>
+    `${formatNumber(used[kind], 1)} / ${showLimit(limits[kind])}`;
+  return (
+    <Table
+      data-testid="usage-table"
+      items={usage.data?.users ?? []}
+      loading={usage.loading && !usage.data}
+      loadingText="Loading usage"
+      wrapLines
+      header={
+        <Header
+          description="Used / limit in force. Minutes are those of the month (UTC); jobs, models and storage are now."
+          actions={
+            <SpaceBetween direction="horizontal" size="xs">
+              <Input value={month} onChange={(e) => setMonth(e.detail.value)} ariaLabel="Month (YYYY-MM)" invalid={!valid} />
+              <Button iconName="download" href={`/api/quotas/usage.csv?month=${month}`} download={`deepracer-usage-${month}.csv`} disabled={!valid}>
+                Export CSV
+              </Button>
+            </SpaceBetween>
+          }
+        >
+          Usage
+        </Header>
+      }
+      empty={<Box textAlign="center">{usage.error ?? "No users."}</Box>}
+      columnDefinitions={[
+        { id: "username", header: "User", cell: (u) => u.username },
+        { id: "role", header: "Role", cell: (u) => ROLE_LABELS[u.role] ?? u.role },
+        ...QUOTA_KINDS.map((kind) => ({ id: kind, header: QUOTA_LABELS[kind], cell: (u: QuotaUsage["users"][number]) => cell(u.limits, u.usage, kind) })),
+      ]}
+    />
   );
 }
 
@@ -243,10 +359,14 @@ export default function UsersPage() {
     }
   }
 
+  const [usageTick, setUsageTick] = useState(0);
   const closeModal = (message?: string) => {
     setPasswordFor(undefined);
     setQuotaFor(undefined);
-    if (message) setNotice({ type: "success", text: message });
+    if (message) {
+      setNotice({ type: "success", text: message });
+      setUsageTick((t) => t + 1);
+    }
   };
 
   return (
@@ -319,6 +439,13 @@ export default function UsersPage() {
               ),
             },
           ]}
+        />
+        <UsageTable tick={usageTick} />
+        <DefaultLimits
+          onSaved={(text) => {
+            setNotice({ type: "success", text });
+            setUsageTick((t) => t + 1);
+          }}
         />
       </SpaceBetween>
       {passwordFor && <PasswordModal user={passwordFor} onClose={closeModal} />}
