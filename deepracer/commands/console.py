@@ -53,9 +53,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     backup = actions.add_parser("backup", help="the database and the data folder into one .tar.gz")
     backup.add_argument("out", type=Path, help="the archive to write (.tar.gz)")
     backup.add_argument("--data", dest="admin_data", type=Path, default=None, help="the console's data folder")
+    backup.add_argument("--database", dest="admin_database", default=None, metavar="URL",
+                        help="the console's database when it is not DATA/console.db (PostgreSQL: saved with pg_dump)")
+    backup.add_argument("--shared-storage", dest="admin_shared", type=Path, default=None, metavar="PATH",
+                        help="the console's --shared-storage (Ray): its models and tracks go in too")
     restore = actions.add_parser("restore", help="a backup into a new or empty data folder")
     restore.add_argument("archive", type=Path, help="the archive `deepracer console backup` wrote")
     restore.add_argument("--data", dest="admin_data", type=Path, default=None, help="the data folder to fill")
+    restore.add_argument("--database", dest="admin_database", default=None, metavar="URL",
+                         help="a new, empty PostgreSQL database for a PostgreSQL backup (pg_restore)")
+    restore.add_argument("--shared-storage", dest="admin_shared", type=Path, default=None, metavar="PATH",
+                         help="new or empty shared storage (Ray) for the models and tracks")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
         if args.admin_data is not None:
             settings.data_dir = args.admin_data.expanduser().resolve()
+        if args.admin_database is not None:
+            settings.database_url = args.admin_database
+        if args.admin_shared is not None:
+            settings.shared_storage = args.admin_shared.expanduser().resolve()
         if args.console_action == "backup":
             print(f"{args.out}: {backup.backup(settings, args.out)} files from {settings.data_dir}")
         else:
