@@ -11,6 +11,7 @@ API), jobs in the bubblewrap sandbox, driven by Playwright through Debian's chro
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -18,6 +19,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -222,6 +224,58 @@ def login(page: Page, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in", exact=True).click()
+
+
+CAR_TOKEN = "asset-tag-7f3k9q"  # the car console's password
+
+
+class InMemoryCar:
+    """The car's ROS side (inference_node's `model` parameter) in memory; HTTP, sessions, CSRF, upload
+    checks and the models folder above it are the real device console app (deepracer.device_console)."""
+
+    def __init__(self) -> None:
+        self.model = ""
+
+    def active_model(self) -> str:
+        return self.model
+
+    def mode(self) -> str:
+        return "stopped"
+
+    def load_model(self, path: str) -> None:
+        from deepracer.model.package import load_model_package
+
+        if path:
+            load_model_package(path)
+        self.model = path
+
+
+@contextlib.contextmanager
+def car_console(folder: Path) -> Iterator[tuple[str, Path, InMemoryCar]]:
+    """The car's device console on a free 127.0.0.1 port: (url, its models folder, its backend)."""
+    import uvicorn
+
+    from deepracer.device_console.app import ConsoleSettings
+    from deepracer.device_console.app import create_app as car_app
+    from deepracer.device_console.auth import PasswordCheck, write_password_file
+    from deepracer.device_console.model_store import ModelStore
+
+    backend, models = InMemoryCar(), folder / "models"
+    settings = ConsoleSettings(password=PasswordCheck.from_file(write_password_file(folder / "pw", CAR_TOKEN)),
+                               models=ModelStore(models))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(car_app(backend, settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the car console did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", models, backend
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def format_ms(ms: int) -> str:
@@ -493,9 +547,10 @@ def test_facilitator_creates_a_private_race(event: EventConsole, open_page: Call
 
 
 def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole, open_page: Callable[[], Page]) -> None:
-    """Create a physical race with the form, queue two racers, run alice's attempt: laps by the
-    button and by the keyboard, a reset that makes a lap invalid (0 resets allowed), off track
-    and undo, a lap invalidated by hand, end; the leaderboard ranks her best valid lap."""
+    """Create a physical race with the form, queue two racers, upload alice's model to a car (the
+    real car console on 127.0.0.1), run her attempt: laps by the button, by the keyboard and by a
+    hardware lap timer's POST, a reset that makes a lap invalid (0 resets allowed), off track and
+    undo, pause, a lap invalidated by hand, end; the leaderboard ranks her best valid lap."""
     expect = _expect()
     page = open_page()
     page.console_errors.allow(r"status of 409 .*\[.*/api/races/\d+/attempts/\d+/events\]")  # a refused press
@@ -522,11 +577,35 @@ def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole,
     page.get_by_role("button", name="Timekeeper").click()
     expect(page.get_by_role("heading", name=re.compile("Timekeeper: track-night"))).to_be_visible()
 
-    # the queue: alice and bob; bob moved to the front and back
+    # the queue: alice (with her model for the car) and bob; bob moved to the front and back
+    package = bundled_model()
+    if not package.is_file():
+        missing(f"{package} (the bundled model) is missing")
+    upload = event.data.parent / "alices-car.tar.gz"
+    shutil.copyfile(package, upload)
+    alices_model = event.api("alice").upload("/api/models/import", upload)["model"]
+    page.reload()
     for name in ("alice", "bob"):
         page.get_by_label("Racer's username", exact=True).fill(name)
+        if name == "alice":
+            page.get_by_role("button", name=re.compile(r"^Their model")).click()
+            page.get_by_role("option", name=re.compile(f"^{alices_model['name']} \\(model {alices_model['id']}\\)")).click()
         page.get_by_role("button", name="Add to queue").click()
         expect(page.get_by_test_id("racer-queue").get_by_text(name, exact=True)).to_be_visible()
+    expect(page.get_by_test_id("racer-queue").get_by_text(alices_model["name"])).to_be_visible()
+
+    # her model goes to the car on the track, through the car's own console (a real one, on 127.0.0.1)
+    with car_console(event.data.parent / "car") as (car_url, car_models, car_backend):
+        page.get_by_text("Register a car").click()
+        page.get_by_label("Car name", exact=True).fill("car-3")
+        page.get_by_label("Car address", exact=True).fill(car_url)
+        page.get_by_label("Car token", exact=True).fill(CAR_TOKEN)
+        page.get_by_role("button", name="Register car").click()
+        expect(page.get_by_test_id("car-message")).to_contain_text("Car car-3 registered")
+        page.get_by_role("button", name="Upload alice's model to the car").click()
+        expect(page.get_by_test_id("car-message")).to_contain_text(re.compile(r"is on car-3 as \S+"), timeout=60_000)
+        stored = [p for p in car_models.iterdir() if (p / "model.onnx").is_file()]
+        assert len(stored) == 1 and car_backend.model == str(stored[0]), (stored, car_backend.model)
     page.get_by_role("button", name="Move bob up").click()
     expect(page.get_by_role("button", name="Next racer: bob")).to_be_visible()
     page.get_by_role("button", name="Move bob down").click()
@@ -558,6 +637,18 @@ def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole,
     expect(rows.nth(0)).to_contain_text("Valid")
     expect(rows.nth(1)).to_contain_text("Valid")
     expect(rows.nth(2)).to_contain_text("Invalid")
+    # a hardware lap timer posts lap 4 with the race's token: the page shows it (it polls)
+    page.get_by_role("button", name="Make a timer token").click()
+    token_text = page.get_by_test_id("timer-token").inner_text()
+    lap_url, token = re.search(r"POST (\S+) with Authorization: Bearer (\S+)", token_text).groups()  # type: ignore[union-attr]
+    request = urllib.request.Request(lap_url, data=b"{}", method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+    expect(page.get_by_test_id("lap-count")).to_have_text("4")
+    expect(rows.nth(3)).to_contain_text("Lap timer")
+    expect(rows.nth(3)).to_contain_text("Valid")
+    page.locator("body").click(position={"x": 5, "y": 500})
     page.keyboard.press("p")
     expect(page.get_by_text("Paused", exact=True)).to_be_visible()
     page.keyboard.press("p")
@@ -573,13 +664,15 @@ def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole,
     fac = event.api("fac")
     _, attempts = fac.call("GET", f"/api/races/{race_id}/attempts", expect=200)
     attempt = next(a for a in attempts if a["racer"] == "alice")
-    assert [lap["is_valid"] for lap in attempt["laps"]] == [False, True, False], attempt
-    assert [lap["resets"] for lap in attempt["laps"]] == [0, 0, 1], attempt
-    assert attempt["state"] == "race_is_over" and attempt["score_ms"] == attempt["laps"][1]["time_ms"], attempt
-    assert 800 <= attempt["laps"][1]["time_ms"] <= 10_000, attempt
+    assert [lap["is_valid"] for lap in attempt["laps"]] == [False, True, False, True], attempt
+    assert [lap["resets"] for lap in attempt["laps"]] == [0, 0, 1, 0], attempt
+    assert [lap["auto_timer"] for lap in attempt["laps"]] == [False, False, False, True], attempt
+    best = min(attempt["laps"][1]["time_ms"], attempt["laps"][3]["time_ms"])
+    assert attempt["state"] == "race_is_over" and attempt["score_ms"] == best, attempt
+    assert 800 <= attempt["laps"][1]["time_ms"] <= 30_000, attempt
     board = page.get_by_test_id("leaderboard")
     row = board.locator("tbody tr").first
     expect(row).to_contain_text("alice")
-    expect(row).to_contain_text(format_ms(attempt["laps"][1]["time_ms"]))
+    expect(row).to_contain_text(format_ms(best))
     _, lb = Api(event.url).call("GET", f"/api/races/{race_id}/leaderboard", expect=200)  # public
     assert [(e["racer"], e["score_ms"]) for e in lb["entries"]] == [("alice", attempt["score_ms"])], lb
