@@ -172,6 +172,30 @@ def _invert_equidistant(theta_d: np.ndarray, k: Sequence[float]) -> np.ndarray:
     return theta
 
 
+class GrayFormula(StrEnum):
+    """How a colour frame becomes the policy's grey input (deepracer-facts §1)."""
+
+    RL_COACH = "rl_coach"  # DeepRacer's simulator: Y = 0.2989 R + 0.5870 G + 0.1140 B, then a truncating uint8 cast
+    OPENCV = "opencv"  # the car (inference_pkg): cv2 BGR2GRAY, 0.299 R + 0.587 G + 0.114 B, rounded
+
+    @property
+    def bgr_weights(self) -> tuple[float, float, float]:
+        return (0.1140, 0.5870, 0.2989) if self is GrayFormula.RL_COACH else (0.114, 0.587, 0.299)
+
+    @property
+    def offset(self) -> float:
+        """Added before rounding to uint8: -0.5 turns rounding into rl_coach's truncation."""
+        return -0.5 if self is GrayFormula.RL_COACH else 0.0
+
+    @classmethod
+    def parse(cls, value: Any, path: str | Path | None = None) -> GrayFormula:
+        try:
+            return cls(str(value))
+        except ValueError:
+            names = ", ".join(m.value for m in cls)
+            raise ConfigError(f"output.grayscale must be one of {names}, not {value!r}", path) from None
+
+
 @dataclass(frozen=True)
 class FieldOfView:
     horizontal_deg: float
@@ -202,6 +226,7 @@ class CameraProfile:
     mount: Mount = field(default_factory=Mount)
     description: str = ""
     source: str = ""  # where it came from: "built-in", a calibration file
+    grayscale: GrayFormula = GrayFormula.OPENCV  # how the grey policy input is made from colour
 
     @property
     def field_of_view(self) -> FieldOfView:
@@ -228,7 +253,8 @@ class CameraProfile:
             "resolution": {"width": i.width, "height": i.height},
             "intrinsics": {"fx": i.fx, "fy": i.fy, "cx": i.cx, "cy": i.cy, "skew": i.skew},
             "distortion": {"model": i.distortion_model.value, "coefficients": list(i.coefficients)},
-            "output": {"width": self.output_width, "height": self.output_height},
+            "output": {"width": self.output_width, "height": self.output_height,
+                       "grayscale": self.grayscale.value},
             "mount": {"forward_m": m.forward_m, "height_m": m.height_m, "pitch_deg": m.pitch_deg,
                       "yaw_deg": m.yaw_deg},
         }
@@ -287,6 +313,7 @@ class CameraProfile:
             ),
             description=str(data.get("description", "") or ""),
             source=str(data.get("source", "") or ""),
+            grayscale=GrayFormula.parse(out.get("grayscale", GrayFormula.OPENCV.value), path),
         )
         profile.validate(path)
         fov = data.get("field_of_view")
@@ -417,6 +444,7 @@ AWS_SIM = CameraProfile(
     mount=Mount(forward_m=0.14529 + 0.081663, height_m=0.13033, pitch_deg=15.0),
     description="AWS DeepRacer's simulated camera: ideal pinhole, HFOV 1.13 rad, 640x480 resized to 160x120",
     source="built-in",
+    grayscale=GrayFormula.RL_COACH,
 )
 
 # Our simulator's default camera (deepracer/sim/camera.py CameraPose() rendered at SimConfig's 160x120):

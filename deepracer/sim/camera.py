@@ -18,26 +18,89 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deepracer.camera_profile import CameraProfile, DistortionModel, GrayFormula, Intrinsics
 from deepracer.sim.trackmap import BACKGROUND, BORDER, CENTER, N_LABELS, ROAD, TrackMap
+
+WALL = N_LABELS  # a label of the renderer's own map only: everything beyond the wall rectangle
 
 
 @dataclass(frozen=True)
 class CameraPose:
-    """Mounting of the camera on the car (from the rear-axle origin)."""
+    """The camera on the car: its mounting (from the rear-axle origin) and its lens.
+
+    The lens is either a calibrated one, `intrinsics` (from a camera profile, see `from_profile`),
+    or the ideal lens of `hfov_deg` with `projection` pinhole or fisheye (equidistant)."""
 
     forward_m: float = 0.12
     height_m: float = 0.12
     pitch_deg: float = 15.0  # down
     yaw_deg: float = 0.0  # left
-    hfov_deg: float = 120.0  # the DeepRacer's wide lens
+    hfov_deg: float = 120.0  # the DeepRacer's wide lens (with intrinsics: derived from them)
     max_range_m: float = 12.0
     projection: str = "pinhole"  # or "fisheye" (equidistant: pixel radius proportional to the angle)
     lateral_m: float = 0.0  # left of the car's axis (stereo cameras: ±0.03)
+    intrinsics: Intrinsics | None = None  # OpenCV's model of a real lens (pinhole + distortion, or fisheye)
+    grayscale: GrayFormula = GrayFormula.OPENCV  # how grey frames are made from colour
+    profile: str = ""  # the camera profile this came from ("" = the ideal lens above)
+
+    @classmethod
+    def from_profile(cls, profile: CameraProfile) -> CameraPose:
+        """The camera a profile describes, rendered at the profile's output size."""
+        m, lens = profile.mount, profile.output_intrinsics
+        return cls(forward_m=m.forward_m, height_m=m.height_m, pitch_deg=m.pitch_deg, yaw_deg=m.yaw_deg,
+                   hfov_deg=profile.field_of_view.horizontal_deg, projection=lens.distortion_model.projection,
+                   intrinsics=lens, grayscale=profile.grayscale, profile=profile.name)
+
+    def lens(self, width: int, height: int) -> Intrinsics:
+        """The lens at width x height: the intrinsics (resized as the source would), else the ideal lens."""
+        if self.intrinsics is not None:
+            i = self.intrinsics
+            return i if (i.width, i.height) == (width, height) else i.scaled(width, height)
+        if self.projection == "pinhole":
+            return Intrinsics.ideal_pinhole(width, height, self.hfov_deg)
+        if self.projection == "fisheye":  # equidistant, no distortion terms: radius = f * angle
+            f = (width / 2) / (math.radians(self.hfov_deg) / 2)
+            return Intrinsics(width, height, f, f, width / 2 - 0.5, height / 2 - 0.5, DistortionModel.EQUIDISTANT,
+                              (0.0, 0.0, 0.0, 0.0))
+        raise ValueError(f"camera projection must be pinhole or fisheye, not {self.projection!r}")
+
+
+def _is_plain_pinhole(lens: Intrinsics) -> bool:
+    return not lens.distortion_model.is_fisheye and not any(lens.coefficients) and lens.skew == 0.0
+
+
+def lens_rays(lens: Intrinsics) -> np.ndarray:
+    """(H, W, 3) unit rays (x right, y down, z forward) of every pixel centre, as OpenCV models the lens."""
+    vv, uu = np.mgrid[0:lens.height, 0:lens.width].astype(np.float64)
+    if _is_plain_pinhole(lens):
+        v = np.stack([(uu - lens.cx) / lens.fx, (vv - lens.cy) / lens.fy, np.ones_like(uu)], axis=-1)
+        return np.asarray(v / np.linalg.norm(v, axis=-1, keepdims=True))
+    rays = lens.rays(np.column_stack([uu.ravel(), vv.ravel()]), check=False)
+    return rays.reshape(lens.height, lens.width, 3)
+
+
+def project_points(lens: Intrinsics, pts: np.ndarray) -> np.ndarray:
+    """Camera-frame points (N, 3), z > 0 for a pinhole, -> pixel coordinates (N, 2) through the lens."""
+    pts = np.asarray(pts, np.float64).reshape(-1, 3)
+    if lens.distortion_model.is_fisheye:
+        r = np.hypot(pts[:, 0], pts[:, 1])
+        theta = np.arctan2(r, pts[:, 2])
+        k1, k2, k3, k4 = (list(lens.coefficients) + [0.0] * 4)[:4]
+        t2 = theta * theta
+        theta_d = theta * (1 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
+        s = theta_d / np.maximum(r, 1e-12)
+        a, b = pts[:, 0] * s, pts[:, 1] * s
+        return np.stack([lens.fx * (a + lens.skew / lens.fx * b) + lens.cx, lens.fy * b + lens.cy], axis=1)
+    if _is_plain_pinhole(lens):
+        z = pts[:, 2]
+        return np.stack([lens.fx * pts[:, 0] / z + lens.cx, lens.fy * pts[:, 1] / z + lens.cy], axis=1)
+    out, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), lens.matrix, lens.dist)
+    return np.asarray(out.reshape(-1, 2))
 
 
 @dataclass(frozen=True)
 class Appearance:
-    """Colours (BGR) of the scene; randomised per episode for sim-to-real."""
+    """Colours (BGR) of the scene and the world around the track; randomised per episode for sim-to-real."""
 
     background: tuple[int, int, int] = (70, 110, 80)  # floor around the track
     road: tuple[int, int, int] = (45, 45, 45)
@@ -45,17 +108,22 @@ class Appearance:
     center: tuple[int, int, int] = (40, 200, 230)  # yellow dashes
     sky_top: tuple[int, int, int] = (200, 170, 140)
     sky_horizon: tuple[int, int, int] = (225, 215, 205)
-    texture_noise: float = 6.0  # std of a fixed noise texture on the ground, grey levels
+    texture_noise: float = 6.0  # std of a fixed blotchy texture on the ground, grey levels
     gain: float = 1.0  # lighting
     bias: float = 0.0
     box: tuple[int, int, int] = (70, 135, 190)  # cardboard obstacle
     bot_car: tuple[int, int, int] = (190, 110, 40)  # bot cars' shell
     car: tuple[int, int, int] = (40, 40, 200)  # another racer's shell (head-to-head)
     chassis: tuple[int, int, int] = (35, 35, 35)  # cars' chassis and wheels
+    road_grain: float = 5.0  # std of the road's fine asphalt grain (per 1 cm cell), grey levels
+    walls: bool = True  # a wall around the track, as tall as the camera (False: the floor runs to the horizon)
+    wall: tuple[int, int, int] = (150, 150, 140)
+    wall_distance_m: float = 0.6  # beyond the track's bounding box, on every side (0.05 .. 0.9)
 
     def palette(self) -> np.ndarray:
-        p = np.zeros((N_LABELS, 3), np.float32)
+        p = np.zeros((N_LABELS + 1, 3), np.float32)
         p[BACKGROUND], p[ROAD], p[BORDER], p[CENTER] = self.background, self.road, self.border, self.center
+        p[WALL] = self.wall
         return p * self.gain + self.bias
 
 
@@ -64,47 +132,48 @@ class CameraModel:
 
     def __init__(self, width: int, height: int, pose: CameraPose) -> None:
         self.width, self.height, self.pose = width, height, pose
-        half = math.radians(pose.hfov_deg) / 2
-        vv, uu = np.meshgrid(np.arange(height) + 0.5 - height / 2, np.arange(width) + 0.5 - width / 2,
-                             indexing="ij")
-        # ray in the camera frame: x right, y down, z forward
-        if pose.projection == "pinhole":
-            f = (width / 2) / math.tan(half)
-            xr, yd, zf = uu / f, vv / f, np.ones_like(uu)
-        elif pose.projection == "fisheye":
-            f = (width / 2) / half
-            r = np.hypot(uu, vv)
-            theta = r / f
-            k = np.sin(theta) / np.maximum(r, 1e-9)
-            xr, yd, zf = uu * k, vv * k, np.cos(theta)
-        else:
-            raise ValueError(f"camera projection must be pinhole or fisheye, not {pose.projection!r}")
+        self.lens = pose.lens(width, height)
+        rays = lens_rays(self.lens)
+        xr, yd, zf = rays[..., 0], rays[..., 1], rays[..., 2]
         th = math.radians(pose.pitch_deg)
         # car frame (x forward, y left, z up), the camera pitched down by th
         dfx = zf * math.cos(th) - yd * math.sin(th)
         dly = -xr
         dz = -zf * math.sin(th) - yd * math.cos(th)
         ground_rows = np.nonzero(np.all(dz < -1e-4, axis=1))[0]
-        self.first_row = int(ground_rows[0]) if ground_rows.size else height  # sky above, ground below
-        dfx, dly, dz = dfx[self.first_row:], dly[self.first_row:], dz[self.first_row:]
+        if ground_rows.size:  # sky above, ground below
+            self.first_row = int(ground_rows[0])
+        else:
+            self.first_row = height
+        yaw = math.radians(pose.yaw_deg)
+        cy_, sy_ = math.cos(yaw), math.sin(yaw)
+        r0 = self.first_row
+        dfx, dly, dz = dfx[r0:], dly[r0:], dz[r0:]
         t = pose.height_m / -dz
         rng = t * np.hypot(dfx, dly)
         t = np.where(rng > pose.max_range_m, t * pose.max_range_m / rng, t)
         gx, gy = pose.forward_m + t * dfx, pose.lateral_m + t * dly
-        yaw = math.radians(pose.yaw_deg)
-        gx, gy = gx * math.cos(yaw) - gy * math.sin(yaw), gx * math.sin(yaw) + gy * math.cos(yaw)
+        gx, gy = gx * cy_ - gy * sy_, gx * sy_ + gy * cy_
         self.gx, self.gy = gx.ravel(), gy.ravel()
         # ground footprint of a pixel: how far its neighbours' ground points are
         if gx.shape[0] > 1:
             d_row = np.hypot(*(np.gradient(a, axis=0) for a in (gx, gy)))
         else:
             d_row = np.zeros_like(gx)
-        d_col = np.hypot(*(np.gradient(a, axis=1) for a in (gx, gy)))
+        d_col = np.hypot(*(np.gradient(a, axis=1) for a in (gx, gy))) if gx.shape[1] > 1 else np.zeros_like(gx)
         self.footprint = np.maximum(d_row, d_col).ravel()
 
 
 class Renderer:
-    """Renders frames for one track map; `set_appearance`/`set_pose` change the look."""
+    """Renders frames for one track map; `set_appearance`/`set_pose` change the look.
+
+    Per frame: one small matmul puts every ground pixel's fixed car-frame point into the map, and one
+    integer gather reads it from the mip level whose cells match the pixel's footprint. The levels
+    are prefiltered (level 0 is the label raster blurred by about a cell, each further level a
+    Gaussian pyrDown), so a pixel reads the area it covers, not one label cell: borders are graded,
+    not stair-stepped, and far lines fade instead of flickering. Around the track stands a wall as tall
+    as the camera (in the map: every ground ray that passes it lands beyond it and shows it), so its
+    top is the horizon from any distance and costs nothing per frame; the sky is above."""
 
     def __init__(self, tmap: TrackMap, width: int = 160, height: int = 120, grayscale: bool = True,
                  pose: CameraPose | None = None, appearance: Appearance | None = None,
@@ -112,43 +181,48 @@ class Renderer:
         self.tmap = tmap
         self.width, self.height, self.grayscale = width, height, grayscale
         self.levels = levels
-        tex = np.random.default_rng(seed).normal(0.0, 1.0, (tmap.h, tmap.w)).astype(np.float32)
+        rng = np.random.default_rng(seed)
+        tex = rng.normal(0.0, 1.0, (tmap.h, tmap.w)).astype(np.float32)
         self._texture = cv2.GaussianBlur(tex, (0, 0), 1.5) * 2.0  # blotchy, not per-cell noise
-        self._labels3: np.ndarray | None = None
-        self._texture3: np.ndarray | None = None
+        grain = rng.normal(0.0, 1.0, (tmap.h, tmap.w)).astype(np.float32)
+        # asphalt: fine grain on the road only (the prefilter below softens it to about 1 cm)
+        self._grain = grain * (tmap.labels != BACKGROUND)
+        self._world: dict[tuple[bool, float], tuple[np.ndarray, tuple[int, int, int, int]]] = {}
         self.appearance = appearance or Appearance()
+        self.pose = pose or CameraPose()
         self._build_atlas()
-        self.set_pose(pose or CameraPose(), force=True)
+        self.set_pose(self.pose, force=True)
 
     # -- configuration (per episode) -----------------------------------------------------
     def set_pose(self, pose: CameraPose, force: bool = False) -> None:
         if not force and pose == self.pose:
             return
+        rebuild = pose.grayscale != self.pose.grayscale
         self.pose = pose
+        if rebuild:
+            self._build_atlas()
         cam = CameraModel(self.width, self.height, pose)
         self.first_row = cam.first_row
         res = self.tmap.res
-        level = np.floor(np.log2(np.maximum(cam.footprint / res / 1.5, 1.0)))
-        level = np.clip(level, 0, self.levels - 1).astype(np.int64)
+        # the level whose (prefiltered) cells are about the pixel's footprint
+        # (level -1: the map upsampled to half cells, for the near rows, whose pixels are smaller than a cell)
+        level = np.floor(np.log2(np.maximum(cam.footprint / res, 0.5)))
+        level = np.clip(level, -1, self.levels - 1).astype(np.int64)
         scale = (0.5**level / res).astype(np.float32)  # metres -> cells of the pixel's level
-        self._gx = (cam.gx * scale).astype(np.float32)
-        self._gy = (cam.gy * scale).astype(np.float32)
-        self._scale = scale
         # pyrDown centres level-k cell j on level-0 cell 2^k j: shift so that floor() picks the nearest
-        self._bias = (0.5 - 0.5 * 0.5**level).astype(np.float32)
-        w = np.array([d[0] for d in self._dims])
-        h = np.array([d[1] for d in self._dims])
-        self._wmax = (w[level] - 1).astype(np.float32)
-        self._hmax = (h[level] - 1).astype(np.float32)
-        self._stride = w[level].astype(np.int32)
-        self._offset = self._offsets[level].astype(np.int32)
-        n = self._gx.size
-        # per frame: [wx; wy] = [[c, -s, ox], [s, c, oy]] @ [gx; gy; scale] + bias (one small matmul)
-        self._P = np.ascontiguousarray(np.stack([self._gx, self._gy, scale]), dtype=np.float32)  # (3, n)
-        self._bias2 = np.ascontiguousarray(np.stack([self._bias, self._bias]), dtype=np.float32)
-        self._max2 = np.ascontiguousarray(np.stack([self._wmax, self._hmax]), dtype=np.float32)
+        # (the upsampled level's cells tile level 0's exactly: no shift)
+        bias = np.where(level > 0, 0.5 - 0.5 * 0.5**level, 0.0).astype(np.float32)
+        w = np.array([d[0] for d in self._dims])[level + 1]
+        h = np.array([d[1] for d in self._dims])[level + 1]
+        self._stride = w.astype(np.int32)
+        self._offset = self._offsets[level + 1].astype(np.int32)
+        n = cam.gx.size
+        # per frame: [wx; wy] = [[c, -s, ox, 1], [s, c, oy, 1]] @ [gx*scale; gy*scale; scale; bias]
+        self._P = np.ascontiguousarray(np.stack([cam.gx * scale, cam.gy * scale, scale, bias]), dtype=np.float32)
+        self._max2 = np.ascontiguousarray(np.stack([w - 1, h - 1]), dtype=np.float32)
         self._zero2 = np.zeros((2, n), np.float32)
-        self._M = np.zeros((2, 3), np.float32)
+        self._M = np.zeros((2, 4), np.float32)
+        self._M[:, 3] = 1.0
         self._W = np.empty((2, n), np.float32)
         self._Wi = np.empty((2, n), np.int32)
         self._idx = np.empty(n, np.int32)
@@ -161,31 +235,68 @@ class Renderer:
             self._build_atlas()
             self._make_sky()
 
+    def _world_labels(self) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """The map's labels with WALL beyond the wall rectangle, and the rectangle in map cells
+        (x0, y0, x1, y1). Cached per wall distance."""
+        app, tm = self.appearance, self.tmap
+        d = min(max(app.wall_distance_m, 0.05), 0.9) if app.walls else -1.0
+        key = (app.walls, round(d, 3))
+        hit = self._world.get(key)
+        if hit is not None:
+            return hit
+        labels = tm.labels
+        x0 = y0 = 0
+        x1, y1 = tm.w, tm.h
+        if app.walls:
+            bx0, by0, bx1, by1 = tm.track.bounds
+            x0 = max(int(round((bx0 - d - tm.x0) / tm.res)), 1)
+            y0 = max(int(round((by0 - d - tm.y0) / tm.res)), 1)
+            x1 = min(int(round((bx1 + d - tm.x0) / tm.res)), tm.w - 1)
+            y1 = min(int(round((by1 + d - tm.y0) / tm.res)), tm.h - 1)
+            labels = labels.copy()
+            labels[:y0], labels[y1:], labels[:, :x0], labels[:, x1:] = WALL, WALL, WALL, WALL
+        if len(self._world) > 8:
+            self._world.clear()
+        self._world[key] = hit = (labels, (x0, y0, x1, y1))
+        return hit
+
     def _build_atlas(self) -> None:
-        """Textured map and its mip levels, concatenated into one flat array."""
+        """Textured map and its mip levels (-1 .. levels-1), concatenated into one flat array."""
         app = self.appearance
+        labels, (x0, y0, x1, y1) = self._world_labels()
         pal = app.palette()
-        labels = self.tmap.labels
+        tex = cv2.scaleAdd(self._grain, app.road_grain * app.gain, self._texture * (app.texture_noise * app.gain))
+        if app.walls:  # the wall is plain
+            tex[:y0], tex[y1:], tex[:, :x0], tex[:, x1:] = 0.0, 0.0, 0.0, 0.0
         if self.grayscale:
+            g = self.pose.grayscale
             lut = np.zeros(256, np.float32)
-            lut[: len(pal)] = pal @ LUMA
-            texture = self._texture
+            lut[: len(pal)] = pal @ np.array(g.bgr_weights, np.float32) + g.offset
         else:
             lut = np.zeros((1, 256, 3), np.float32)
             lut[0, : len(pal)] = pal
-            if self._labels3 is None:  # the colour LUT wants 3-channel labels and texture
-                self._labels3 = cv2.merge([labels] * 3)
-                self._texture3 = cv2.merge([self._texture] * 3)
-            labels, texture = self._labels3, self._texture3
-        img = cv2.scaleAdd(texture, app.texture_noise * app.gain, cv2.LUT(labels, lut))  # all in C
+            labels, tex = cv2.merge([labels] * 3), cv2.merge([tex] * 3)
+        img = cv2.add(tex, cv2.LUT(labels, lut))
+        # the prefilter: a pixel reading level 0 covers about a cell, so it sees the cell's neighbourhood
+        img = cv2.GaussianBlur(img, (3, 3), 0.6)
         mips = [cv2.convertScaleAbs(np.maximum(img, 0.0, out=img))]  # saturates to uint8
         for _ in range(1, self.levels):
             mips.append(cv2.pyrDown(mips[-1]))
+        h0, w0 = mips[0].shape[:2]
+        mips.insert(0, cv2.resize(mips[0], (2 * w0, 2 * h0), interpolation=cv2.INTER_LINEAR))  # level -1
         ch = () if self.grayscale else (3,)
         flats = [m.reshape(-1, *ch) for m in mips]
         self._dims = [(m.shape[1], m.shape[0]) for m in mips]
         self._offsets = np.cumsum([0] + [len(f) for f in flats[:-1]])
         self._atlas = np.concatenate(flats)
+
+    def _colour(self, bgr: np.ndarray) -> np.ndarray:
+        """Lit BGR colours (..., 3) -> what the frame holds: grey by the camera's formula, or BGR."""
+        bgr = np.clip(bgr, 0, 255)
+        if self.grayscale:
+            g = self.pose.grayscale
+            return np.asarray(np.clip(bgr @ np.array(g.bgr_weights, np.float32) + g.offset, 0, 255))
+        return np.asarray(bgr)
 
     def _make_sky(self) -> None:
         app, h, w, r0 = self.appearance, self.height, self.width, self.first_row
@@ -193,11 +304,8 @@ class Renderer:
         top = np.array(app.sky_top, np.float32) * app.gain + app.bias
         hor = np.array(app.sky_horizon, np.float32) * app.gain + app.bias
         a = np.linspace(0.0, 1.0, max(r0, 1), dtype=np.float32)[:, None]
-        sky = np.clip(top * (1 - a) + hor * a, 0, 255)[:r0]
-        if self.grayscale:
-            self.frame[:r0] = (sky @ LUMA)[:, None]
-        else:
-            self.frame[:r0] = sky[:, None, :]
+        sky = np.rint(self._colour(top * (1 - a) + hor * a)[:r0]).astype(np.uint8)
+        self.frame[:r0] = sky[:, None] if self.grayscale else sky[:, None, :]
         self._ground = self.frame[r0:].reshape(-1, *(() if self.grayscale else (3,)))
 
     # -- per frame -----------------------------------------------------------------------
@@ -207,9 +315,8 @@ class Renderer:
         c, s = math.cos(yaw), math.sin(yaw)
         M[0, 0], M[0, 1], M[1, 0], M[1, 1] = c, -s, s, c
         M[0, 2], M[1, 2] = x - tm.x0, y - tm.y0  # metres; the scale row turns them into cells
-        np.matmul(M, self._P, out=W)  # each pixel's world point, in cells of its mip level
-        W += self._bias2
-        np.maximum(W, self._zero2, out=W)  # clamp into the map: its margin is background
+        np.matmul(M, self._P, out=W)  # each pixel's world point, in cells of its mip level (bias included)
+        np.maximum(W, self._zero2, out=W)  # clamp into the map: its margin is the wall (or the floor)
         np.minimum(W, self._max2, out=W)
         Wi[...] = W
         np.multiply(Wi[1], self._stride, out=idx)
@@ -262,8 +369,9 @@ class ObjectPainter:
     def __init__(self, width: int, height: int, pose: CameraPose) -> None:
         self.width, self.height, self.pose = width, height, pose
         self.half = math.radians(pose.hfov_deg) / 2
-        self.fisheye = pose.projection == "fisheye"
-        self.f = (width / 2) / (self.half if self.fisheye else math.tan(self.half))
+        self.lens = pose.lens(width, height)
+        self.plain = _is_plain_pinhole(self.lens)  # straight edges stay straight: project corners only
+        self.fisheye = self.lens.distortion_model.is_fisheye
         th = math.radians(pose.pitch_deg)
         # car frame (x fwd, y left, z up) -> camera (x right, y down, z forward), pitched down by th
         self.cam_yaw = math.radians(pose.yaw_deg)
@@ -271,7 +379,6 @@ class ObjectPainter:
         self.cull_angle = min(math.pi, math.hypot(self.half, self.half * height / width) + 0.35)
         self._cache: dict[str, tuple[Any, ...]] = {}
         self._lim = 4.0 * max(width, height)  # keeps fixed-point pixel coordinates in range
-        self._centre = np.array([width / 2 - 0.5, height / 2 - 0.5])  # cv2: pixel i's centre is i
         self._sin_th, self._cos_th = math.sin(th), math.cos(th)
 
     def draw(self, frame: np.ndarray, x: float, y: float, yaw: float, objects: Sequence[Any],
@@ -296,7 +403,8 @@ class ObjectPainter:
         shades = self._palette(app, grayscale)
         st, ct, h = self._sin_th, self._cos_th, p.height_m
         # fixed-point pixel coordinates (4 fractional bits), clamped to keep them in range
-        f16, u16, v16, lim16 = 16 * self.f, 16 * float(self._centre[0]), 16 * float(self._centre[1]), 16 * self._lim
+        ln = self.lens
+        fx16, fy16, u16, v16, lim16 = 16 * ln.fx, 16 * ln.fy, 16 * ln.cx, 16 * ln.cy, 16 * self._lim
         # a handful of cuboids: plain float arithmetic beats numpy's per-call overhead here
         for d2, fx, fy, rel, kind in todo:
             rc, rs = math.cos(rel), math.sin(rel)
@@ -318,19 +426,20 @@ class ObjectPainter:
                     px = ox + lx * rc - ly * rs
                     pz = zb if i & 4 else za
                     cam.append((-(oy + lx * rs + ly * rc), -px * st - pz * ct, px * ct - pz * st))
-                if self.fisheye or min(q[2] for q in cam) < _NEAR:
+                if not self.plain or min(q[2] for q in cam) < _NEAR:
                     for j in seen:
                         poly = np.array([cam[i] for i in _FACES[j]])
                         if poly[:, 2].min() < _NEAR:
                             poly = _clip_near(poly)
                             if len(poly) < 3:
                                 continue
-                        cv2.fillPoly(frame, [self._project(poly)], col[j], lineType=cv2.LINE_8, shift=4)
+                        pix = self._project(poly)
+                        if len(pix) >= 3:
+                            cv2.fillPoly(frame, [pix], col[j], lineType=cv2.LINE_8, shift=4)
                     continue
                 pix = []
                 for xr, yd, zf in cam:
-                    k = f16 / zf
-                    u, v = xr * k + u16, yd * k + v16
+                    u, v = xr * fx16 / zf + u16, yd * fy16 / zf + v16
                     if not (-lim16 < u < lim16 and -lim16 < v < lim16):
                         u, v = min(max(u, -lim16), lim16), min(max(v, -lim16), lim16)
                     pix.append((int(u), int(v)))
@@ -341,20 +450,16 @@ class ObjectPainter:
 
     def _project(self, poly: np.ndarray) -> np.ndarray:
         """Camera-frame points -> fixed-point pixel coordinates (cv2: pixel i's centre is i)."""
-        if self.fisheye:  # curved edges: subdivide each edge before mapping
+        if not self.plain:  # curved edges: subdivide each edge before mapping
             nxt = np.roll(poly, -1, axis=0)
             t = np.linspace(0.0, 1.0, 8, endpoint=False)[None, :, None]
             poly = (poly[:, None, :] * (1 - t) + nxt[:, None, :] * t).reshape(-1, 3)
-            r = np.hypot(poly[:, 0], poly[:, 1])
-            theta = np.arctan2(r, poly[:, 2])
-            k = self.f * theta / np.maximum(r, 1e-12)
-            u, v = poly[:, 0] * k, poly[:, 1] * k
-        else:
-            u = self.f * poly[:, 0] / poly[:, 2]
-            v = self.f * poly[:, 1] / poly[:, 2]
-        u = np.clip(u + self.width / 2 - 0.5, -self._lim, self._lim)
-        v = np.clip(v + self.height / 2 - 0.5, -self._lim, self._lim)
-        return np.round(np.stack([u, v], axis=1) * 16).astype(np.int32)
+            if not self.fisheye:  # a pinhole's distortion polynomial is only meaningful in front
+                poly = poly[poly[:, 2] >= _NEAR]
+                if len(poly) < 3:
+                    return np.zeros((0, 2), np.int32)
+        uv = np.clip(project_points(self.lens, poly), -self._lim, self._lim)
+        return np.round(uv * 16).astype(np.int32)
 
     def _palette(self, app: Appearance, grayscale: bool) -> dict[str, list[tuple[float, ...]]]:
         """Per colour key, the cv2 colour of each of the five faces (shaded by a fixed light)."""
@@ -390,13 +495,16 @@ LUMA = np.array([0.114, 0.587, 0.299], np.float32)  # BGR -> grey
 
 
 def randomize_appearance(rng: np.random.Generator, base: Appearance | None = None) -> Appearance:
-    """A plausible variation of the scene: lighting, colours, texture."""
+    """A plausible variation of the scene: lighting, colours, texture, and the world around the track.
+
+    The world's draws (walls, road grain) come from a child generator, so the draws of `rng` itself
+    stay what they were before the world existed (latency, speed gain follow them)."""
     base = base or Appearance()
 
     def jitter(c: tuple[int, int, int], amount: float) -> tuple[int, int, int]:
         return tuple(int(np.clip(v + rng.normal(0, amount), 0, 255)) for v in c)  # type: ignore[return-value]
 
-    return replace(
+    app = replace(
         base,
         background=tuple(int(v) for v in rng.integers(20, 200, 3)),  # any floor: carpet, concrete, grass
         road=jitter(base.road, 15),
@@ -408,14 +516,33 @@ def randomize_appearance(rng: np.random.Generator, base: Appearance | None = Non
         gain=float(rng.uniform(0.6, 1.3)),
         bias=float(rng.normal(0.0, 12.0)),
     )
+    world = rng.spawn(1)[0]
+    return replace(
+        app,
+        road_grain=float(world.uniform(0.0, 12.0)),
+        walls=bool(world.random() < 0.85),  # sometimes an open floor to the horizon
+        wall=tuple(int(v) for v in world.integers(30, 240, 3)),  # type: ignore[arg-type]
+        wall_distance_m=float(world.uniform(0.2, 0.9)),
+    )
 
 
 def randomize_pose(rng: np.random.Generator, base: CameraPose | None = None) -> CameraPose:
+    """The mount and lens jittered around `base` (a camera profile's, or the default): height, pitch,
+    yaw, and the field of view (a calibrated lens: its focal lengths scaled to give that field of view)."""
     base = base or CameraPose()
-    return replace(
+    hfov = base.hfov_deg + float(rng.normal(0, 3.0))
+    pose = replace(
         base,
         height_m=base.height_m + float(rng.normal(0, 0.01)),
         pitch_deg=base.pitch_deg + float(rng.normal(0, 2.0)),
         yaw_deg=base.yaw_deg + float(rng.normal(0, 1.5)),
-        hfov_deg=base.hfov_deg + float(rng.normal(0, 3.0)),
+        hfov_deg=hfov,
     )
+    lens = base.intrinsics
+    if lens is not None:
+        if lens.distortion_model.is_fisheye:  # radius ~ f * angle
+            k = base.hfov_deg / hfov
+        else:  # half width ~ f * tan(half angle)
+            k = math.tan(math.radians(base.hfov_deg) / 2) / math.tan(math.radians(min(hfov, 175.0)) / 2)
+        pose = replace(pose, intrinsics=replace(lens, fx=lens.fx * k, fy=lens.fy * k, skew=lens.skew * k))
+    return pose

@@ -10,7 +10,7 @@ import pytest
 from deepracer.sim import SimConfig, Simulator
 from deepracer.sim.camera import Appearance
 
-PLAIN = Appearance(texture_noise=0.0)
+PLAIN = Appearance(texture_noise=0.0, road_grain=0.0)
 
 
 def sim_at(s: float, lateral: float = 0.0, yaw_offset: float = 0.0, **cfg) -> Simulator:
