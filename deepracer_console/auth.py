@@ -377,10 +377,13 @@ class AuthMiddleware:
             return
         import asyncio
 
+        cookie = _cookie(scope)
         if self.auth.single_user:
             who, csrf = LOCAL, None
+        elif not cookie:  # nobody logged in (e.g. the public leaderboard): no database to ask
+            who, csrf = None, None
         else:
-            who, csrf = await asyncio.to_thread(self.auth.caller_from_cookie, _cookie(scope))
+            who, csrf = await asyncio.to_thread(self.auth.caller_from_cookie, cookie)
         route = route_of(self.fastapi_app, scope)
         policy = ROUTE_POLICY.get(route) if route else None
         if policy is None:

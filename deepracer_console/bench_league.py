@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import sys
@@ -35,7 +36,7 @@ import numpy as np
 
 from deepracer_console.bench import _Console
 
-PASSWORD = "league-night-password"
+PASSWORD = "league-night-password"  # nobody logs in with it: the bench opens the sessions itself
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,8 +54,10 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if values else None
 
 
-def seed(data: Path, racers: int) -> int:
-    """Accounts, ready models and one finished submission each to an open race; the race's id."""
+def seed(data: Path, racers: int) -> tuple[int, dict[str, tuple[str, str, int]]]:
+    """Accounts, ready models and one finished submission each to an open race: the race's id and
+    per racer (session cookie, csrf token, model id), as if each had logged in (argon2 is slow on
+    purpose; logging in is not what is measured)."""
     from deepracer_console import auth
     from deepracer_console import defaults as d
     from deepracer_console.db import (
@@ -75,6 +78,8 @@ def seed(data: Path, racers: int) -> int:
     sessions = open_database(settings.db_url)
     rng = random.Random(2018)
     password_hash = auth.hash_password(PASSWORD)  # one hash for all: argon2 is slow on purpose
+    guard = auth.Auth(sessions, data, single_user_allowed=True)
+    logins: dict[str, tuple[str, str, int]] = {}
     now = utcnow()
     with sessions.begin() as db:
         race = Race(name="league-night", track="reinvent2018", opens_at=now - timedelta(minutes=1),
@@ -95,6 +100,8 @@ def seed(data: Path, racers: int) -> int:
             db.add(model)
             db.flush()
             db.add(auth.ModelOwner(model_id=model.id, user_id=user.id))
+            cookie, csrf = guard.open_session(db, user)
+            logins[user.username] = (cookie, csrf, model.id)
             package = storage.package_dir(model.id)
             package.mkdir(parents=True, exist_ok=True)
             # never loaded by the bench's measurement: a submission's evaluation of it fails at once
@@ -114,67 +121,121 @@ def seed(data: Path, racers: int) -> int:
                                   evaluation_id=evaluation.id, created_at=now - timedelta(seconds=racers - i)))
         race_id = race.id
     sessions.kw["bind"].dispose()
-    return race_id
+    return race_id, logins
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection for GETs: asyncio streams and httptools' response parser.
+    A load generator that costs the shared cores little (httpx spends several ms of CPU a request,
+    which on two cores would measure the client, not the server)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        import httptools
+
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode())
+        body: list[bytes] = []
+        done = asyncio.Event()
+
+        class Events:
+            def on_body(self, chunk: bytes) -> None:
+                body.append(chunk)
+
+            def on_message_complete(self) -> None:
+                done.set()
+
+        parser = httptools.HttpResponseParser(Events())
+        while not done.is_set():
+            chunk = await self.reader.read(65536)
+            if not chunk:
+                await self.close()
+                raise ConnectionError("the server closed the connection")
+            parser.feed_data(chunk)
+        if not parser.should_keep_alive():
+            await self.close()
+        return parser.get_status_code(), b"".join(body)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 async def _poll(url: str, path: str, clients: int, duration: float, interval: float) -> dict[str, Any]:
-    import httpx
+    from urllib.parse import urlsplit
 
+    where = urlsplit(url)
     times: list[float] = []
     errors: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    start = time.perf_counter() + 0.5  # every client connected before the clock starts
-    end = start + duration
+    connected = 0
+    all_connected = asyncio.Event()
+    clock: dict[str, float] = {}
 
     async def client(k: int) -> None:
-        async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as c:
-            await c.get("/api/health")
-            await asyncio.sleep(max(0.0, start - time.perf_counter()) + (interval * k / clients if interval else 0))
-            while (t0 := time.perf_counter()) < end:
-                try:
-                    r = await c.get(path)
-                    ok = r.status_code == 200 and r.content.startswith(b"{")
-                    key = None if ok else f"HTTP {r.status_code}"
-                except httpx.HTTPError as err:
-                    key = type(err).__name__
-                t1 = time.perf_counter()
-                if key is None:
-                    times.append((t1 - t0) * 1000)
-                else:
-                    errors[key] = errors.get(key, 0) + 1
-                if interval:
-                    await asyncio.sleep(max(0.0, interval - (t1 - t0)))
+        nonlocal connected
+        c = _Connection(where.hostname or "127.0.0.1", where.port or 80)
+        try:
+            await c.get(path)  # the connection is open before the clock starts (not counted)
+        finally:
+            connected += 1
+            if connected == clients:
+                clock["start"] = time.perf_counter() + 0.1
+                clock["end"] = clock["start"] + duration
+                all_connected.set()
+        await all_connected.wait()
+        await asyncio.sleep(max(0.0, clock["start"] - time.perf_counter()) + (interval * k / clients if interval else 0))
+        while (t0 := time.perf_counter()) < clock["end"]:
+            try:
+                status, body = await asyncio.wait_for(c.get(path), 30)
+                key = None if status == 200 and body.startswith(b"{") else f"HTTP {status}"
+            except (TimeoutError, OSError, ValueError) as err:
+                key = type(err).__name__
+                await c.close()
+            t1 = time.perf_counter()
+            if key is None:
+                times.append((t1 - t0) * 1000)
+            else:
+                errors[key] = errors.get(key, 0) + 1
+            if interval:
+                await asyncio.sleep(max(0.0, interval - (t1 - t0)))
+        await c.close()
 
     await asyncio.gather(*(client(k) for k in range(clients)))
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - clock["start"]
     return {"clients": clients, "interval_s": interval, "duration_s": round(wall, 1), "requests": len(times),
             "errors": sum(errors.values()), "error_kinds": errors, "p50_ms": _pct(times, 50),
             "p99_ms": _pct(times, 99), "max_ms": round(max(times), 2) if times else None,
             "requests_per_s": round(len(times) / wall, 1)}
 
 
-async def _submit_all(url: str, race_id: int, racers: int, model_ids: dict[str, int]) -> dict[str, Any]:
+async def _submit_all(url: str, race_id: int, logins: dict[str, tuple[str, str, int]]) -> dict[str, Any]:
     import httpx
 
-    clients: list[httpx.AsyncClient] = []
+    from deepracer_console.auth import COOKIE, CSRF_HEADER
+
+    clients: list[tuple[httpx.AsyncClient, int]] = []
     try:
-        for i in range(racers):  # log in one by one (login attempts are throttled per name and address anyway)
-            c = httpx.AsyncClient(base_url=url, timeout=120)
-            clients.append(c)
-            name = f"racer-{i:03d}"
-            r = await c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
-            r.raise_for_status()
-            c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        for cookie, csrf, model_id in logins.values():
+            c = httpx.AsyncClient(base_url=url, timeout=120, cookies={COOKIE: cookie}, headers={CSRF_HEADER: csrf})
+            clients.append((c, model_id))
+        await asyncio.gather(*(c.get("/api/auth/me") for c, _ in clients))  # connected, before the clock starts
         go = asyncio.Event()
         times: list[float] = []
         answers: dict[str, int] = {}
         accepted: list[int] = []
 
-        async def submit(i: int, c: httpx.AsyncClient) -> None:
+        async def submit(c: httpx.AsyncClient, model_id: int) -> None:
             await go.wait()
             t0 = time.perf_counter()
             try:
-                r = await c.post(f"/api/races/{race_id}/submissions", json={"model_id": model_ids[f"racer-{i:03d}"]})
+                r = await c.post(f"/api/races/{race_id}/submissions", json={"model_id": model_id})
                 key = str(r.status_code)
                 if r.status_code == 201:
                     accepted.append(int(r.json()["id"]))
@@ -183,15 +244,15 @@ async def _submit_all(url: str, race_id: int, racers: int, model_ids: dict[str, 
             times.append((time.perf_counter() - t0) * 1000)
             answers[key] = answers.get(key, 0) + 1
 
-        tasks = [asyncio.create_task(submit(i, c)) for i, c in enumerate(clients)]
+        tasks = [asyncio.create_task(submit(c, model_id)) for c, model_id in clients]
         await asyncio.sleep(0.2)
         t = time.perf_counter()
         go.set()
         await asyncio.gather(*tasks)
         wall = time.perf_counter() - t
     finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
-    return {"racers": racers, "answers": answers, "accepted": len(accepted), "accepted_ids": accepted,
+        await asyncio.gather(*(c.aclose() for c, _ in clients))
+    return {"racers": len(logins), "answers": answers, "accepted": len(accepted), "accepted_ids": accepted,
             "p50_ms": _pct(times, 50), "p99_ms": _pct(times, 99), "all_answered_s": round(wall, 2)}
 
 
@@ -215,28 +276,13 @@ def stored_submissions(data: Path, race_id: int, ids: list[int]) -> dict[str, in
     return {"stored": len({r[0] for r in rows}), "with_evaluation_and_job": len({r[0] for r in rows if r[2]})}
 
 
-def _model_ids(data: Path) -> dict[str, int]:
-    from sqlalchemy import select
-
-    from deepracer_console import auth
-    from deepracer_console.db import open_database
-    from deepracer_console.settings import Settings
-
-    sessions = open_database(Settings(data_dir=data).db_url)
-    try:
-        with sessions() as db:
-            rows = db.execute(select(auth.User.username, auth.ModelOwner.model_id)
-                              .join(auth.ModelOwner, auth.ModelOwner.user_id == auth.User.id)).all()
-    finally:
-        sessions.kw["bind"].dispose()
-    return {name: model_id for name, model_id in rows}
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import httpx
 
     data = Path(tempfile.mkdtemp(prefix="deepracer-bench-league-"))
-    race_id = seed(data, args.racers)
+    t0 = time.monotonic()
+    race_id, logins = seed(data, args.racers)
+    print(f"seeded {args.racers} racers in {time.monotonic() - t0:.1f} s", file=sys.stderr)
     console = _Console(data)
     try:
         with httpx.Client(base_url=console.url, timeout=60) as client:
@@ -245,7 +291,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             board.raise_for_status()
             entries = len(board.json()["entries"])
         path = f"/api/races/{race_id}/leaderboard"
-        out: dict[str, Any] = {"racers": args.racers, "leaderboard_entries": entries}
+        out: dict[str, Any] = {"racers": args.racers, "leaderboard_entries": entries,
+                               "load_average_1min_before": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
         print(f"leaderboard: {args.clients} clients, one request each every {args.interval:g} s, "
               f"{args.duration:g} s", file=sys.stderr)
         out["leaderboard"] = asyncio.run(_poll(console.url, path, args.clients, args.duration, args.interval))
@@ -253,7 +300,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"leaderboard: {args.clients} clients back to back, {args.saturate:g} s", file=sys.stderr)
             out["leaderboard_back_to_back"] = asyncio.run(_poll(console.url, path, args.clients, args.saturate, 0.0))
         print(f"submissions: {args.racers} racers at once", file=sys.stderr)
-        subs = asyncio.run(_submit_all(console.url, race_id, args.racers, _model_ids(data)))
+        subs = asyncio.run(_submit_all(console.url, race_id, logins))
         ids = subs.pop("accepted_ids")
         found = stored_submissions(data, race_id, ids)
         subs |= found | {"lost": subs["accepted"] - found["with_evaluation_and_job"],
@@ -261,7 +308,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["submissions"] = subs
         return out
     finally:
+        t0 = time.monotonic()
         console.stop()
+        print(f"console stopped in {time.monotonic() - t0:.1f} s", file=sys.stderr)
         shutil.rmtree(data, ignore_errors=True)
 
 

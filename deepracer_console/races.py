@@ -6,22 +6,24 @@ fixed seed (RACE_SEED), so everyone drives the same race; the leaderboard ranks 
 rule (scoring.py). Private races are seen only with their invite token (or by facilitators).
 """
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from deepracer_console import auth, scoring
+from deepracer_console import auth, league, scoring
 from deepracer_console import validation as v
 from deepracer_console.auth import ModelOwner, User
 from deepracer_console.db import Base, Evaluation, EvaluationStatus, Model, UTCDateTime, utcnow
 from deepracer_console.errors import Conflict, ConsoleError, FieldError, NotFound
+from deepracer_console.league import Board, LeaderboardCache
 from deepracer_console.scoring import Ranking
 
 RACE_SEED = 2018  # every submission of every race drives with this seed: the same race for everyone
@@ -277,10 +279,32 @@ def install(app: FastAPI, console: Any) -> None:
         return SubmissionOut(id=sub.id, race_id=race.id, model_id=model.id, evaluation_id=evaluation.id,
                              racer=sub.racer, status=evaluation.status, created_at=sub.created_at)
 
+    boards = LeaderboardCache()  # league.py: computed once per change, served as bytes
+    console.leaderboards = boards
+
     @app.get("/api/races/{race_id}/leaderboard", response_model=LeaderboardOut, tags=["races"])
-    def read_leaderboard(race_id: int, db: DB, invite: Annotated[str | None, Query()] = None) -> LeaderboardOut:
+    async def read_leaderboard(race_id: int, invite: Annotated[str | None, Query()] = None) -> Response:
         """The leaderboard (public unless the race is private): each racer's best ranked run."""
-        race = get_race(db, race_id, invite)
+        board = boards.get(race_id)
+        if board is None:
+            board = await asyncio.to_thread(cached_leaderboard, race_id)
+        who = auth.caller()
+        if board.private and not (who is not None and who.manages_races) and not (
+                invite is not None and secrets.compare_digest(invite, board.invite_token)):
+            raise NotFound(f"no race {race_id}", "id")
+        return Response(board.body, media_type="application/json")
+
+    def cached_leaderboard(race_id: int) -> Board:
+        started_in = league.generation()
+        with console.sessions() as db:
+            race = db.get(Race, race_id)
+            if race is None:
+                raise NotFound(f"no race {race_id}", "id")
+            body = leaderboard_of(db, race).model_dump_json().encode()
+            return boards.put(race.id, race.private, race.invite_token, body, started_in)
+
+    def leaderboard_of(db: Session, race: Race) -> LeaderboardOut:
+        """The leaderboard computed from the database (read_leaderboard serves it from the cache)."""
         if race.physical:  # the timekeeper's attempts (physical_api.py)
             from deepracer_console.physical_api import leaderboard_entries
 
