@@ -10,6 +10,7 @@ at most TIMER_EVENTS_PER_S accepted per race).
 
 
 import json
+import random
 import threading
 import time
 from collections import defaultdict, deque
@@ -36,7 +37,8 @@ TIMER_BODY_LIMIT = 4096
 TIMER_EVENTS_PER_S = 10  # a real lap takes seconds (DREM's timer debounces each sensor for 2 s): room for retries
 TIMER_FAILED_TOKENS = 10  # per address per minute, then 429
 TIMER_RESYNC_MS = 60_000  # a timer clock this far from the server's (restarted timer): re-synchronised
-WRITE_RETRIES = 5
+WRITE_RETRIES = 20  # another server process (PostgreSQL) took the seq: read again and retry
+_WRITE_LOCK = threading.Lock()  # this process's writers one at a time (SQLite would make them retry)
 
 R = "/api/races/{race_id}"
 POLICY: dict[tuple[str, str], Policy] = {
@@ -277,7 +279,7 @@ def record(sessions: Any, race_id: int, attempt_id: int | None, action: Action, 
     who = auth.caller()
     for attempt_no in range(WRITE_RETRIES):
         try:
-            with sessions.begin() as db:
+            with _WRITE_LOCK, sessions.begin() as db:
                 race = physical_race(db, race_id)
                 if attempt_id is None:  # the lap timer: the attempt on the track
                     attempt = current_attempt(db, race_id)
@@ -331,7 +333,7 @@ def record(sessions: Any, race_id: int, attempt_id: int | None, action: Action, 
         except (IntegrityError, OperationalError):
             if attempt_no == WRITE_RETRIES - 1:
                 raise
-            time.sleep(0.01 * (attempt_no + 1))
+            time.sleep(random.uniform(0.005, 0.02) * (attempt_no + 1))
     raise AssertionError("unreachable")
 
 

@@ -310,7 +310,11 @@ def test_concurrent_presses_are_all_kept(app, clock: Clock) -> None:
     def hammer() -> None:
         c = login(app, "fac")
         for _ in range(5):
-            r = c.post(f"/api/races/{rid}/attempts/{aid}/events", json={"action": "off_track"})
+            try:
+                r = c.post(f"/api/races/{rid}/attempts/{aid}/events", json={"action": "off_track"})
+            except Exception as err:  # the server's exception (TestClient raises it here)
+                errors.append(repr(err))
+                continue
             if r.status_code != 200:
                 errors.append(r.text)
 

@@ -3,6 +3,7 @@ tables, concurrent timekeeper presses (the retry on a taken seq), the lap timer 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_postgresql import postgres_url  # noqa: F401 (the fixture)
 
-from deepracer_console import auth
+from deepracer_console import auth, physical_api
 from deepracer_console.app import create_app
 from deepracer_console.db import open_database
 from deepracer_console.settings import Settings
@@ -24,6 +25,9 @@ def test_physical_race_on_postgresql(postgres_url: str, tmp_path: Path, monkeypa
     from argon2 import PasswordHasher
 
     monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    # writers of one process take turns (a lock); without it they collide as two server processes
+    # would, and the unique (attempt, seq) makes the later one retry
+    monkeypatch.setattr(physical_api, "_WRITE_LOCK", contextlib.nullcontext())
     settings = Settings(data_dir=tmp_path / "data", max_jobs=1, web_dist=tmp_path / "dist", sandbox="none",
                         database_url=postgres_url)
     settings.make_dirs()
