@@ -50,6 +50,7 @@ export interface Evaluation {
   race_type: string;
   trials_requested: number;
   off_track_penalty_s: number;
+  race?: Record<string, unknown>; // the race type's options
   status: string; // queued, running, completed or failed
   failure_reason: string | null;
   trials: Trial[];
@@ -92,6 +93,8 @@ export interface ModelDetail extends Model {
   log_url: string;
   live_url: string;
   package_url: string;
+  race?: Record<string, unknown>; // the race type's options it trains with
+  sensor?: string[]; // DeepRacer's sensor list
 }
 
 export interface MetricsPoint {

@@ -1,4 +1,4 @@
-// Evaluate a model (track, direction, number of trials, off-track penalty) and read the results:
+// Evaluate a model (track, direction, race type and its options, number of trials, off-track penalty) and read the results:
 // one row per trial as `deepracer evaluate --json` gives them, and the video of the trials.
 import { useEffect, useMemo, useState } from "react";
 import Alert from "@cloudscape-design/components/alert";
@@ -14,9 +14,11 @@ import RadioGroup from "@cloudscape-design/components/radio-group";
 import Select from "@cloudscape-design/components/select";
 import SpaceBetween from "@cloudscape-design/components/space-between";
 import Table from "@cloudscape-design/components/table";
+import Tiles from "@cloudscape-design/components/tiles";
 import { api, ApiError, messageOf } from "../api";
 import { formatDate, formatLapTime, formatPercent, JobStatusIndicator, trialStatusLabel, usePolled } from "../common";
 import { checkRange, normalizeDefaults, rangeText } from "../defaults";
+import RaceOptions, { raceOptionsFrom, raceOptionsPayload, RaceOptionsState } from "./RaceOptions";
 import type { Direction, Evaluation, ModelDetail, Track, Trial } from "../types";
 
 const RUNNING = ["queued", "running"];
@@ -28,7 +30,7 @@ function Results({ evaluation }: { evaluation: Evaluation }) {
         data-testid="evaluation-results"
         variant="embedded"
         header={
-          <Header variant="h3" description={`${evaluation.track}, ${evaluation.direction}, off-track penalty ${evaluation.off_track_penalty_s} s`}>
+          <Header variant="h3" description={`${evaluation.track}, ${evaluation.direction}, ${evaluation.race_type.replace(/_/g, " ")}, off-track penalty ${evaluation.off_track_penalty_s} s`}>
             Evaluation results
           </Header>
         }
@@ -41,6 +43,9 @@ function Results({ evaluation }: { evaluation: Evaluation }) {
           { id: "progress", header: "Trial results (% track completed)", cell: (t) => formatPercent(t.progress) },
           { id: "off_track", header: "Off-tracks", cell: (t) => t.off_track },
           { id: "resets", header: "Resets", cell: (t) => t.resets },
+          ...(evaluation.race_type !== "time_trial"
+            ? [{ id: "crashes", header: "Crashes", cell: (t: Trial) => String((t as unknown as { crashes?: number }).crashes ?? 0) }]
+            : []),
           { id: "status", header: "Status", cell: (t) => trialStatusLabel(t.status) },
         ]}
       />
@@ -67,6 +72,8 @@ export default function EvaluationPanel({ model, onChange }: { model: ModelDetai
   const [direction, setDirection] = useState<Direction>(model.direction);
   const [trials, setTrials] = useState("3");
   const [penalty, setPenalty] = useState("3");
+  const [raceType, setRaceType] = useState(model.race_type ?? "time_trial");
+  const [raceOptions, setRaceOptions] = useState<RaceOptionsState>(() => raceOptionsFrom(model.race));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string>();
   const [submitting, setSubmitting] = useState(false);
@@ -99,6 +106,8 @@ export default function EvaluationPanel({ model, onChange }: { model: ModelDetai
     const p = checkRange(Number(penalty), defaults.evaluation.off_track_penalty);
     if (t) e.trials = t;
     if (p) e.off_track_penalty_s = p;
+    const race = raceOptionsPayload(raceType, raceOptions, true);
+    Object.assign(e, race.errors);
     setErrors(e);
     if (Object.keys(e).length) return;
     setSubmitting(true);
@@ -109,6 +118,8 @@ export default function EvaluationPanel({ model, onChange }: { model: ModelDetai
         direction,
         trials: Number(trials),
         off_track_penalty_s: Number(penalty),
+        race_type: raceType,
+        ...(race.race ? { race: race.race } : {}),
       });
       setSelected(created.id);
       setPolling(true);
@@ -172,6 +183,19 @@ export default function EvaluationPanel({ model, onChange }: { model: ModelDetai
                 <Input type="number" value={penalty} onChange={(ev) => setPenalty(ev.detail.value)} ariaLabel="Off-track penalty" />
               </FormField>
             </ColumnLayout>
+            <Box margin={{ top: "m" }}>
+              <FormField label="Race type" errorText={errors.race_type}>
+                <Tiles
+                  value={raceType}
+                  onChange={(ev) => setRaceType(ev.detail.value)}
+                  ariaLabel="Evaluation race type"
+                  items={(defaults?.race_types ?? []).map((r) => ({ value: r.value, label: r.label, description: r.description }))}
+                />
+              </FormField>
+            </Box>
+            <Box margin={{ top: "m" }}>
+              <RaceOptions raceType={raceType} value={raceOptions} onChange={setRaceOptions} errors={errors} withPenalty />
+            </Box>
           </Form>
         )}
       </Container>

@@ -26,6 +26,7 @@ import { api, ApiError, messageOf } from "../api";
 import { usePolled } from "../common";
 import ActionSpaceFan from "../components/ActionSpaceFan";
 import RewardEditor, { RewardError } from "../components/RewardEditor";
+import RaceOptions, { RACE_OPTIONS_DEFAULTS, raceOptionsFrom, raceOptionsPayload, RaceOptionsState } from "../components/RaceOptions";
 import TrackImage from "../components/TrackImage";
 import {
   buildDiscrete,
@@ -54,7 +55,7 @@ const DIRECTIONS: { value: Direction; label: string }[] = [
 function stepOf(field: string): number {
   const head = field.split(".")[0];
   if (["name", "description", "track", "direction"].includes(head)) return 0;
-  if (head === "race_type") return 1;
+  if (["race_type", "race", "sensor"].includes(head)) return 1;
   if (["algorithm", "hyperparameters"].includes(head)) return 2;
   if (["action_space", "action_space_type"].includes(head)) return 3;
   if (head === "network") return 4;
@@ -83,6 +84,9 @@ export default function CreateModelPage() {
   const [track, setTrack] = useState<string>();
   const [direction, setDirection] = useState<Direction>("counterclockwise");
   const [raceType, setRaceType] = useState("time_trial");
+  const [raceOptions, setRaceOptions] = useState<RaceOptionsState>(RACE_OPTIONS_DEFAULTS);
+  const [camera, setCamera] = useState("FRONT_FACING_CAMERA");
+  const [lidar, setLidar] = useState("");
   const [algorithm, setAlgorithm] = useState<Algorithm>("ppo");
   const [hyper, setHyper] = useState<Record<string, string>>({});
   const [spaceType, setSpaceType] = useState<ActionSpaceType>("discrete");
@@ -133,6 +137,10 @@ export default function CreateModelPage() {
       setTrack(from.track);
       if (from.direction) setDirection(from.direction);
       setRaceType(from.race_type ?? "time_trial");
+      setRaceOptions(raceOptionsFrom(from.race));
+      const sensors = from.sensor ?? ["FRONT_FACING_CAMERA"];
+      setCamera(sensors.includes("STEREO_CAMERAS") ? "STEREO_CAMERAS" : "FRONT_FACING_CAMERA");
+      setLidar(sensors.find((x) => x.includes("LIDAR")) ?? "");
       setSpaceType(from.action_space_type);
       if (Array.isArray(from.action_space)) setRows(toRows(from.action_space));
       else if (from.action_space) {
@@ -223,6 +231,7 @@ export default function CreateModelPage() {
         if (!sl && !sh && c.speed.low >= c.speed.high) e["action_space.speed.high"] = "The maximum speed must be above the minimum.";
       }
     }
+    if (index === 1) Object.assign(e, raceOptionsPayload(raceType, raceOptions, false).errors);
     if (index === 5) {
       if (!reward.trim()) e.reward_function = "Enter a reward function.";
       const problem = checkRange(Number(maxMinutes), d.max_minutes);
@@ -249,6 +258,8 @@ export default function CreateModelPage() {
       track,
       direction,
       race_type: raceType,
+      ...(raceType !== "time_trial" ? { race: raceOptionsPayload(raceType, raceOptions, false).race } : {}),
+      sensor: lidar ? [camera, lidar] : [camera],
       algorithm,
       action_space_type: spaceType,
       action_space: spaceType === "discrete" ? actions : continuousSpace,
@@ -291,7 +302,7 @@ export default function CreateModelPage() {
   async function validate() {
     setValidating(true);
     try {
-      const result = await api.post<RewardValidation>("/api/reward/validate", { reward_function: reward, track, direction });
+      const result = await api.post<RewardValidation>("/api/reward/validate", { reward_function: reward, track, direction, race_type: raceType });
       // the line is shown once, before the message
       const message = (result.error ?? "invalid").replace(/^line \d+:\s*/i, "");
       setValidation(result.ok ? { ok: true } : { ok: false, error: { message, line: result.line } });
@@ -576,7 +587,7 @@ export default function CreateModelPage() {
             errorText: step === 1 ? submitError : undefined,
             content: (
               <Container header={<Header variant="h2">Race type</Header>}>
-                <FormField errorText={err("race_type")} description="Further race types appear here as the simulator gains them.">
+                <FormField errorText={err("race_type")} description="Time trial, object avoidance (boxes on the track) or head-to-bot (bot cars).">
                   <Tiles
                     value={raceType}
                     onChange={(e) => setRaceType(e.detail.value)}
@@ -584,6 +595,38 @@ export default function CreateModelPage() {
                     ariaLabel="Race type"
                   />
                 </FormField>
+                <Box margin={{ top: "m" }}>
+                  <RaceOptions raceType={raceType} value={raceOptions} onChange={setRaceOptions} errors={errors} withPenalty={false} />
+                </Box>
+                <Box margin={{ top: "m" }}>
+                  <FormField
+                    label="Sensors"
+                    description={cloneId ? "A clone keeps its model's sensors." : "The camera, and a LiDAR for object avoidance and head-to-bot."}
+                    errorText={err("sensor")}
+                  >
+                    <SpaceBetween size="s" direction="horizontal">
+                      <RadioGroup
+                        value={camera}
+                        onChange={(e) => setCamera(e.detail.value)}
+                        ariaLabel="Camera"
+                        items={[
+                          { value: "FRONT_FACING_CAMERA", label: "Camera", description: "One front-facing camera.", disabled: Boolean(cloneId) },
+                          { value: "STEREO_CAMERAS", label: "Stereo camera", description: "Two cameras 6 cm apart: depth.", disabled: Boolean(cloneId) },
+                        ]}
+                      />
+                      <RadioGroup
+                        value={lidar}
+                        onChange={(e) => setLidar(e.detail.value)}
+                        ariaLabel="LiDAR"
+                        items={[
+                          { value: "", label: "No LiDAR", disabled: Boolean(cloneId) },
+                          { value: "SECTOR_LIDAR", label: "LiDAR (sectors)", description: "8 sectors: is something within 0.5 m.", disabled: Boolean(cloneId) },
+                          { value: "LIDAR", label: "LiDAR (ranges)", description: "64 ranges up to 1 m.", disabled: Boolean(cloneId) },
+                        ]}
+                      />
+                    </SpaceBetween>
+                  </FormField>
+                </Box>
               </Container>
             ),
           },
