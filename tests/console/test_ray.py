@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -67,6 +68,7 @@ def ray_head() -> Iterator[str]:
             os.killpg(head.pid, signal.SIGKILL)  # raylet, GCS and workers share the head's group
         except ProcessLookupError:
             pass
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _console(tmp_path: Path, address: str, name: str = "data") -> ConsoleProcess:
