@@ -21,6 +21,8 @@ import numpy as np
 from deepracer.camera_profile import CameraProfile, DistortionModel, GrayFormula, Intrinsics
 from deepracer.sim.trackmap import BACKGROUND, BORDER, CENTER, N_LABELS, ROAD, TrackMap
 
+PREFILTER_SIGMA = 0.6  # cells: level 0's blur (a pixel there covers about a cell)
+FOOTPRINT_PER_CELL = 1.0  # a pixel reads the level whose cells are about its footprint / this
 WALL = N_LABELS  # a label of the renderer's own map only: everything beyond the wall rectangle
 
 
@@ -206,7 +208,7 @@ class Renderer:
         res = self.tmap.res
         # the level whose (prefiltered) cells are about the pixel's footprint
         # (level -1: the map upsampled to half cells, for the near rows, whose pixels are smaller than a cell)
-        level = np.floor(np.log2(np.maximum(cam.footprint / res, 0.5)))
+        level = np.floor(np.log2(np.maximum(cam.footprint / res / FOOTPRINT_PER_CELL, 0.5)))
         level = np.clip(level, -1, self.levels - 1).astype(np.int64)
         scale = (0.5**level / res).astype(np.float32)  # metres -> cells of the pixel's level
         # pyrDown centres level-k cell j on level-0 cell 2^k j: shift so that floor() picks the nearest
@@ -278,7 +280,8 @@ class Renderer:
             labels, tex = cv2.merge([labels] * 3), cv2.merge([tex] * 3)
         img = cv2.add(tex, cv2.LUT(labels, lut))
         # the prefilter: a pixel reading level 0 covers about a cell, so it sees the cell's neighbourhood
-        img = cv2.GaussianBlur(img, (3, 3), 0.6)
+        if PREFILTER_SIGMA > 0:
+            img = cv2.GaussianBlur(img, (3, 3), PREFILTER_SIGMA)
         mips = [cv2.convertScaleAbs(np.maximum(img, 0.0, out=img))]  # saturates to uint8
         for _ in range(1, self.levels):
             mips.append(cv2.pyrDown(mips[-1]))
@@ -530,14 +533,14 @@ def randomize_pose(rng: np.random.Generator, base: CameraPose | None = None) -> 
     """The mount and lens jittered around `base` (a camera profile's, or the default): height, pitch,
     yaw, and the field of view (a calibrated lens: its focal lengths scaled to give that field of view)."""
     base = base or CameraPose()
-    hfov = base.hfov_deg + float(rng.normal(0, 3.0))
-    pose = replace(
+    pose = replace(  # the draws' order is the randomisation's stream: keep it
         base,
         height_m=base.height_m + float(rng.normal(0, 0.01)),
         pitch_deg=base.pitch_deg + float(rng.normal(0, 2.0)),
         yaw_deg=base.yaw_deg + float(rng.normal(0, 1.5)),
-        hfov_deg=hfov,
+        hfov_deg=base.hfov_deg + float(rng.normal(0, 3.0)),
     )
+    hfov = pose.hfov_deg
     lens = base.intrinsics
     if lens is not None:
         if lens.distortion_model.is_fisheye:  # radius ~ f * angle
