@@ -278,6 +278,14 @@ def car_console(folder: Path) -> Iterator[tuple[str, Path, InMemoryCar]]:
         thread.join(timeout=10)
 
 
+def shot(page: Page, name: str) -> None:
+    """A full-page screenshot into $CONSOLE_SCREENSHOTS, when it is set (for a person to look at)."""
+    folder = os.environ.get("CONSOLE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"multiuser-{name}.png"), full_page=True)
+
+
 def format_ms(ms: int) -> str:
     """As the pages show a time: mm:ss.sss."""
     return f"{ms // 60000:02d}:{(ms % 60000) / 1000:06.3f}"
@@ -303,6 +311,7 @@ def test_racer_logs_in_trains_submits_and_sees_their_place(event: EventConsole, 
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fmodels$"))
     login(page, "alice", "wrong-password")
     expect(page.get_by_test_id("login-error")).to_contain_text("wrong username or password")
+    shot(page, "01-login-refused")
     page.console_errors.allow(r"status of 401 .*\[.*/api/auth/login\]")
     login(page, "alice")
     expect(page).to_have_url(re.compile(r"/models$"))
@@ -358,6 +367,7 @@ def test_racer_logs_in_trains_submits_and_sees_their_place(event: EventConsole, 
     board = page.get_by_test_id("leaderboard")
     row = board.locator("tbody tr").first
     expect(row).to_contain_text("alice (you)")
+    shot(page, "02-race-your-place")
     expect(row.locator("td").nth(4)).to_have_text(re.compile(r"^\d\d:\d\d\.\d{3}"))  # the lap times
     expect(page.get_by_test_id("my-submission").filter(has_text="Completed")).to_have_count(2, timeout=JOB_TIMEOUT_MS)
     _, lb = alice.call("GET", f"/api/races/{race['id']}/leaderboard", expect=200)
@@ -386,6 +396,7 @@ def test_racer_logs_in_trains_submits_and_sees_their_place(event: EventConsole, 
         expect(screen.get_by_test_id("latest-video")).to_be_visible()
     font = screen.evaluate("() => parseFloat(getComputedStyle(document.querySelector('[data-testid=big-leaderboard]')).fontSize)")
     assert font >= 30, font  # large type: 2.6vw of a 1400 px window
+    shot(screen, "03-big-screen")
 
     # -- logout from the top navigation: the session ends, the next page asks for a login
     page.locator("#top-nav").get_by_role("button", name=re.compile("^alice")).click()
@@ -452,9 +463,18 @@ def test_admin_manages_users(event: EventConsole, open_page: Callable[[], Page])
     assert carol.call("GET", "/api/users")[0] == 401
     assert event.api("carol").call("GET", "/api/auth/me", expect=200)[1]["user"]["role"] == "race_facilitator"
 
-    # pause: carol cannot log in; unpause: she can
+    # pause: carol's open page is sent to the login page at its next call (401); she cannot log in
+    carols = open_page()
+    carols.goto("/models")
+    login(carols, "carol")
+    expect(carols.get_by_role("heading", name="Your models")).to_be_visible()
     row.get_by_role("button", name="Pause carol").click()
     expect(page.get_by_test_id("users-notice")).to_contain_text("carol is paused")
+    carols.console_errors.allow(r"status of 401 .*\[.*/api/models\]")
+    expect(carols).to_have_url(re.compile(r"/login\?next=%2Fmodels$"), timeout=15_000)  # the list polls every 3 s
+    login(carols, "carol")
+    expect(carols.get_by_test_id("login-error")).to_contain_text("paused")
+    carols.console_errors.allow(r"status of 403 .*\[.*/api/auth/login\]")
     expect(row.get_by_text("Paused")).to_be_visible()
     assert Api(event.url).call("POST", "/api/auth/login", {"username": "carol", "password": PASSWORD})[0] == 403
     row.get_by_role("button", name="Unpause carol").click()
@@ -476,6 +496,7 @@ def test_admin_manages_users(event: EventConsole, open_page: Callable[[], Page])
     dialog.get_by_label("Models", exact=True).fill("2")
     dialog.get_by_role("button", name="Save quota").click()
     expect(page.get_by_test_id("users-notice")).to_contain_text("The quota of carol was saved")
+    shot(page, "04-users")
     _, quota = event.api(ADMIN).call("GET", f"/api/users/{_user_id(event, 'carol')}/quota", expect=200)
     assert quota["limits"]["models"] == 2, quota
 
@@ -521,6 +542,7 @@ def test_facilitator_creates_a_private_race(event: EventConsole, open_page: Call
     page.get_by_label("Off-track penalty", exact=True).fill("3")
     page.get_by_label("Submissions per day", exact=True).fill("5")
     page.get_by_text("Private (invite link only)").click()
+    shot(page, "05-create-race")
     page.get_by_role("button", name="Create race").click()
     expect(page.get_by_role("heading", name="staff-cup")).to_be_visible()
     expect(page.get_by_text("Average of 2 consecutive laps").first).to_be_visible()
@@ -619,7 +641,7 @@ def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole,
     page.wait_for_timeout(1200)
     page.get_by_test_id("lap-button").click()  # lap 1: the button
     expect(page.get_by_test_id("lap-count")).to_have_text("1")
-    page.locator("body").click(position={"x": 5, "y": 500})  # focus off the buttons: keys go to the page
+    page.get_by_test_id("shortcuts").click()  # focus off the buttons: keys go to the page
     page.wait_for_timeout(900)
     page.keyboard.press("l")  # lap 2: the keyboard
     expect(page.get_by_test_id("lap-count")).to_have_text("2")
@@ -648,14 +670,15 @@ def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole,
     expect(page.get_by_test_id("lap-count")).to_have_text("4")
     expect(rows.nth(3)).to_contain_text("Lap timer")
     expect(rows.nth(3)).to_contain_text("Valid")
-    page.locator("body").click(position={"x": 5, "y": 500})
+    page.get_by_test_id("shortcuts").click()
     page.keyboard.press("p")
     expect(page.get_by_text("Paused", exact=True)).to_be_visible()
     page.keyboard.press("p")
     expect(page.get_by_text("Running", exact=True)).to_be_visible()
     laps.get_by_role("button", name="Invalidate lap 1").click()  # the timekeeper saw a cut
     expect(rows.nth(0)).to_contain_text("Invalid")
-    page.locator("body").click(position={"x": 5, "y": 500})
+    shot(page, "06-timekeeper")
+    page.get_by_test_id("shortcuts").click()
     page.keyboard.press("e")
     expect(page.get_by_text("Race is over")).to_be_visible()
     expect(page.get_by_role("button", name="Next racer: bob")).to_be_visible()

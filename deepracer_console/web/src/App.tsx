@@ -54,8 +54,8 @@ function TopBar() {
     utilities = [
       {
         type: "menu-dropdown",
-        text: auth.user.username,
-        description: ROLE_LABELS[auth.user.role] ?? auth.user.role,
+        text: `${auth.user.username} · ${ROLE_LABELS[auth.user.role] ?? auth.user.role}`,
+        description: "Logged in",
         iconName: "user-profile",
         ariaLabel: `${auth.user.username} (${ROLE_LABELS[auth.user.role] ?? auth.user.role})`,
         items: [{ id: "logout", text: "Log out" }],
