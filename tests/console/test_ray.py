@@ -47,7 +47,7 @@ def ray_head() -> Iterator[str]:
     head = subprocess.Popen(
         [str(ray_bin), "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
          "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", str(temp / "t"),
-         "--dashboard-agent-listen-port", str(free_port())],
+         "--dashboard-agent-listen-port", str(free_port()), "--ray-client-server-port", str(free_port())],
         stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         wait_for(lambda: "Ray runtime started" in log.read_text(errors="replace") or head.poll() is not None, 120,
