@@ -9,6 +9,7 @@ at most TIMER_EVENTS_PER_S accepted per race).
 """
 
 
+import hmac
 import json
 import random
 import threading
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -46,6 +47,9 @@ POLICY: dict[tuple[str, str], Policy] = {
     ("POST", f"{R}/queue"): Policy.FACILITATOR,
     ("PUT", f"{R}/queue"): Policy.FACILITATOR,
     ("DELETE", f"{R}/queue/{{entry_id}}"): Policy.FACILITATOR,
+    ("GET", f"{R}/queue/me"): Policy.USER,  # a racer's own place (and nobody else's)
+    ("POST", f"{R}/queue/me"): Policy.USER,  # a racer joins with one of their own models
+    ("DELETE", f"{R}/queue/me"): Policy.USER,
     ("GET", f"{R}/timekeeper"): Policy.FACILITATOR,
     ("GET", f"{R}/attempts"): Policy.FACILITATOR,
     ("POST", f"{R}/attempts"): Policy.FACILITATOR,
@@ -63,6 +67,19 @@ class QueueAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str
     model_id: int | None = None  # the racer's model to upload to the car
+
+
+class QueueJoin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_id: int | None = None  # one of your own models
+    invite: str | None = None  # a private race's invite token
+
+
+class MyPlace(BaseModel):
+    race_id: int
+    position: int | None  # 1 = next; null: not in the queue
+    waiting: int  # racers in the queue
+    model_id: int | None
 
 
 class QueueOrder(BaseModel):
@@ -374,6 +391,63 @@ def install(app: FastAPI, console: Any) -> None:
         db.add(QueueEntry(race_id=race_id, user_id=user.id, model_id=body.model_id, position=last + 1))
         db.commit()
         return queue_of(db, race_id)
+
+    def visible_race(db: Session, race_id: int, invite: str | None) -> Race:
+        race = physical_race(db, race_id)
+        who = auth.caller()
+        if race.private and not (who is not None and who.manages_races) and not (
+                invite is not None and hmac.compare_digest(invite, race.invite_token)):
+            raise NotFound(f"no physical race {race_id}", "race_id")
+        return race
+
+    def my_place(db: Session, race_id: int) -> MyPlace:
+        who = auth.caller()
+        uid = who.user_id if who is not None else None
+        queue = db.scalars(select(QueueEntry).where(QueueEntry.race_id == race_id)
+                           .order_by(QueueEntry.position, QueueEntry.id)).all()
+        mine = next(((i + 1, e) for i, e in enumerate(queue) if uid is not None and e.user_id == uid), None)
+        return MyPlace(race_id=race_id, position=mine[0] if mine else None, waiting=len(queue),
+                       model_id=mine[1].model_id if mine else None)
+
+    def need_account() -> int:
+        who = auth.caller()
+        if who is None or who.user_id is None:
+            raise Conflict("joining a physical race's queue needs an account (single-user mode has none)", "user")
+        return who.user_id
+
+    @app.get(f"{R}/queue/me", response_model=MyPlace, tags=["physical races"])
+    def read_my_place(race_id: int, db: DB, invite: Annotated[str | None, Query()] = None) -> MyPlace:
+        """Your place in the queue (racers see their own place and the queue's length, not who is in it)."""
+        visible_race(db, race_id, invite)
+        return my_place(db, race_id)
+
+    @app.post(f"{R}/queue/me", response_model=MyPlace, status_code=201, tags=["physical races"])
+    def join_queue(race_id: int, body: QueueJoin, db: DB) -> MyPlace:
+        """Join the queue at the end with one of your own models (again: change the model, keep the place)."""
+        visible_race(db, race_id, body.invite)
+        uid = need_account()
+        if body.model_id is not None:
+            owner = db.get(ModelOwner, body.model_id)
+            if db.get(Model, body.model_id) is None or owner is None or owner.user_id != uid:
+                raise NotFound(f"you have no model {body.model_id}", "model_id")
+        entry = db.scalars(select(QueueEntry).where(QueueEntry.race_id == race_id, QueueEntry.user_id == uid)).first()
+        if entry is not None:
+            entry.model_id = body.model_id
+        else:
+            last = db.scalar(select(func.max(QueueEntry.position)).where(QueueEntry.race_id == race_id)) or 0
+            db.add(QueueEntry(race_id=race_id, user_id=uid, model_id=body.model_id, position=last + 1))
+        db.commit()
+        return my_place(db, race_id)
+
+    @app.delete(f"{R}/queue/me", response_model=MyPlace, tags=["physical races"])
+    def leave_queue(race_id: int, db: DB, invite: Annotated[str | None, Query()] = None) -> MyPlace:
+        visible_race(db, race_id, invite)
+        uid = need_account()
+        for entry in db.scalars(select(QueueEntry).where(QueueEntry.race_id == race_id,
+                                                         QueueEntry.user_id == uid)).all():
+            db.delete(entry)
+        db.commit()
+        return my_place(db, race_id)
 
     @app.put(f"{R}/queue", response_model=list[QueueEntryOut], tags=["physical races"])
     def reorder_queue(race_id: int, body: QueueOrder, db: DB) -> list[QueueEntryOut]:

@@ -206,6 +206,36 @@ def test_discarding_an_attempt_puts_the_racer_back_first(app, clock: Clock) -> N
     assert fac.post(f"/api/races/{rid}/attempts", json={}).json()["racer"] == "bob"
 
 
+def test_racers_join_the_queue_with_their_own_model(app, clock: Clock) -> None:
+    fac, alice, bob, stranger = login(app, "fac"), login(app, "alice"), login(app, "bob"), TestClient(app)
+    rid = physical_race(fac)["id"]
+    model = alice.post("/api/models", json={"name": "alices-fast", "track": "reinvent2018", "max_minutes": 5})
+    assert model.status_code == 201, model.text
+    mid = model.json()["id"]
+    assert stranger.post(f"/api/races/{rid}/queue/me", json={}).status_code == 401
+    stolen = bob.post(f"/api/races/{rid}/queue/me", json={"model_id": mid})
+    assert stolen.status_code == 404 and stolen.json()["field"] == "model_id" and "alices-fast" not in stolen.text
+    assert bob.post(f"/api/races/{rid}/queue/me", json={}).json() == {"race_id": rid, "position": 1, "waiting": 1,
+                                                                       "model_id": None}
+    mine = alice.post(f"/api/races/{rid}/queue/me", json={"model_id": mid}).json()
+    assert (mine["position"], mine["waiting"], mine["model_id"]) == (2, 2, mid)
+    assert alice.post(f"/api/races/{rid}/queue/me", json={}).json()["position"] == 2  # joining again keeps the place
+    alice.post(f"/api/races/{rid}/queue/me", json={"model_id": mid})
+    queue = fac.get(f"/api/races/{rid}/queue").json()
+    assert [(e["racer"], e["model_name"]) for e in queue] == [("bob", None), ("alice", "alices-fast")]
+    assert alice.get(f"/api/races/{rid}/queue").status_code == 403  # racers do not see who else waits
+    assert bob.delete(f"/api/races/{rid}/queue/me").json()["position"] is None
+    assert alice.get(f"/api/races/{rid}/queue/me").json()["position"] == 1
+    attempt = fac.post(f"/api/races/{rid}/attempts", json={}).json()
+    assert (attempt["racer"], attempt["model_id"]) == ("alice", mid)
+    # a private physical race needs its invite
+    private = physical_race(fac, name="staff-track", private=True)
+    token = private["invite_link"].split("invite=")[1]
+    assert bob.post(f"/api/races/{private['id']}/queue/me", json={}).status_code == 404
+    assert bob.post(f"/api/races/{private['id']}/queue/me", json={"invite": token}).status_code == 201
+    assert bob.get(f"/api/races/{private['id']}/queue/me?invite={token}").json()["position"] == 1
+
+
 def test_bad_input_names_the_field(app, clock: Clock) -> None:
     fac = login(app, "fac")
     closes = (datetime.now(UTC) + timedelta(days=1)).isoformat()
