@@ -189,6 +189,20 @@ def scored_laps(laps: list[dict[str, Any]], off_track_penalty_s: float) -> list[
                         int(x.get("off_tracks", 0)), int(x.get("resets", 0))) for x in laps]
 
 
+def score_ms(laps: list[scoring.Lap], ranking: scoring.Ranking, minimum_laps: int) -> int:
+    """An attempt's score. As a submission's (scoring.score_ms), except TOTAL_TIME: on a real track
+    a racer drives laps until the race time is up, so the total is that of the best `minimum_laps`
+    consecutive valid laps, not of every lap driven."""
+    if ranking != scoring.Ranking.TOTAL_TIME:
+        return scoring.score_ms(laps, ranking, minimum_laps)
+    best = scoring.INVALID_MS
+    for i in range(len(laps) - minimum_laps + 1):
+        window = laps[i:i + minimum_laps]
+        if minimum_laps >= 1 and all(lap.completed for lap in window):
+            best = min(best, sum(lap.time_ms for lap in window))
+    return best
+
+
 # -- tokens --------------------------------------------------------------------------------------------
 
 def new_token() -> str:

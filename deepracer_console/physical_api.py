@@ -342,8 +342,8 @@ def record(sessions: Any, race_id: int, attempt_id: int | None, action: Action, 
                 after = physical.replay(attempt, [*events, event]).timekeeper
                 attempt.state = after.state
                 attempt.laps = [physical.lap_json(lap) for lap in after.laps]
-                attempt.score_ms = scoring.score_ms(physical.scored_laps(attempt.laps, race.off_track_penalty_s),
-                                                    Ranking(race.ranking), race.minimum_laps)
+                attempt.score_ms = physical.score_ms(physical.scored_laps(attempt.laps, race.off_track_penalty_s),
+                                                     Ranking(race.ranking), race.minimum_laps)
                 attempt.ended_at = utcnow() if after.state == State.RACE_IS_OVER else None
                 lap = attempt.laps[-1] if action == Action.LAP and len(after.laps) > n_before else None
                 return Recorded(attempt_id=attempt.id, duplicate=False, lap=lap)

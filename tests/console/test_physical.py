@@ -176,6 +176,7 @@ def test_queue_attempt_buttons_and_leaderboard(app, clock: Clock) -> None:
 @pytest.mark.parametrize(("ranking", "minimum", "laps", "expected"), [
     ("AVG_LAP_TIME", 2, 2, 10_250),  # best mean of 2 consecutive valid laps (10.5 + 10.0) / 2, the penalty added
     ("TOTAL_TIME", 3, 3, 30_500 + 2_000),  # the 3 laps + 2 off-tracks × 1 s
+    ("TOTAL_TIME", 2, 2, 20_500),  # the best 2 consecutive laps (9.5 + 1 + 9.0 + 1), not all the laps driven
 ])
 def test_average_and_total_rankings_with_the_off_track_penalty(app, clock: Clock, ranking, minimum, laps,
                                                                expected) -> None:
