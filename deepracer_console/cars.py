@@ -207,8 +207,9 @@ def install(app: FastAPI, console: Any) -> None:
     def update_car(car_id: int, body: CarUpdate, db: DB) -> CarOut:
         car = get_car(db, car_id)
         if body.name is not None:
-            car.name = check_car_name(body.name)
-            unique(db, car.name, car.id)
+            name = check_car_name(body.name)
+            unique(db, name, car.id)  # before the change: a flush of a taken name would fail in the database
+            car.name = name
         if body.address is not None:
             car.address = check_address(body.address)
         if body.token is not None:

@@ -65,6 +65,12 @@ def test_registry_roles_validation_and_the_token_kept_secret(app, tmp_path: Path
                        ({"name": "car-1", "address": "http://x", "token": "t"}, "name")):
         got = fac.post("/api/cars", json=bad)
         assert got.status_code in (409, 422) and got.json()["field"] == field, (bad, got.text)
+    other = fac.post("/api/cars", json={"name": "car-2", "address": "http://10.0.0.12:8080", "token": "tok-tok-2"})
+    taken = fac.put(f"/api/cars/{other.json()['id']}", json={"name": "car-1"})
+    assert taken.status_code == 409 and taken.json()["field"] == "name"
+    for bad, field in (({"address": "car-1.local"}, "address"), ({"token": " x "}, "token"), ({"name": ""}, "name")):
+        got = fac.put(f"/api/cars/{other.json()['id']}", json=bad)
+        assert got.status_code == 422 and got.json()["field"] == field, (bad, got.text)
     seen += [fac.get("/api/cars").text, admin.get(f"/api/cars/{car['id']}").text]
     updated = fac.put(f"/api/cars/{car['id']}", json={"address": "https://car-1.local:8443", "token": "new-token-42"})
     assert updated.status_code == 200 and updated.json()["token_hint"] == "42"
