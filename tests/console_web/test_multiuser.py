@@ -500,6 +500,16 @@ def test_admin_manages_users(event: EventConsole, open_page: Callable[[], Page])
     _, quota = event.api(ADMIN).call("GET", f"/api/users/{_user_id(event, 'carol')}/quota", expect=200)
     assert quota["limits"]["models"] == 2, quota
 
+    # carol's own account page: her role and her quota with this month's usage
+    carols = open_page()
+    carols.goto("/models")
+    login(carols, "carol", "another-password-1")
+    carols.locator("#top-nav").get_by_role("button", name=re.compile("^carol")).click()
+    carols.get_by_role("menuitem", name="Your account and quota").click()
+    expect(carols.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(carols.get_by_text("Race facilitator", exact=True)).to_be_visible()
+    expect(carols.get_by_test_id("my-quota")).to_contain_text("0 of 2")  # models: her own limit
+
     # the usage table: every user's usage against the limit in force; its CSV export
     usage_row = page.get_by_test_id("usage-table").locator("tr", has_text="carol")
     expect(usage_row).to_contain_text("0 / 2")  # models: none of her 2
@@ -628,6 +638,8 @@ def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole,
         expect(page.get_by_test_id("car-message")).to_contain_text(re.compile(r"is on car-3 as \S+"), timeout=60_000)
         stored = [p for p in car_models.iterdir() if (p / "model.onnx").is_file()]
         assert len(stored) == 1 and car_backend.model == str(stored[0]), (stored, car_backend.model)
+        page.get_by_role("button", name="Check car").click()
+        expect(page.get_by_test_id("car-message")).to_contain_text(f"car-3 answers: active model {stored[0]}")
     page.get_by_role("button", name="Move bob up").click()
     expect(page.get_by_role("button", name="Next racer: bob")).to_be_visible()
     page.get_by_role("button", name="Move bob down").click()

@@ -14,6 +14,7 @@ import CreateRacePage from "./pages/CreateRacePage";
 import RacePage from "./pages/RacePage";
 import BigScreenPage from "./pages/BigScreenPage";
 import TimekeeperPage from "./pages/TimekeeperPage";
+import AccountPage from "./pages/AccountPage";
 import { AuthProvider, loginHref, RequireLogin, ROLE_LABELS, useAuth } from "./components/Auth";
 
 function Navigation() {
@@ -58,9 +59,16 @@ function TopBar() {
         description: "Logged in",
         iconName: "user-profile",
         ariaLabel: `${auth.user.username} (${ROLE_LABELS[auth.user.role] ?? auth.user.role})`,
-        items: [{ id: "logout", text: "Log out" }],
+        items: [
+          { id: "account", text: "Your account and quota", href: "/account" },
+          { id: "logout", text: "Log out" },
+        ],
         onItemClick: (e) => {
           if (e.detail.id === "logout") auth.logout();
+          if (e.detail.id === "account") {
+            e.preventDefault();
+            navigate("/account");
+          }
         },
       },
     ];
@@ -110,6 +118,7 @@ function Console() {
             <Route path="/races/:id" element={<RacePage />} />
             <Route path="/races/:id/timekeeper" element={need(<TimekeeperPage />, "facilitator")} />
             <Route path="/users" element={need(<UsersPage />, "admin")} />
+            <Route path="/account" element={need(<AccountPage />)} />
             <Route path="*" element={<Navigate to="/models" replace />} />
           </Routes>
         }

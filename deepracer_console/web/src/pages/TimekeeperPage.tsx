@@ -186,6 +186,24 @@ function CarPanel({ tk, carId, setCarId }: { tk: Timekeeper; carId: string; setC
       setBusy(false);
     }
   }
+  async function check() {
+    if (!car) return;
+    setBusy(true);
+    setMessage(undefined);
+    try {
+      const out = await api.post<{ reachable: boolean; active: string | null; models: string[] }>(`/api/cars/${car.id}/check`);
+      setMessage({
+        type: out.reachable ? "success" : "error",
+        text: out.reachable
+          ? `${car.name} answers: active model ${out.active || "none"}; ${out.models.length} model(s) on the car.`
+          : `${car.name} does not answer.`,
+      });
+    } catch (err) {
+      setMessage({ type: "error", text: messageOf(err) });
+    } finally {
+      setBusy(false);
+    }
+  }
   async function register() {
     setMessage(undefined);
     try {
@@ -220,9 +238,14 @@ function CarPanel({ tk, carId, setCarId }: { tk: Timekeeper; carId: string; setC
             ariaLabel="Car on the track"
           />
         </FormField>
-        <Button onClick={upload} loading={busy} disabled={!car || !next?.model_id}>
-          {next?.model_id ? `Upload ${next.racer}'s model to the car` : "Upload the next racer's model to the car"}
-        </Button>
+        <SpaceBetween direction="horizontal" size="xs">
+          <Button onClick={upload} loading={busy} disabled={!car || !next?.model_id}>
+            {next?.model_id ? `Upload ${next.racer}'s model to the car` : "Upload the next racer's model to the car"}
+          </Button>
+          <Button onClick={check} disabled={!car || busy}>
+            Check car
+          </Button>
+        </SpaceBetween>
         <details>
           <summary>Register a car</summary>
           <ColumnLayout columns={3}>
