@@ -370,6 +370,7 @@ class AuthMiddleware:
         self.app = app
         self.fastapi_app = fastapi_app
         self.auth = auth
+        self._routes: dict[tuple[str, str], tuple[str, str] | None] = {}  # (method, path) -> its route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api") or scope["path"] in OPEN_PATHS:
@@ -384,7 +385,12 @@ class AuthMiddleware:
             who, csrf = None, None
         else:
             who, csrf = await asyncio.to_thread(self.auth.caller_from_cookie, cookie)
-        route = route_of(self.fastapi_app, scope)
+        key = (scope["method"], scope["path"])
+        if key not in self._routes:  # matching every route is a large part of a cheap request
+            if len(self._routes) > 4096:
+                self._routes.clear()
+            self._routes[key] = route_of(self.fastapi_app, scope)
+        route = self._routes[key]
         policy = ROUTE_POLICY.get(route) if route else None
         if policy is None:
             policy = Policy.ADMIN  # a route nobody wrote a policy for: admins only (and a test fails)

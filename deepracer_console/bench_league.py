@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between one client's requests (default 1; 0: back to back)")
     parser.add_argument("--saturate", type=float, default=5.0, metavar="S",
                         help="also S seconds back to back (interval 0) for the throughput (default 5; 0: skip)")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder (and the console's log) after")
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -140,11 +141,17 @@ class _Connection:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode())
+        # as a browser asks: keep-alive, and gzip accepted
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                          "Accept-Encoding: gzip\r\n\r\n".encode())
         body: list[bytes] = []
+        headers: dict[bytes, bytes] = {}
         done = asyncio.Event()
 
         class Events:
+            def on_header(self, name: bytes, value: bytes) -> None:
+                headers[name.lower()] = value.lower()
+
             def on_body(self, chunk: bytes) -> None:
                 body.append(chunk)
 
@@ -158,9 +165,14 @@ class _Connection:
                 await self.close()
                 raise ConnectionError("the server closed the connection")
             parser.feed_data(chunk)
-        if not parser.should_keep_alive():
+        if headers.get(b"connection") == b"close":
             await self.close()
-        return parser.get_status_code(), b"".join(body)
+        data = b"".join(body)
+        if headers.get(b"content-encoding") == b"gzip":
+            import gzip
+
+            data = gzip.decompress(data)
+        return parser.get_status_code(), data
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -311,7 +323,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.monotonic()
         console.stop()
         print(f"console stopped in {time.monotonic() - t0:.1f} s", file=sys.stderr)
-        shutil.rmtree(data, ignore_errors=True)
+        if args.keep:
+            print(f"data folder kept: {data} (console log: {console.log})", file=sys.stderr)
+        else:
+            shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, func, select
@@ -283,7 +283,8 @@ def install(app: FastAPI, console: Any) -> None:
     console.leaderboards = boards
 
     @app.get("/api/races/{race_id}/leaderboard", response_model=LeaderboardOut, tags=["races"])
-    async def read_leaderboard(race_id: int, invite: Annotated[str | None, Query()] = None) -> Response:
+    async def read_leaderboard(race_id: int, request: Request,
+                               invite: Annotated[str | None, Query()] = None) -> Response:
         """The leaderboard (public unless the race is private): each racer's best ranked run."""
         board = boards.get(race_id)
         if board is None:
@@ -292,7 +293,10 @@ def install(app: FastAPI, console: Any) -> None:
         if board.private and not (who is not None and who.manages_races) and not (
                 invite is not None and secrets.compare_digest(invite, board.invite_token)):
             raise NotFound(f"no race {race_id}", "id")
-        return Response(board.body, media_type="application/json")
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(board.gzipped, media_type="application/json",
+                            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        return Response(board.body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
 
     def cached_leaderboard(race_id: int) -> Board:
         started_in = league.generation()
