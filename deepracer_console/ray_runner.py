@@ -54,6 +54,7 @@ POLL_S = 0.2  # how often a task looks at its process and its control file
 FORCE_CANCEL_AFTER_S = 15.0  # a kill the task has not carried out by then: Ray kills its worker
 CLUSTER_CPUS_TTL_S = 5.0  # how long the cluster's CPU count is trusted
 CHECK_TIMEOUT_S = 120.0  # per node, at start-up
+CONNECT_TIMEOUT_S = 5.0  # the head's port must answer this fast
 CONTROL_DIR = "ray-control"  # in the shared storage, outside every job's sandbox
 # Ray turns 127.0.0.1 into the machine's outward address unless told that the cluster is this
 # machine alone (the variable's name is Ray's; it is not only about Windows and macOS)
@@ -269,11 +270,27 @@ def connect(address: str) -> Any:
         raise ConfigError("--ray needs Ray in the console's Python: pip install -e '.[ray]' "
                           "(make setup-train installs it)") from None
     if not ray.is_initialized():
+        _reachable(address)
         try:
             ray.init(address=address, namespace=RAY_NAMESPACE, log_to_driver=False, logging_level=logging.WARNING)
         except Exception as err:  # ConnectionError, version mismatch, ...: all the same to the user
             raise ConfigError(f"--ray {address}: cannot connect to the Ray cluster: {err}") from None
     return ray
+
+
+def _reachable(address: str) -> None:
+    """A quick TCP look at the head's port: ray.init would retry for minutes before it says anything."""
+    if address == "auto" or address.startswith("ray://") or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except ValueError:
+        raise ConfigError(f"--ray {address}: not HOST:PORT (the head's address, e.g. 10.0.0.5:6379)") from None
+    except OSError as err:
+        raise ConfigError(f"--ray {address}: nothing answers there ({err.strerror or err}); is the Ray head running "
+                          f"(ray start --head --port {port})?") from None
 
 
 @functools.cache

@@ -12,7 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import wait_for
+import pytest
+from conftest import free_port, wait_for
 
 from deepracer_console import ray_runner as rr
 from deepracer_console.jobs import MARKER_ENV
@@ -86,3 +87,15 @@ def test_a_restart_stops_what_is_left_of_its_jobs_on_a_node(tmp_path: Path) -> N
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_bad_ray_settings_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    from deepracer.errors import ConfigError
+    from deepracer_console.settings import Settings
+
+    with pytest.raises(ConfigError, match="--ray needs --shared-storage PATH"):
+        rr.check_cluster(Settings(data_dir=tmp_path / "data", ray_address="127.0.0.1:6379"))
+    with pytest.raises(ConfigError, match=r"nothing answers there .*ray start --head --port"):
+        rr._reachable(f"127.0.0.1:{free_port()}")  # at once, not after Ray's minutes of retries
+    with pytest.raises(ConfigError, match="not HOST:PORT"):
+        rr._reachable("head:port")
