@@ -81,6 +81,7 @@ class SimNodeParams:
     stereo: bool = False  # also publish camera/left/image_raw and camera/right/image_raw (STEREO_CAMERAS)
     lidar: bool = False  # also publish scan (sensor_msgs/LaserScan, DeepRacer's LiDAR at 10 Hz)
     model: str = ""  # the model package the graph drives: its `sensor` list adds the stereo / LiDAR topics
+    camera_profile: str = ""  # render through this camera profile (built-in name or file); "" = `car`
 
     def __post_init__(self) -> None:
         for key in ("camera_hz", "physics_hz", "lock_step_timeout", "real_time_factor"):
@@ -91,6 +92,10 @@ class SimNodeParams:
         if self.off_track not in ("reset", "end"):
             raise ConfigError(f"sim_node: off_track must be reset or end, not {self.off_track!r}")
         self.race_config()  # a bad race parameter is a ConfigError naming it, before anything starts
+        if self.camera_profile:
+            from deepracer.camera_profile import resolve_profile
+
+            resolve_profile(self.camera_profile)  # an unknown name or a bad file, named
 
     def race_config(self) -> Any:
         """The deepracer.sim.objects.RaceConfig these parameters describe."""
@@ -120,6 +125,11 @@ class SimNodeParams:
         from deepracer.sim.simulator import SimConfig
         from deepracer.sim.track import DEFAULT_TRACK
 
+        if self.camera_profile and "camera" not in more:
+            from deepracer.camera_profile import resolve_profile
+            from deepracer.sim.camera import CameraPose
+
+            more = more | {"camera": CameraPose.from_profile(resolve_profile(self.camera_profile))}
         return SimConfig(track=track if track is not None else (self.track or DEFAULT_TRACK),
                          physics_hz=self.physics_hz, camera_hz=self.camera_hz, width=self.width, height=self.height,
                          grayscale=self.encoding == "mono8", randomize=self.randomize, seed=self.seed,

@@ -91,6 +91,7 @@ class EvaluationResult:
     wall_time_s: float = 0.0
     model_metadata: dict[str, Any] = field(default_factory=dict, repr=False)  # model_metadata.json as loaded
     race: dict[str, Any] = field(default_factory=lambda: {"race_type": "time_trial"})  # RaceConfig.to_json()
+    camera_profile: str = "car"  # the camera profile the frames were rendered through
 
     @property
     def start_delay_s(self) -> float:
@@ -117,6 +118,7 @@ class EvaluationResult:
             "model": self.model, "track": self.track, "seed": self.seed, "through_ros": self.through_ros,
             "off_track_penalty_s": self.off_track_penalty_s, "resets_per_trial": self.resets,
             **self.race,
+            "camera_profile": self.camera_profile,
             "trials": [asdict(t) for t in self.trials],
             "summary": self.summary(),
             "start_delay_s": round(self.start_delay_s, 6),
@@ -223,17 +225,19 @@ def _sample_from_race(race: RaceStatus, state: VehicleState, action: int = -1, c
 Decide = Callable[[Any, Any], tuple[float, float, int]]  # (frame, state) -> (steering deg, speed m/s, index)
 
 
-def make_simulator(track: str | Path | None, seed: int, penalty_s: float, race: Any = None) -> Simulator:
+def make_simulator(track: str | Path | None, seed: int, penalty_s: float, race: Any = None,
+                   camera: Any = None) -> Simulator:
     """A simulator set up as sim_node sets it up (config/sim.yaml): 15 Hz camera, 160x120 mono8,
     no randomisation, failures put back on the track with the penalty; `race` (a RaceConfig) adds
-    obstacles or bot cars."""
+    obstacles or bot cars; `camera` (a CameraPose) renders through another camera than sim_node's default."""
     from deepracer.node_params import SimNodeParams
     from deepracer.sim import DEFAULT_TRACK, Simulator
 
     # sim_node's own defaults (deepracer.node_params), with what the evaluation fixes
     params = SimNodeParams(seed=seed, randomize=False, off_track="reset", off_track_penalty=penalty_s)
     return Simulator(params.sim_config(str(track) if track else DEFAULT_TRACK,
-                                       **(race.sim_fields() if race is not None else {})))
+                                       **(race.sim_fields() if race is not None else {}),
+                                       **({"camera": camera} if camera is not None else {})))
 
 
 def _objects(sim: Simulator) -> tuple[tuple[float, float], ...]:
@@ -292,8 +296,11 @@ def evaluate(
     progress: Callable[[Trial], None] | None = None,
     ros_driver: RosDriver | None = None,
     race: Any = None,
+    camera_profile: str | Path | None = None,
 ) -> EvaluationResult:
-    """Run `trials` trials and return them with the per-step samples (through ROS: with `ros_driver`)."""
+    """Run `trials` trials and return them with the per-step samples (through ROS: with `ros_driver`).
+    The frames are rendered through `camera_profile` (a built-in name or file), by default the camera
+    profile the model package records, else the simulator's default (`car`)."""
     if through_ros and ros_driver is None:
         raise ConfigError("evaluate(through_ros=True) needs ros_driver (deepracer_nodes.sim_runner.drive_evaluation)")
     if trials < 1:
@@ -306,6 +313,9 @@ def evaluate(
     from deepracer.sim import DEFAULT_TRACK, load_track
 
     package = load_model_package(model)  # ModelPackageError naming the file before anything starts
+    from deepracer.camera_profile import resolve_profile
+
+    profile = resolve_profile(camera_profile) if camera_profile else package.metadata.camera_profile
     track_obj = load_track(str(track) if track else DEFAULT_TRACK)
     if race is not None:
         race.validate()
@@ -321,9 +331,12 @@ def evaluate(
 
     if through_ros and ros_driver is not None:
         _run_through_ros(ros_driver, model, track, seed, off_track_penalty_s, trials * max_trial_seconds + 5.0,
-                         book, feed, race)
+                         book, feed, race, profile)
     else:
-        sim = make_simulator(track, seed, off_track_penalty_s, race)
+        from deepracer.sim.camera import CameraPose
+
+        sim = make_simulator(track, seed, off_track_penalty_s, race,
+                             CameraPose.from_profile(profile) if profile is not None else None)
         for sample in drive_samples(sim, policy_decide(model, sim=sim)):
             feed(sample)
             if book.done:
@@ -333,12 +346,13 @@ def evaluate(
         off_track_penalty_s=off_track_penalty_s, resets=resets, trials=book.trials, samples=book.samples,
         wall_time_s=time.monotonic() - start, model_metadata=package.metadata.to_dict(),
         race=race.to_json() if race is not None else {"race_type": "time_trial"},
+        camera_profile=profile.name if profile is not None else "car",
     )
 
 
 def _run_through_ros(driver: RosDriver, model: str | Path, track: str | Path | None, seed: int, penalty_s: float,
                      max_seconds: float, book: TrialBook, feed: Callable[[StepRecord], None],
-                     race: Any = None) -> None:
+                     race: Any = None, profile: Any = None) -> None:
     previous: list[PolicyAction | None] = [None]  # the policy's action on the last step's frame: it led to this step
 
     def on_status(st: SimStatus, action: PolicyAction | None) -> None:
@@ -349,9 +363,13 @@ def _run_through_ros(driver: RosDriver, model: str | Path, track: str | Path | N
 
     try:
         # a race type's obstacles / bots reach sim_node as its parameters (time trials: nothing more)
+        extra = camera_node_params(profile)
         if race is not None and race.race_type != "time_trial":
             driver(model=str(model), track=track, seed=seed, off_track_penalty_s=penalty_s, max_seconds=max_seconds,
-                   on_status=on_status, race_params=race.node_params())
+                   on_status=on_status, race_params=race.node_params() | extra)
+        elif extra:
+            driver(model=str(model), track=track, seed=seed, off_track_penalty_s=penalty_s, max_seconds=max_seconds,
+                   on_status=on_status, race_params=extra)
         else:
             driver(model=str(model), track=track, seed=seed, off_track_penalty_s=penalty_s, max_seconds=max_seconds,
                    on_status=on_status)
@@ -359,6 +377,20 @@ def _run_through_ros(driver: RosDriver, model: str | Path, track: str | Path | N
         return
     if not book.done:
         raise ConfigError(f"the node graph stopped after {len(book.trials)} of {book.n} trials")
+
+
+def camera_node_params(profile: Any) -> dict[str, Any]:
+    """sim_node's camera_profile parameter for a profile: its built-in name, else a file written for it."""
+    if profile is None:
+        return {}
+    from deepracer.camera_profile import BUILTIN_PROFILES, save_profile
+
+    if BUILTIN_PROFILES.get(profile.name) == profile:
+        return {"camera_profile": profile.name}
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="deepracer-camera-")) / f"{profile.name}.yaml"
+    return {"camera_profile": str(save_profile(profile, path))}
 
 
 def write_outputs(result: EvaluationResult, out: str | Path, track_length_m: float) -> dict[str, Path]:

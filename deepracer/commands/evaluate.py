@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="folder for the simtrace, metrics JSON and evaluation.json "
                         "(default: evaluations/<model name>)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--camera-profile", default=None, metavar="NAME_OR_FILE",
+                        help="render through this camera profile (aws-sim, car, or a profile file); default: the "
+                             "one the model package records, else car")
     add_race_type_arguments(parser)
 
 
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(args.model, track=args.track, trials=args.trials, off_track_penalty_s=args.off_track_penalty,
                       resets=args.resets, seed=args.seed, through_ros=args.through_ros,
                       max_trial_seconds=args.max_trial_seconds, progress=show, ros_driver=ros_driver,
-                      race=race_config_from_args(args))
+                      race=race_config_from_args(args), camera_profile=args.camera_profile)
     out = args.out or Path("evaluations") / result.model
     files = write_outputs(result, out, load_track(args.track or DEFAULT_TRACK).length_m)
     data = result.to_json() | {"files": {k: str(v) for k, v in files.items()}}
@@ -70,6 +73,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{result.model} on {result.track}: {s['completed']}/{s['trials']} laps completed, best {best}, "
           f"mean progress {s['mean_progress']:.1f} %, off-track {s['off_track']}, crashes {s['crashes']}, "
           f"resets {s['resets']}"
-          f"{' (through ROS)' if result.through_ros else ''}")
+          f"{' (through ROS)' if result.through_ros else ''}, camera profile {result.camera_profile}")
     print(f"simtrace: {files['simtrace']}\nmetrics: {files['metrics']}")
     return 0

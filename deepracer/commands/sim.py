@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--randomize", action="store_true", help="randomise lighting/colours per episode (domain randomisation)")
     parser.add_argument("--max-seconds", type=float, default=None, help="simulated-time limit (default 90 s per lap)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--camera-profile", default=None, metavar="NAME_OR_FILE",
+                        help="sim_node renders through this camera profile (aws-sim, car, or a profile file); "
+                             "default: the one the model package records, else car")
     parser.add_argument("--export-gazebo", metavar="DIR", default=None,
                         help="write a Gazebo world, car model and ros_gz_bridge config for the track to DIR and exit")
     add_race_type_arguments(parser)
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from deepracer_nodes.sim_runner import DRIVER_PURE_PURSUIT, run_sim_graph
 
     race_params = race_node_params(args)  # obstacles / bot cars for sim_node (a bad option fails here)
+    race_params = (race_params or {}) | _camera_params(args)
 
     if not args.json:
         print(f"deepracer sim: {args.laps} lap(s), {'lock-step' if args.lock_step else 'real time'}"
@@ -185,3 +189,17 @@ def _export_gazebo(args: argparse.Namespace) -> int:
         print(f"     ros2 run ros_gz_bridge parameter_bridge --ros-args -p config_file:={exp.bridge}")
         print("or:  ros2 launch deepracer sim.launch.py backend:=gazebo track:=" + track.name)
     return 0
+
+
+def _camera_params(args: argparse.Namespace) -> dict:
+    """sim_node's camera_profile: --camera-profile, else the model package's recorded profile."""
+    from deepracer.analysis.evaluation import camera_node_params
+    from deepracer.camera_profile import resolve_profile
+
+    if args.camera_profile:
+        return camera_node_params(resolve_profile(args.camera_profile))  # a bad name or file fails here
+    if args.model:
+        from deepracer.model.package import load_model_package
+
+        return camera_node_params(load_model_package(args.model).metadata.camera_profile)
+    return {}

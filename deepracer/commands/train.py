@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--out", type=Path, required=True, help="output folder (DeepRacer-for-Cloud layout)")
     add_race_type_arguments(parser, penalties=False)  # in training a crash ends the episode
+    parser.add_argument("--camera-profile", default=None, metavar="NAME_OR_FILE",
+                        help="render through this camera profile (aws-sim, car, or a profile file: "
+                             "docs/camera-calibration.md); recorded in the model package (default: car)")
     parser.add_argument("--sensor", default=None, metavar="S[,S]",
                         help="DeepRacer's sensor list, overriding the action space's model_metadata.json 'sensor': "
                              "one camera (FRONT_FACING_CAMERA or STEREO_CAMERAS) and at most one LiDAR (LIDAR, "
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         reward_timeout_s=DEFAULT_TIMEOUT_S if args.reward_timeout is None else args.reward_timeout,
         race=race_config_from_args(args),
         sensor=[x.strip() for x in args.sensor.split(",") if x.strip()] if args.sensor else None,
+        camera_profile=args.camera_profile,
     )
     result = train(cfg)
     if args.bundle:

@@ -85,6 +85,8 @@ class DeepRacerEnv(gym.Env):
         if grayscale is None:
             grayscale = spec.channels == 1 if spec else True
         cfg = sim_config or SimConfig()
+        if camera is None and metadata.camera_profile is not None:  # the camera the model is trained for
+            camera = CameraPose.from_profile(metadata.camera_profile)
         cfg = replace(cfg, track=track, width=width, height=height, grayscale=grayscale, randomize=randomize,
                       seed=seed, off_track="end", camera=camera or cfg.camera)
         self.sim = Simulator(cfg)

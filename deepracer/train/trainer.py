@@ -60,6 +60,7 @@ class TrainConfig:
     race: Any = None  # deepracer.sim.objects.RaceConfig: object avoidance / head-to-bot (None: time trial)
     sensor: list[str] | None = None  # DeepRacer's sensor list (--sensor); None: the metadata's `sensor`
     reward_timeout_s: float | None = DEFAULT_TIMEOUT_S  # per reward call (None: no limit)
+    camera_profile: str | None = None  # built-in name or file (--camera-profile); None: the metadata's, else `car`
 
 
 @dataclass
@@ -92,6 +93,10 @@ def load_inputs(cfg: TrainConfig) -> tuple[HyperParameters, RewardFunction, Mode
 
     if cfg.sensor:
         metadata = replace(metadata, sensor=list(cfg.sensor))
+    if cfg.camera_profile:  # the envs render through it, the package records it
+        from deepracer.camera_profile import resolve_profile
+
+        metadata = replace(metadata, camera_profile=resolve_profile(cfg.camera_profile))
     sensors = parse_sensors(metadata.sensor, cfg.action_space)  # DeepRacer's rule, unknown names named
     if (camera_sensor(sensors) is Sensor.STEREO_CAMERAS or lidar_sensor(sensors) is not None) and hp.stack_size > 1:
         raise ConfigError(f"stack_size {hp.stack_size}: frame stacking is for front-camera models; a "
