@@ -5,6 +5,7 @@ owner; migration 0006 on an existing database."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,9 +36,17 @@ def setup(tmp_path: Path) -> tuple[Settings, dict[str, int]]:
     settings.make_dirs()
     sessions = open_database(settings.db_url)
     with sessions.begin() as db:
-        ids = {name: auth.create_user(db, name, PASSWORD, role).id for name, role in
-               (("admin", auth.Role.ADMIN), ("alice", auth.Role.RACER), ("bob", auth.Role.RACER))}
+        users = [auth.User(username=name, password_hash=password_hash(), role=role) for name, role in
+                 (("admin", auth.Role.ADMIN), ("alice", auth.Role.RACER), ("bob", auth.Role.RACER))]
+        db.add_all(users)
+        db.flush()
+        ids = {u.username: u.id for u in users}
     return settings, ids
+
+
+@functools.cache
+def password_hash() -> str:
+    return auth.hash_password(PASSWORD)  # argon2 is slow on purpose: one hash for every account here
 
 
 def end_job(app, model_id: int, ran_minutes: float, state: JobState = JobState.FINISHED) -> None:
@@ -128,6 +137,11 @@ def test_minutes_are_finalised_to_what_the_job_ran_and_counted_per_month(tmp_pat
     second = next(m for m in alice.get("/api/models").json() if m["name"] == "now-it-fits")
     assert alice.post(f"/api/models/{second['id']}/stop").status_code == 200
     assert 2.9 <= alice.get(f"/api/users/{ids['alice']}/quota").json()["usage"]["training_minutes_per_month"] <= 3.2
+    # nor does a model deleted while its job was queued
+    queued = alice.post("/api/models", json={**BODY, "name": "deleted-queued"}).json()
+    assert alice.delete(f"/api/models/{queued['id']}").status_code == 204
+    usage = alice.get(f"/api/users/{ids['alice']}/quota").json()["usage"]
+    assert 2.9 <= usage["training_minutes_per_month"] <= 3.2 and usage["concurrent_jobs"] == 0
     # the minutes are per calendar month (UTC): last month's records do not count now
     with app.state.console.sessions.begin() as db:
         for record in db.scalars(select(quotas.UsageRecord)).all():
