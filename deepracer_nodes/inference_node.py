@@ -15,10 +15,11 @@ metadata's `camera_profile`): a different field of view or lens model is warned 
 Sensors (DeepRacer's model_metadata.json `sensor` list): `sensors` names what this car has
 (default the stock car's FRONT_FACING_CAMERA; e.g. [STEREO_CAMERAS, LIDAR] on an Evo or in the
 simulator); a model needing a sensor not in it is refused by name, at start-up and on a switch.
-A STEREO_CAMERAS model runs once per `camera/left/image_raw` frame with the newest
-`camera/right/image_raw` frame (stamps at most STEREO_MAX_SKEW_S apart); a LiDAR model adds the
-newest `scan` (sensor_msgs/LaserScan, at most SCAN_MAX_AGE_S older than the frame). A frame without
-its partner is skipped (nothing published: control_node's watchdog stops the car).
+A STEREO_CAMERAS model runs once per `camera/left/image_raw` frame with its
+`camera/right/image_raw` frame (stamps at most STEREO_MAX_SKEW_S apart, whichever comes first); a LiDAR model adds the
+newest `scan` (sensor_msgs/LaserScan, at most SCAN_MAX_AGE_S older than the frame; a frame that
+comes before its scan runs when the scan arrives). A frame whose partner never comes is skipped
+(nothing published: control_node's watchdog stops the car).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class InferenceNode(Node):
             description="the car's sensors, DeepRacer's names (FRONT_FACING_CAMERA, STEREO_CAMERAS, LIDAR): "
                         "a model needing another is refused by name"))
         self._right: Image | None = None  # the newest camera/right/image_raw frame
+        self._left: Image | None = None  # the newest left frame not yet run (waiting for its right frame)
+        self._waiting: Image | None = None  # a LiDAR model's frame that came before its scan
         self._scan: LaserScan | None = None  # the newest scan
         self.policy: OnnxPolicy | None = None
         self.frames_processed = 0
@@ -181,19 +184,48 @@ class InferenceNode(Node):
     # -- the hot path -------------------------------------------------------------------------
     def _on_right(self, msg: Image) -> None:
         self._right = msg
+        left, policy = self._left, self.policy
+        # the right frame of a pair whose left frame came first: run the pair now
+        if (left is not None and policy is not None and policy.stereo
+                and abs(_stamp_s(msg.header.stamp) - _stamp_s(left.header.stamp)) <= STEREO_MAX_SKEW_S):
+            self._left = None
+            self._infer(left, policy)
 
     def _on_scan(self, msg: LaserScan) -> None:
         self._scan = msg
+        frame, policy = self._waiting, self.policy
+        if frame is not None and policy is not None and policy.needs_lidar:
+            age = _stamp_s(frame.header.stamp) - _stamp_s(msg.header.stamp)
+            if -STEREO_MAX_SKEW_S <= age <= SCAN_MAX_AGE_S:  # the scan this frame waited for
+                self._waiting = None
+                self._infer(frame, policy)
 
     def _on_left(self, msg: Image) -> None:
         policy = self.policy
-        if policy is not None and policy.stereo:
+        if policy is None or not policy.stereo:
+            return
+        right = self._right
+        if right is not None and _stamp_s(right.header.stamp) >= _stamp_s(msg.header.stamp) - STEREO_MAX_SKEW_S:
+            self._left = None
             self._infer(msg, policy)
+        else:  # its right frame has not come yet: it runs when that arrives (either order)
+            self._left = msg
 
     def _on_image(self, msg: Image) -> None:
         policy = self.policy
-        if policy is not None and not policy.stereo:
-            self._infer(msg, policy)
+        if policy is None or policy.stereo:
+            return
+        self._waiting = None
+        if policy.needs_lidar and not self._scan_fits(msg):
+            self._waiting = msg  # runs when its scan comes; if none comes, nothing is published for it
+            self.get_logger().warning(f"frame waits for a scan: {'none yet' if self._scan is None else 'the last is stale'} "
+                                      f"(a {policy.lidar_sensor} model)", throttle_duration_sec=5.0)
+            return
+        self._infer(msg, policy)
+
+    def _scan_fits(self, msg: Image) -> bool:
+        scan = self._scan
+        return scan is not None and _stamp_s(msg.header.stamp) - _stamp_s(scan.header.stamp) <= SCAN_MAX_AGE_S
 
     def _partner_frames(self, msg: Image, policy: OnnxPolicy) -> tuple[Image | None, np.ndarray | None]:
         """The stereo partner and the LiDAR ranges this frame is run with; raises when one is missing."""

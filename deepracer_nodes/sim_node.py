@@ -284,16 +284,18 @@ class SimNode(Node):
 
     def _publish_frame(self) -> None:
         stamp = _time_msg(self.sim.state.t)
+        # the scan and the right image first: the frame a model runs on (front or left) comes with its
+        # partners already there (inference_node also pairs them in either order)
+        if self.pub_scan is not None:
+            self._publish_scan(stamp)
+        if self.pub_stereo:
+            pair = self.sim.render_stereo()
+            for k in (1, 0):  # right, then left
+                self.pub_stereo[k].publish(to_image_msg(pair[:, :, k].copy(), "mono8", stamp, self.params["frame_id"]))
         frame = self.sim.render()  # the obstacles and bot cars drawn in it
         self.pub_image.publish(to_image_msg(frame, self.encoding, stamp, self.params["frame_id"]))
         self.pub_info.publish(self._camera_info(stamp))
         self.frames_published += 1
-        if self.pub_stereo:
-            pair = self.sim.render_stereo()
-            for k, pub in enumerate(self.pub_stereo):
-                pub.publish(to_image_msg(pair[:, :, k].copy(), "mono8", stamp, self.params["frame_id"]))
-        if self.pub_scan is not None:
-            self._publish_scan(stamp)
 
     def _publish_scan(self, stamp) -> None:
         """sensor_msgs/LaserScan of DeepRacer's LiDAR, when it has made a new scan (10 Hz)."""

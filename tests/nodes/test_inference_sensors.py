@@ -87,7 +87,7 @@ def test_a_stereo_model_runs_on_the_left_and_right_topics(rig, models):
         left, right = frames(k + 1)
         n = len(r.actions)
         r.image(r.right, right, 2.0 + k)
-        assert r.spin_until(lambda: r.node._right is not None and r.node._right.header.stamp.sec == 2 + k)
+        assert r.spin_until(lambda k=k: r.node._right is not None and r.node._right.header.stamp.sec == 2 + k)
         r.image(r.left, left, 2.0 + k)
         assert r.answered(n)
         expected = offline.predict(stereo_pair(left, right))
@@ -96,6 +96,13 @@ def test_a_stereo_model_runs_on_the_left_and_right_topics(rig, models):
     n = len(r.actions)
     r.image(r.left, left, 9.0)  # the newest right frame is 5 s older: not its partner
     assert not r.answered(n, 0.5)
+    left, right = frames(9)
+    r.image(r.left, left, 10.0)  # the left frame first, then its right one (sim_node's order): the pair runs
+    assert not r.answered(n, 0.3)
+    r.image(r.right, right, 10.0)
+    assert r.answered(n)
+    assert r.actions[-1]["index"] == offline.predict(stereo_pair(left, right)).index
+    assert r.actions[-1]["frame_stamp"] == pytest.approx(10.0)
 
 
 def test_a_lidar_model_runs_on_the_camera_and_the_scan(rig, models):
@@ -110,7 +117,7 @@ def test_a_lidar_model_runs_on_the_camera_and_the_scan(rig, models):
         ranges[:10] = 0.05  # below range_min: out of range, read as nothing there (REP 117)
         n = len(r.actions)
         r.laser(ranges, 2.0 + k)
-        assert r.spin_until(lambda: r.node._scan is not None and r.node._scan.header.stamp.sec == 2 + k)
+        assert r.spin_until(lambda k=k: r.node._scan is not None and r.node._scan.header.stamp.sec == 2 + k)
         r.image(r.front, frame, 2.1 + k)
         assert r.answered(n)
         fed = ranges.copy()
@@ -122,6 +129,12 @@ def test_a_lidar_model_runs_on_the_camera_and_the_scan(rig, models):
     n = len(r.actions)
     r.image(r.front, frame, 9.0)  # the last scan is 5 s old: the LiDAR stopped
     assert not r.answered(n, 0.5)
+    r.image(r.front, frame, 20.0)  # a frame before its scan (either order): it runs when the scan comes
+    assert not r.answered(n, 0.3)
+    r.laser(np.full(64, 0.3), 20.0)
+    assert r.answered(n)
+    assert r.actions[-1]["frame_stamp"] == pytest.approx(20.0)
+    assert r.actions[-1]["index"] == offline.predict(frame, np.full(64, 0.3)).index
 
 
 def test_a_car_without_the_sensor_refuses_the_model_by_name(rig, models):

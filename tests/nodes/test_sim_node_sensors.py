@@ -65,3 +65,20 @@ def test_the_node_graph_drives_stereo_and_lidar_models(models, kind):
                            sim_params={"race_type": "object_avoidance", "objects": 2})
     assert result.driver == "model" and len(result.steps) >= 15
     assert all(s.action >= 0 and s.command is not None for s in result.steps[:-1])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", ["stereo", "lidar"])
+def test_through_the_node_graph_equals_the_direct_evaluation(models, kind):
+    """The stereo pair and the scan reach the model over ROS exactly as the direct evaluation
+    reads them from the simulator: the same trials, step for step."""
+    from deepracer.analysis.evaluation import evaluate
+    from deepracer.sim.objects import Lane, ObstacleConfig, RaceConfig, RaceType
+    from deepracer_nodes.sim_runner import drive_evaluation
+
+    race = RaceConfig(RaceType.OBJECT_AVOIDANCE, ObstacleConfig(positions=((12.0, Lane.INNER), (40.0, Lane.OUTER))))
+    kw = dict(track="oval", trials=2, resets=5, seed=0, race=race, max_trial_seconds=4.0)
+    direct = evaluate(models[kind], **kw)
+    ros = evaluate(models[kind], through_ros=True, ros_driver=drive_evaluation, **kw)
+    key = [(t.status, t.steps, t.crashes, t.resets, round(t.progress, 3)) for t in direct.trials]
+    assert [(t.status, t.steps, t.crashes, t.resets, round(t.progress, 3)) for t in ros.trials] == key
