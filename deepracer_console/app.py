@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         base = f"/api/models/{m.id}"
         return ModelDetail(**model_out(m).model_dump(), reward_function=m.reward_function,
                            race=read_race_options(console.storage.inputs_dir(m.id)), sensor=_model_sensors(m),
+                           camera_profile=_model_camera_profile(m),
                            training_folder=str(console.storage.training_dir(m.id)), log_url=f"{base}/logs",
                            live_url=f"{base}/live", package_url=f"{base}/package")
 
@@ -171,6 +172,17 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
                 return [str(x) for x in sensor]
         return ["FRONT_FACING_CAMERA"]
 
+    def _model_camera_profile(m: Model) -> str:
+        """The camera profile's name in the model's training inputs' (or package's) model_metadata.json."""
+        for folder in (console.storage.inputs_dir(m.id), console.storage.package_dir(m.id)):
+            try:
+                block = json.loads((folder / "model_metadata.json").read_text(encoding="utf-8")).get("camera_profile")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if isinstance(block, dict) and isinstance(block.get("name"), str):
+                return block["name"]
+        return "car"
+
     # -- health, defaults, tracks ----------------------------------------------------------------------
     @app.get("/api/health", response_model=Health, tags=["console"])
     def health() -> Health:
@@ -185,6 +197,11 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
         """DeepRacer's defaults and allowed ranges for every field of Create model and Evaluate."""
         out = d.as_json()
         out["race_types"] = list(v.supported_race_types())
+        from deepracer.camera_profile import BUILTIN_PROFILES
+
+        out["camera_profiles"] = [{"name": p.name, "description": p.description,
+                                   "hfov_deg": round(p.field_of_view.horizontal_deg, 1)} for p in BUILTIN_PROFILES.values()]
+        out["camera_profile"] = "car"
         return out
 
     @app.get("/api/tracks", response_model=list[TrackOut], tags=["tracks"])
@@ -278,6 +295,13 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             if body.sensor is not None and sensor != kept:
                 raise FieldError("a clone keeps its model's sensors", "sensor")
             sensor = kept
+        from deepracer.camera_profile import BUILTIN_PROFILES
+
+        if body.camera_profile is not None and body.camera_profile not in BUILTIN_PROFILES:
+            raise FieldError(f"unknown camera profile {body.camera_profile!r}; the console offers "
+                             f"{', '.join(BUILTIN_PROFILES)}", "camera_profile")
+        camera = BUILTIN_PROFILES.get(body.camera_profile or (_model_camera_profile(source) if source else "car"),
+                                      BUILTIN_PROFILES["car"])
         reward = v.check_reward_source(body.reward_function)
         max_minutes = v.check_max_minutes(body.max_minutes)
         max_steps = v.check_max_steps(body.max_steps)
@@ -295,7 +319,8 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             auth.record_owner(db, model.id)
             metadata = {"action_space": space, "action_space_type": space_type, "sensor": sensor,
                         "neural_network": d.NETWORKS[network]["neural_network"],
-                        "training_algorithm": "sac" if algorithm == "sac" else "clipped_ppo", "version": "5"}
+                        "training_algorithm": "sac" if algorithm == "sac" else "clipped_ppo", "version": "5",
+                        "camera_profile": camera.to_dict()}  # the trainer renders through it, the package keeps it
             console.storage.write_inputs(model.id, reward, metadata, hp)
             write_race_options(console.storage.inputs_dir(model.id), race)
             if source is not None:

@@ -80,6 +80,8 @@ class ModelCreate(BaseModel):
     race: RaceOptions | None = Field(None, description="the race type's options")
     sensor: list[str] | None = Field(None, description="DeepRacer's sensor list: FRONT_FACING_CAMERA or "
                                                        "STEREO_CAMERAS, optionally LIDAR or SECTOR_LIDAR")
+    camera_profile: str | None = Field(None, description="the camera it trains for: a built-in camera profile "
+                                                         "(GET /api/defaults camera_profiles); default car")
 
 
 class ModelOut(BaseModel):
@@ -113,6 +115,7 @@ class ModelDetail(ModelOut):
     reward_function: str
     race: dict[str, Any] = Field(default_factory=dict, description="the race type's options it trains with")
     sensor: list[str] = Field(default_factory=lambda: ["FRONT_FACING_CAMERA"], description="its sensor list")
+    camera_profile: str = Field("car", description="the camera profile it is trained for")
     training_folder: str
     log_url: str
     live_url: str

@@ -87,6 +87,7 @@ export default function CreateModelPage() {
   const [raceOptions, setRaceOptions] = useState<RaceOptionsState>(RACE_OPTIONS_DEFAULTS);
   const [camera, setCamera] = useState("FRONT_FACING_CAMERA");
   const [lidar, setLidar] = useState("");
+  const [cameraProfile, setCameraProfile] = useState("car");
   const [algorithm, setAlgorithm] = useState<Algorithm>("ppo");
   const [hyper, setHyper] = useState<Record<string, string>>({});
   const [spaceType, setSpaceType] = useState<ActionSpaceType>("discrete");
@@ -260,6 +261,7 @@ export default function CreateModelPage() {
       race_type: raceType,
       ...(raceType !== "time_trial" ? { race: raceOptionsPayload(raceType, raceOptions, false).race } : {}),
       sensor: lidar ? [camera, lidar] : [camera],
+      camera_profile: cameraProfile,
       algorithm,
       action_space_type: spaceType,
       action_space: spaceType === "discrete" ? actions : continuousSpace,
@@ -625,6 +627,24 @@ export default function CreateModelPage() {
                         ]}
                       />
                     </SpaceBetween>
+                  </FormField>
+                </Box>
+                <Box margin={{ top: "m" }}>
+                  <FormField
+                    label="Camera profile"
+                    description="The camera the simulator renders through; the model package records it (docs/camera-calibration.md)."
+                    errorText={err("camera_profile")}
+                  >
+                    <Select
+                      ariaLabel="Camera profile"
+                      selectedOption={{ value: cameraProfile, label: cameraProfile }}
+                      onChange={(e) => setCameraProfile(e.detail.selectedOption.value ?? "car")}
+                      options={((defaults.data?.camera_profiles as { name: string; description: string; hfov_deg: number }[] | undefined) ?? [{ name: "car", description: "", hfov_deg: 120 }]).map((p) => ({
+                        value: p.name,
+                        label: p.name,
+                        description: `${p.hfov_deg}°: ${p.description}`,
+                      }))}
+                    />
                   </FormField>
                 </Box>
               </Container>
