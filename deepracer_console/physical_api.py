@@ -224,9 +224,13 @@ class RateLimit:
     def blocked(self, key: Any) -> bool:
         now = time.monotonic()
         with self._lock:
-            hits = self._hits[key]
+            hits = self._hits.get(key)
+            if hits is None:
+                return False
             while hits and now - hits[0] > self.window_s:
                 hits.popleft()
+            if not hits:
+                del self._hits[key]  # addresses seen once do not pile up
             return len(hits) >= self.limit
 
 
