@@ -1,12 +1,28 @@
-"""stable-baselines3 algorithms with DeepRacer's options (Huber value loss for PPO)."""
+"""stable-baselines3 algorithms with DeepRacer's options (Huber value loss for PPO), timed per phase.
+
+Both algorithms alternate two phases with different shapes of work, so each gets its own
+number of torch threads (see docs/training.md, "Throughput"):
+
+- rollout: one forward pass per step on a batch of n_envs frames. Tiny; a second intra-op
+  thread only adds synchronisation (and competes with the env workers for the cores), so 1.
+- update: minibatches of batch_size frames, forward and backward, num_epochs times: all cores.
+
+`phase_s` accumulates the wall time of each phase and this process's CPU time in it
+(`deepracer bench train` reports both).
+"""
 
 from __future__ import annotations
 
+import os
+import time
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import stable_baselines3.ppo.ppo as _ppo_module
+import torch
 from stable_baselines3 import PPO, SAC
 from torch.nn import functional as F
 
@@ -14,22 +30,74 @@ from torch.nn import functional as F
 _HUBER_F = types.SimpleNamespace(**{name: getattr(F, name) for name in dir(F) if not name.startswith("__")})
 _HUBER_F.mse_loss = F.smooth_l1_loss
 
+ROLLOUT_THREADS = 1
+UPDATE_THREADS = 0  # 0: one per core
 
-class DeepRacerPPO(PPO):
+
+@contextmanager
+def _phase(model: Any, name: str, threads: int) -> Iterator[None]:
+    from torch.distributions import Distribution
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads if threads > 0 else max(1, os.cpu_count() or 1))
+    # the policy's logits are finite by construction; checking them costs more than the rest of the
+    # distribution does at every step (validation only raises on bad arguments, it changes no value)
+    validate = Distribution._validate_args
+    Distribution.set_default_validate_args(model.check_distributions)
+    t, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(validate)
+        model.phase_s[name] = model.phase_s.get(name, 0.0) + time.perf_counter() - t
+        # this process's CPU seconds (all its threads): on a shared machine far steadier than wall time
+        model.phase_s[f"{name}_cpu"] = model.phase_s.get(f"{name}_cpu", 0.0) + time.process_time() - cpu
+        torch.set_num_threads(previous)
+
+
+class _Phased:
+    """Per-phase torch threads and wall time (mixed in before the SB3 algorithm)."""
+
+    rollout_threads: int = ROLLOUT_THREADS
+    update_threads: int = UPDATE_THREADS
+    check_distributions: bool = False
+
+    @property
+    def phase_s(self) -> dict[str, float]:
+        if "_phase_s" not in self.__dict__:
+            self.__dict__["_phase_s"] = {}
+        return self.__dict__["_phase_s"]
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_phase_s"]  # type: ignore[misc]
+
+    def collect_rollouts(self, *args: Any, **kwargs: Any) -> Any:
+        with _phase(self, "rollout", self.rollout_threads):
+            return super().collect_rollouts(*args, **kwargs)  # type: ignore[misc]
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        with _phase(self, "update", self.update_threads):
+            return self._update(*args, **kwargs)
+
+    def _update(self, *args: Any, **kwargs: Any) -> Any:
+        return super().train(*args, **kwargs)  # type: ignore[misc]
+
+
+class DeepRacerPPO(_Phased, PPO):
     huber: bool = True
 
-    def train(self) -> None:
+    def _update(self, *args: Any, **kwargs: Any) -> Any:
         if not self.huber:
-            return super().train()
+            return PPO.train(self)
         original = _ppo_module.F
         _ppo_module.F = _HUBER_F
         try:
-            return super().train()
+            return PPO.train(self)
         finally:
             _ppo_module.F = original
 
 
-class DeepRacerSAC(SAC):
+class DeepRacerSAC(_Phased, SAC):
     pass
 
 

@@ -61,6 +61,9 @@ class TrainConfig:
     sensor: list[str] | None = None  # DeepRacer's sensor list (--sensor); None: the metadata's `sensor`
     reward_timeout_s: float | None = DEFAULT_TIMEOUT_S  # per reward call (None: no limit)
     camera_profile: str | None = None  # built-in name or file (--camera-profile); None: the metadata's, else `car`
+    # throughput knobs (docs/training.md "Throughput"); neither changes what is learned
+    rollout_threads: int = 1  # torch threads for the per-step inference (0: one per core, as before)
+    check_distributions: bool = False  # torch's argument checks on every action distribution (as before)
 
 
 @dataclass
@@ -76,6 +79,7 @@ class TrainResult:
     interrupted: bool
     stopped_because: str
     steps_per_s: float
+    phase_s: dict[str, float] = field(default_factory=dict)  # rollout, update, evaluation wall seconds
 
 
 def default_metadata() -> ModelMetadata:
@@ -281,10 +285,12 @@ def _start_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: Mod
     from deepracer.train.algorithms import load_model
 
     if cfg.resume:
-        return load_model(cfg.out / "checkpoints" / "latest.zip", venv)
-    model = build_model(cfg, hp, venv, metadata)
-    if cfg.pretrained:
-        _load_weights(model, cfg.pretrained)
+        model = load_model(cfg.out / "checkpoints" / LATEST, venv)
+    else:
+        model = build_model(cfg, hp, venv, metadata)
+        if cfg.pretrained:
+            _load_weights(model, cfg.pretrained)
+    model.rollout_threads, model.check_distributions = cfg.rollout_threads, cfg.check_distributions
     return model
 
 
@@ -307,6 +313,8 @@ class _Run:
     wall: float = 0.0
     live: Any = None  # deepracer.train.live.LiveView: frames for the console, evaluation runs included
     wall_base: float = 0.0  # training seconds of the runs before this one (resumed), from state.json
+    evaluation_s: float = 0.0  # of this run's wall time: evaluations, logs and checkpoints between iterations
+    evaluation_cpu_s: float = 0.0  # the same, CPU seconds of this process
 
     @property
     def checkpoints(self) -> Path:
@@ -373,10 +381,13 @@ class _Run:
 
     def finish_iteration(self, iteration: Any, bar: Any) -> bool:
         """An iteration's episodes are in: evaluate, log; False when a stop condition is met."""
+        t, cpu = time.perf_counter(), time.process_time()
         ev = self.evaluate_and_keep_best(f"iteration {iteration.iteration}")
         self.log.evaluation(iteration, ev["results"])
         row = self.log.finish_iteration(iteration)
         self.save_checkpoint()  # a kill from here on loses at most the next iteration
+        self.evaluation_s += time.perf_counter() - t
+        self.evaluation_cpu_s += time.process_time() - cpu
         bar.set_postfix(iter=row["iteration"], reward=f"{row['mean_reward']:.1f}",
                         progress=f"{row['mean_progress']:.0f}%",
                         eval=f"{row['evaluation']['mean_progress']:.0f}%", laps=self.log.total_laps,
@@ -430,7 +441,16 @@ class _Run:
             best_lap_time_s=best.get("lap_time_s"), first_lap_wall_s=best.get("first_lap_wall_s"),
             first_lap_steps=best.get("first_lap_steps"), interrupted=self.interrupted,
             stopped_because=self.stopped, steps_per_s=round(steps / max(self.wall, 1e-6), 1),
+            phase_s=self.phases(),
         )
+
+    def phases(self) -> dict[str, float]:
+        """Where the wall time went: the evaluations run inside the rollout (from the step callback)."""
+        phases = dict(getattr(self.model, "phase_s", {}))
+        return {"rollout": round(phases.get("rollout", 0.0) - self.evaluation_s, 2),
+                "update": round(phases.get("update", 0.0), 2), "evaluation": round(self.evaluation_s, 2),
+                "rollout_cpu": round(phases.get("rollout_cpu", 0.0) - self.evaluation_cpu_s, 2),
+                "update_cpu": round(phases.get("update_cpu", 0.0), 2)}
 
 
 def train(cfg: TrainConfig) -> TrainResult:

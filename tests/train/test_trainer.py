@@ -232,6 +232,26 @@ def test_ppo_from_scratch_completes_a_lap_within_ten_minutes():
     assert result["minutes_to_first_lap"] is not None and result["minutes_to_first_lap"] <= 10.0
 
 
+def test_bench_train_throughput_mode_reports_steps_per_second_and_phases():
+    """`deepracer bench train --steps N --baseline`: env_steps_per_s for the current and the
+    previous settings, run alternately, and where the time went."""
+    import argparse
+
+    from deepracer.train.bench import run
+
+    result = run(argparse.Namespace(minutes=10.0, envs=2, seed=0, track=None, network="small", keep=None,
+                                    steps=256, repeat=1, baseline=True))
+    assert result["steps"] == 1024 + 2 and result["envs"] == 2  # one rollout and its update, one vector step more
+    for prefix in ("", "baseline_"):
+        assert result[f"{prefix}env_steps_per_s"] > 0
+        assert result[f"{prefix}learning_steps_per_s"] >= result[f"{prefix}env_steps_per_s"]
+        run_ = result[f"{prefix}runs"][0]
+        phases = run_["phase_s"]
+        assert phases["update"] > 0 and phases["rollout"] > 0 and phases["evaluation"] >= 0
+        assert 1026 / run_["env_steps_per_s"] >= phases["rollout"] + phases["update"] + phases["evaluation"] - 0.5
+    assert result["speedup"] == pytest.approx(result["env_steps_per_s"] / result["baseline_env_steps_per_s"], rel=0.02)
+
+
 def test_continuous_ppo_logs_actions_as_deepracer_does(tmp_path, shared):
     out = tmp_path / "cont"
     train(tiny_config(out, tmp_path, steps=200, action_space=shared("deepracer-formats", "model_metadata_cont.json")))
