@@ -278,15 +278,15 @@ class Renderer:
             lut = np.zeros((1, 256, 3), np.float32)
             lut[0, : len(pal)] = pal
             labels, tex = cv2.merge([labels] * 3), cv2.merge([tex] * 3)
-        img = cv2.add(tex, cv2.LUT(labels, lut))
+        img = np.maximum(cv2.add(tex, cv2.LUT(labels, lut)), 0.0)
+        sharp = cv2.convertScaleAbs(img)  # saturates to uint8
         # the prefilter: a pixel reading level 0 covers about a cell, so it sees the cell's neighbourhood
-        if PREFILTER_SIGMA > 0:
-            img = cv2.GaussianBlur(img, (3, 3), PREFILTER_SIGMA)
-        mips = [cv2.convertScaleAbs(np.maximum(img, 0.0, out=img))]  # saturates to uint8
+        mips = [cv2.convertScaleAbs(cv2.GaussianBlur(img, (3, 3), PREFILTER_SIGMA)) if PREFILTER_SIGMA > 0 else sharp]
         for _ in range(1, self.levels):
             mips.append(cv2.pyrDown(mips[-1]))
-        h0, w0 = mips[0].shape[:2]
-        mips.insert(0, cv2.resize(mips[0], (2 * w0, 2 * h0), interpolation=cv2.INTER_LINEAR))  # level -1
+        h0, w0 = sharp.shape[:2]
+        # level -1 (pixels smaller than a cell): the raster itself, bilinearly upsampled
+        mips.insert(0, cv2.resize(sharp, (2 * w0, 2 * h0), interpolation=cv2.INTER_LINEAR))
         ch = () if self.grayscale else (3,)
         flats = [m.reshape(-1, *ch) for m in mips]
         self._dims = [(m.shape[1], m.shape[0]) for m in mips]
