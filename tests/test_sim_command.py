@@ -140,7 +140,9 @@ def test_a_car_that_never_finishes_is_stopped_by_the_time_limit(tmp_path):
     from deepracer_nodes.sim_runner import run_sim_graph
 
     circler = make_fixed_package(tmp_path / "circler", output=[1.0, 0.0, 0.0, 0.0, 0.0])  # always full right lock
-    result = run_sim_graph(model=circler, lock_step=True, max_seconds=20.0, record=False)
+    # under 10 s: each put-back returns the front point to where it left (DeepRacer's rule), so a circling
+    # car makes no progress at all and would be reported stuck after stuck_seconds (10 s) instead
+    result = run_sim_graph(model=circler, lock_step=True, max_seconds=8.0, record=False)
     assert result.stop_reason == "time_up"
     assert result.completed_laps == 0 and not result.laps[0].completed
     assert result.laps[0].progress < 50  # evaluation resets put it back on track, but it gets nowhere fast
