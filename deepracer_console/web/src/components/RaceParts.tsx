@@ -114,3 +114,22 @@ export function LeaderboardTable({
     </>
   );
 }
+
+// Private races this browser opened with an invite link, so the races list can show them again.
+const INVITES_KEY = "deepracer-race-invites";
+
+export function rememberedInvites(): Record<string, string> {
+  try {
+    const value = JSON.parse(window.localStorage.getItem(INVITES_KEY) ?? "{}");
+    return value && typeof value === "object" ? (value as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function rememberInvite(raceId: number, invite: string): void {
+  const all = rememberedInvites();
+  if (all[String(raceId)] === invite) return;
+  all[String(raceId)] = invite;
+  window.localStorage.setItem(INVITES_KEY, JSON.stringify(all));
+}

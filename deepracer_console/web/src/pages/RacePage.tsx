@@ -18,7 +18,7 @@ import Spinner from "@cloudscape-design/components/spinner";
 import { api, messageOf } from "../api";
 import { AppLink, formatDate, JobStatusIndicator, usePolled } from "../common";
 import { loginHref, useAuth } from "../components/Auth";
-import { formatGap, formatMs, LeaderboardTable, RACE_TYPE_LABELS, rankingText, withInvite } from "../components/RaceParts";
+import { formatGap, formatMs, LeaderboardTable, RACE_TYPE_LABELS, rankingText, rememberInvite, withInvite } from "../components/RaceParts";
 import type { Evaluation, Leaderboard, Model, Race, Submission } from "../types";
 import { RaceState } from "./RacesPage";
 
@@ -192,6 +192,7 @@ export default function RacePage() {
   }
   const r = race.data;
   if (!r) return <Spinner size="large" />;
+  if (r.private && invite) rememberInvite(r.id, invite); // the races list shows it again
   const bigScreen = withInvite(`/races/${r.id}/big-screen`, invite);
   const inviteUrl = r.invite_link ? `${window.location.origin}${r.invite_link}` : undefined;
 

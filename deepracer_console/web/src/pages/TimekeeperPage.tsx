@@ -77,7 +77,7 @@ function Big({ label, children, testId }: { label: string; children: React.React
 
 function Queue({ raceId, tk, onChange, setError }: { raceId: string; tk: Timekeeper; onChange: () => void; setError: (e?: string) => void }) {
   const [username, setUsername] = useState("");
-  const models = usePolled<Model[]>("/api/models", 0);
+  const models = usePolled<Model[]>("/api/models", 15000);
   const [modelId, setModelId] = useState<string>("");
   const ready = (models.data ?? []).filter((m) => m.has_package);
   const options = [{ value: "", label: "No model (the racer brings their car's)" }, ...ready.map((m) => ({ value: String(m.id), label: `${m.name} (model ${m.id})` }))];
