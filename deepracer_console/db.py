@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
+from deepracer.sim.race import EVALUATION_OFF_TRACK_PENALTY_S, EVALUATION_TRIALS
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -131,8 +133,8 @@ class Evaluation(Base):
     track: Mapped[str] = mapped_column(String(128))
     direction: Mapped[str] = mapped_column(String(32), default="counterclockwise")
     race_type: Mapped[str] = mapped_column(String(32), default="time_trial")
-    trials: Mapped[int] = mapped_column(Integer, default=3)
-    off_track_penalty_s: Mapped[float] = mapped_column(Float, default=3.0)
+    trials: Mapped[int] = mapped_column(Integer, default=EVALUATION_TRIALS)
+    off_track_penalty_s: Mapped[float] = mapped_column(Float, default=EVALUATION_OFF_TRACK_PENALTY_S)
     status: Mapped[str] = mapped_column(String(16), default=EvaluationStatus.QUEUED, index=True)
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # deepracer evaluate --json
