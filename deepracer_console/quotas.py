@@ -61,7 +61,7 @@ KINDS = tuple(k.value for k in Kind)
 DEFAULT_LIMITS: dict[str, int] = {k: UNLIMITED for k in KINDS}  # DROA: every quota -1 (unlimited) by default
 LABELS = {Kind.TRAINING_MINUTES: "training minutes per month", Kind.EVALUATION_MINUTES: "evaluation minutes per month",
           Kind.CONCURRENT_JOBS: "concurrent jobs", Kind.MODELS: "models", Kind.STORAGE_MB: "storage MB"}
-_MINUTES_OF_JOB = {JobKind.TRAIN: Kind.TRAINING_MINUTES, JobKind.EVALUATE: Kind.EVALUATION_MINUTES}
+_MINUTES_OF_JOB: dict[str, str] = {JobKind.TRAIN: Kind.TRAINING_MINUTES, JobKind.EVALUATE: Kind.EVALUATION_MINUTES}
 
 
 class UserQuota(Base):
@@ -295,7 +295,7 @@ def _on_flush(session: Session, _context: Any, _instances: Any) -> None:
     with session.no_autoflush:
         for job in new_jobs:
             model = session.get(Model, job.model_id) if job.model_id is not None else None
-            kind = _MINUTES_OF_JOB.get(JobKind(job.kind))
+            kind = _MINUTES_OF_JOB.get(job.kind)  # a kind of job that costs no minutes: no record
             if kind is None:
                 continue
             record = UsageRecord(user_id=(model.owner_key or None) if model is not None else None,
