@@ -4,6 +4,7 @@ the package loader checks them, the policy runner feeds them and gives the SB3 p
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -122,3 +123,28 @@ def test_evaluate_drives_a_lidar_model_past_obstacles_in_the_simulator(packages)
     result = evaluate(packages["STEREO_CAMERAS+SECTOR_LIDAR"], track="oval", trials=1, max_trial_seconds=4.0,
                       race=RaceConfig(RaceType.OBJECT_AVOIDANCE))
     assert len(result.trials) == 1 and result.trials[0].steps > 1
+
+
+@pytest.mark.integration
+def test_deepracer_train_with_sensor_trains_exports_and_checks(tmp_path):
+    """`deepracer train --sensor STEREO_CAMERAS,LIDAR` on an object-avoidance track: a few hundred
+    steps, the package it bundles takes DeepRacer's two inputs and passes `deepracer model check`."""
+    exe = str(Path(sys.executable).with_name("deepracer"))
+    hp = tmp_path / "hyperparameters.json"
+    hp.write_text(json.dumps({"num_episodes_between_training": 2, "batch_size": 32}))
+    out = subprocess.run([exe, "train", "--out", str(tmp_path / "run"), "--steps", "300", "--envs", "1",
+                          "--track", "oval", "--max-steps", "80", "--hyperparameters", str(hp),
+                          "--race-type", "object_avoidance", "--objects", "2",
+                          "--sensor", "STEREO_CAMERAS,LIDAR", "--no-progress", "--json",
+                          "--bundle", str(tmp_path / "stereo-lidar.tar.gz")],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    package = load_model_package(tmp_path / "stereo-lidar.tar.gz")
+    assert package.metadata.sensor == ["STEREO_CAMERAS", "LIDAR"]
+    assert package.onnx_input["shape"][1:] == [120, 160, 2] and package.lidar_spec.size == 64
+    check = subprocess.run([exe, "model", "check", str(tmp_path / "stereo-lidar.tar.gz")], capture_output=True,
+                           text=True, timeout=120)
+    assert check.returncode == 0 and "OK" in check.stdout
+    bad = subprocess.run([exe, "train", "--out", str(tmp_path / "bad"), "--steps", "10", "--sensor", "LIDAR"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "exactly one camera" in bad.stderr
