@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             failure_reason=m.failure_reason, trained_seconds=round(m.trained_seconds or 0.0, 1),
             best_progress=m.best_progress, best_lap_time_s=m.best_lap_time_s, created_at=m.created_at,
             started_at=m.started_at, finished_at=m.finished_at,
-            has_package=(console.storage.package_dir(m.id) / "model.onnx").is_file(),
+            has_package=(console.storage.package_dir(m.id) / "model.onnx").is_file(), owner_id=m.owner_key or None,
         )
 
     def model_detail(m: Model) -> ModelDetail:

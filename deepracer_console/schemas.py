@@ -109,6 +109,8 @@ class ModelOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     has_package: bool = Field(description="a model package can be downloaded")
+    owner_id: int | None = Field(default=None, description="the owner's user id (names are unique per owner); "
+                                                           "null: made without an account")
 
 
 class ModelDetail(ModelOut):

@@ -227,6 +227,7 @@ def test_model_names_are_unique_per_owner(tmp_path: Path) -> None:
     again = alice.post("/api/models", json={**BODY, "name": "my-model"})
     assert again.status_code == 409 and again.json()["field"] == "name"
     assert a.json()["training_folder"] != b.json()["training_folder"]  # files under the id, never the name
+    assert (a.json()["owner_id"], b.json()["owner_id"]) == (ids["alice"], ids["bob"])  # admins tell them apart
     assert [m["name"] for m in bob.get("/api/models").json()] == ["my-model"]
     assert sorted(m["id"] for m in admin.get("/api/models").json()) == sorted([a.json()["id"], b.json()["id"]])
 
