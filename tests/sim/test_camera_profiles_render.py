@@ -191,3 +191,18 @@ def test_evaluation_uses_the_models_recorded_profile_by_default(tmp_path):
     # the frames differ, so the drive does too
     assert [s.x for _, s, _ in recorded.samples[:40]] != [s.x for _, s, _ in overridden.samples[:40]]
     assert evaluate(REPO_ROOT / "models" / "deepracer-default.tar.gz", track="oval", trials=1).camera_profile == "car"
+
+
+@pytest.mark.integration
+def test_through_ros_sim_node_renders_through_the_profile_as_the_direct_evaluation():
+    from deepracer.analysis.evaluation import evaluate
+    from deepracer_nodes.sim_runner import drive_evaluation
+
+    model = REPO_ROOT / "models" / "deepracer-default.tar.gz"
+    direct = evaluate(model, track="oval", trials=1, camera_profile="aws-sim")
+    graph = evaluate(model, track="oval", trials=1, camera_profile="aws-sim", through_ros=True,
+                     ros_driver=drive_evaluation)
+    default = evaluate(model, track="oval", trials=1)
+    assert graph.camera_profile == "aws-sim"
+    assert graph.trials[0].lap_time_s == pytest.approx(direct.trials[0].lap_time_s, abs=0.07)
+    assert direct.trials[0].lap_time_s != pytest.approx(default.trials[0].lap_time_s, abs=0.07)  # another view
