@@ -404,6 +404,11 @@ def test_racer_logs_in_trains_submits_and_sees_their_place(event: EventConsole, 
     assert font >= 30, font  # large type: 2.6vw of a 1400 px window
     shot(screen, "03-big-screen")
 
+    # the trained model's run is not needed any more: deleting the model stops its job (the machine
+    # is shared with the next tests)
+    page.console_errors.allow(r"status of 404 .*\[.*/api/evaluations/\d+\]")  # the page polled its run
+    alice.call("DELETE", f"/api/models/{trained_id}", expect=204)
+
     # -- logout from the top navigation: the session ends, the next page asks for a login
     page.locator("#top-nav").get_by_role("button", name=re.compile("^alice")).click()
     page.get_by_role("menuitem", name="Log out").click()
