@@ -82,9 +82,9 @@ class OnnxPolicy:
         self._tensor = np.zeros(spec.shape(), np.float32)  # frame_stack 1: preprocess writes here directly
         from deepracer.model.sensors import Sensor, camera_sensor, lidar_sensor, parse_sensors
 
-        sensors = parse_sensors(package.metadata.sensor)
-        self.stereo = camera_sensor(sensors) is Sensor.STEREO_CAMERAS
-        self.lidar_sensor = lidar_sensor(sensors)  # None: a camera-only model
+        wanted = parse_sensors(package.metadata.sensor)
+        self.stereo = camera_sensor(wanted) is Sensor.STEREO_CAMERAS
+        self.lidar_sensor = lidar_sensor(wanted)  # None: a camera-only model
         self._lidar_spec = package.lidar_spec
 
     @property
@@ -108,7 +108,7 @@ class OnnxPolicy:
             tensor = self._tensor
         else:
             tensor = self._stacker.push(self._preprocess(image, out=self._frame))
-        feed = {self._input_name: tensor}
+        feed: dict[str, np.ndarray] = {self._input_name: tensor}
         if self.lidar_sensor is not None:
             from deepracer.model.sensors import lidar_observation
 
