@@ -177,8 +177,13 @@ def _export_gazebo(args: argparse.Namespace) -> int:
 
         sim = Simulator(SimConfig(track=track, seed=args.seed, **race.sim_fields()))
         objects, race_objects = sim.object_list, sim.objects  # bots: actors along their lanes
+    sensors: list[str] = []
+    if args.model:  # the model's sensor list: the stereo pair / the LiDAR on the Gazebo car too
+        from deepracer.model.package import load_model_package
+
+        sensors = list(load_model_package(args.model).metadata.sensor)
     exp = export_gazebo(track, args.export_gazebo, track_name=track.name, objects=objects,
-                        race_objects=race_objects)
+                        race_objects=race_objects, sensors=sensors)
     if args.json:
         print(json.dumps({"track": track.name, "world": str(exp.world), "bridge": str(exp.bridge),
                           "models": str(exp.models), "start_pose": exp.start_pose}, indent=2))

@@ -130,3 +130,26 @@ def test_bot_cars_are_actors_the_real_parser_accepts(head_to_bot):
         assert len(points) > 100 and all(t1 > t0 for t0, t1 in zip(times, times[1:], strict=False))
         first, last = (points[i].find("pose").text.split() for i in (0, -1))
         assert first[:2] == last[:2]  # the loop closes where it began
+
+
+def test_a_stereo_and_lidar_car_is_valid_for_the_real_parser(tmp_path):
+    track = load_track("oval")
+    exp = gazebo.export_gazebo(track, tmp_path / "gz", track_name="oval", sensors=["STEREO_CAMERAS", "SECTOR_LIDAR"])
+    car = exp.models / gazebo.MODEL_NAME / "model.sdf"
+    out = _ign("-k", str(car))
+    assert out.returncode == 0 and "Valid." in out.stdout, out.stdout + out.stderr
+    assert _unknown_elements(car) == {"sdf/model/link/sensor/camera/camera_info_topic"}
+    sensors = {s.get("name"): s for s in ET.parse(car).getroot().iter("sensor")}
+    assert set(sensors) == {"camera", "camera_left", "camera_right", "laser"}
+    ys = [float(sensors[f"camera_{side}"].find("pose").text.split()[1]) for side in ("left", "right")]
+    assert ys == pytest.approx([0.03, -0.03])  # DeepRacer's 0.06 m baseline
+    laser = sensors["laser"]
+    assert laser.get("type") == "gpu_lidar" and laser.find("lidar/scan/horizontal/samples").text == "64"
+    assert float(laser.find("lidar/scan/horizontal/max_angle").text) == pytest.approx(2.61799)
+    assert float(laser.find("pose").text.split()[5]) == pytest.approx(3.141593)  # facing backwards
+    bridge = exp.bridge.read_text()
+    for topic in ("camera/left/image_raw", "camera/right/image_raw", "scan"):
+        assert f'ros_topic_name: "{topic}"' in bridge
+    plain = gazebo.export_gazebo(track, tmp_path / "plain", track_name="oval")
+    assert "gpu_lidar" not in (plain.models / gazebo.MODEL_NAME / "model.sdf").read_text()
+    assert "scan" not in plain.bridge.read_text()
