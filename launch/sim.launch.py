@@ -54,7 +54,7 @@ def _gazebo(context, specs, namespace: str, track: str) -> list:
 
     folder = LaunchConfiguration("gazebo_dir").perform(context) or tempfile.mkdtemp(prefix="deepracer-gazebo-")
     track_obj = load_track(track or None)
-    exported = export_gazebo(track_obj, folder, track_name=track_obj.name)
+    exported = export_gazebo(track_obj, folder, track_name=track_obj.name, sensors=_model_sensors(specs))
     resource_path = os.pathsep.join(p for p in (str(exported.models), os.environ.get("GZ_SIM_RESOURCE_PATH", "")) if p)
     gz_args = f"{LaunchConfiguration('gz_args').perform(context)} {exported.world}".strip()
     gz_launch = os.path.join(get_package_share_directory("ros_gz_sim"), "launch", "gz_sim.launch.py")
@@ -72,6 +72,18 @@ def _gazebo(context, specs, namespace: str, track: str) -> list:
         ),
         *[Node(**kw) for kw in launch_nodes(car_nodes, namespace)],
     ]
+
+
+def _model_sensors(specs) -> list[str]:
+    """The sensor list of the model inference_node drives (the stereo pair / LiDAR on the Gazebo car)."""
+    from deepracer.errors import DeepRacerError
+    from deepracer.model.package import load_model_package
+
+    model = next((s.parameters.get("model") for s in specs if s.name == "inference_node"), "")
+    try:
+        return list(load_model_package(model).metadata.sensor) if model else []
+    except DeepRacerError:
+        return []  # inference_node names the problem
 
 
 def _nodes(context, *args, **kwargs):

@@ -90,3 +90,15 @@ def test_gazebo_backend_with_an_unknown_track_fails_clearly(launch_file, tmp_pat
 
     with pytest.raises(TrackError, match="nowhere"):
         launch(launch_file, backend="gazebo", track="nowhere", gazebo_dir=str(tmp_path))
+
+
+def test_gazebo_backend_gives_a_lidar_models_car_its_lidar(launch_file, tmp_path, monkeypatch):
+    from tests.sensor_models import write_sensor_package
+
+    monkeypatch.delenv("GZ_SIM_RESOURCE_PATH", raising=False)
+    model = write_sensor_package(["FRONT_FACING_CAMERA", "LIDAR"], tmp_path / "lidar-model")
+    entities = launch(launch_file, backend="gazebo", track="oval", gazebo_dir=str(tmp_path / "gz"), model=str(model))
+    assert "gpu_lidar" in (tmp_path / "gz" / "models" / "deepracer" / "model.sdf").read_text()
+    bridge = next(n for n in _nodes(entities) if n["name"] == "gz_bridge")
+    topics = {e["ros_topic_name"] for e in yaml.safe_load(Path(bridge["parameters"][0]["config_file"]).read_text())}
+    assert "scan" in topics and "camera/left/image_raw" not in topics
