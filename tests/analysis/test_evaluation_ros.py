@@ -8,6 +8,7 @@ from road_follower import make_road_follower
 
 from deepracer.analysis.evaluation import EvaluationResult, evaluate, write_outputs
 from deepracer.analysis.simtrace import iter_rows
+from deepracer.sim.race import EVALUATION_OFF_TRACK_PENALTY_S
 from deepracer_nodes.sim_runner import drive_evaluation
 
 pytestmark = [pytest.mark.ros, pytest.mark.integration]  # real node graphs or processes
@@ -83,10 +84,12 @@ def test_off_track_penalty_through_ros_equal_direct(reference_model):
     direct = evaluate(reference_model, trials=3, resets=2, seed=0, off_track_penalty_s=1.25)
     resets = [t.resets for t in direct.trials]
     assert sum(resets) > 0
-    # the same drive, only the penalties differ (1.75 s less per reset)
+    # the same drive, only the penalties differ (default - 1.25 s less per reset)
+    less = EVALUATION_OFF_TRACK_PENALTY_S - 1.25
+    assert less > 0
     assert [t.status for t in direct.trials] == [t.status for t in default.trials]
     for t, d in zip(direct.trials, default.trials, strict=True):
-        assert t.elapsed_s == pytest.approx(d.elapsed_s - 1.75 * t.resets, abs=1e-6)
+        assert t.elapsed_s == pytest.approx(d.elapsed_s - less * t.resets, abs=1e-6)
     assert any(a.lap_time_s != pytest.approx(b.lap_time_s)
                for (_, a, _), (_, b, _) in zip(direct.samples, default.samples, strict=True))
     ros = evaluate(reference_model, trials=3, resets=2, seed=0, off_track_penalty_s=1.25, through_ros=True, ros_driver=drive_evaluation)

@@ -188,7 +188,9 @@ def test_new_user_trains_evaluates_downloads_clones(page: Page, console: Console
     # -- Evaluate: one trial, results row with trial, time, progress, status; a video
     page.get_by_role("button", name="Evaluate", exact=True).click()
     page.get_by_label("Number of trials", exact=True).fill("1")
-    page.get_by_label("Off-track penalty", exact=True).fill("0")
+    # A barely trained car leaves the track again and again; with a penalty per reset its trial reaches
+    # the 20-minute limit (elapsed = driving + penalties) in a few simulated minutes, not twenty.
+    page.get_by_label("Off-track penalty", exact=True).fill("5")
     page.get_by_role("button", name="Start evaluation").click()
     expect(page.get_by_test_id("evaluations-table").get_by_text("Completed")).to_be_visible(timeout=JOB_TIMEOUT_MS)
     results = page.get_by_test_id("evaluation-results")
