@@ -261,6 +261,9 @@ ROUTE_POLICY: dict[tuple[str, str], Policy] = {
     ("POST", "/api/races"): Policy.FACILITATOR,
     ("GET", "/api/races/{race_id}"): Policy.PUBLIC,
     ("POST", "/api/races/{race_id}/submissions"): Policy.USER,
+    ("GET", "/api/races/{race_id}/submissions"): Policy.USER,  # a racer's own; all for facilitators
+    ("PATCH", "/api/races/{race_id}"): Policy.FACILITATOR,
+    ("DELETE", "/api/races/{race_id}"): Policy.FACILITATOR,
     ("GET", "/api/races/{race_id}/leaderboard"): Policy.PUBLIC,  # unless private (races.py)
     ("GET", "/api/races/{race_id}/submissions/{submission_id}/video"): Policy.PUBLIC,  # as the leaderboard
     ("GET", "/api/docs"): Policy.PUBLIC,  # the API index page (the OpenAPI document itself is open too)

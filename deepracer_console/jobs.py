@@ -244,6 +244,34 @@ class JobRunner:
                 if r.stdout_file is not None:
                     r.stdout_file.close()
 
+    def kill_evaluation_jobs(self, db: Session, evaluation_ids: list[int], reason: str,
+                             timeout_s: float = 10.0) -> None:
+        """Before a race is deleted: its submissions' evaluation jobs cancelled or stopped (SIGINT,
+        then SIGKILL after timeout_s), marked failed with the reason."""
+        if not evaluation_ids:
+            return
+        jobs = db.scalars(select(Job).where(Job.evaluation_id.in_(evaluation_ids),
+                                            Job.state.in_([JobState.QUEUED, JobState.RUNNING]))).all()
+        with self._lock:
+            for job in jobs:
+                job.state, job.finished_at = JobState.FAILED, utcnow()
+                job.failure_reason = reason
+                evaluation = db.get(Evaluation, job.evaluation_id)
+                if evaluation is not None:
+                    evaluation.status = EvaluationStatus.FAILED
+                r = self.running.pop(job.id, None)
+                if r is None:
+                    continue
+                self._signal(r.proc, signal.SIGINT)
+                try:
+                    r.proc.wait(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    self._signal(r.proc, signal.SIGKILL)
+                    r.proc.wait()
+                r.log_file.close()
+                if r.stdout_file is not None:
+                    r.stdout_file.close()
+
     # -- recovery ----------------------------------------------------------------------------------
     def recover(self) -> None:
         """Jobs left `running` by a previous console: resume, re-queue or fail them with a reason."""

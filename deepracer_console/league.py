@@ -92,6 +92,10 @@ class LeaderboardCache:
         self.hits += 1
         return board
 
+    def drop(self, race_id: int) -> None:
+        """A deleted race: its board goes at once (not only at the next generation check)."""
+        self._boards.pop(race_id, None)
+
     def put(self, race_id: int, private: bool, invite_token: str, body: bytes, started_in: int) -> Board:
         """Keep the board only if nothing changed while it was computed (`started_in`: generation())."""
         board = Board(race_id, private, invite_token, body, gzip.compress(body, 6), started_in, time.monotonic())

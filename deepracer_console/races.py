@@ -124,6 +124,34 @@ class SubmissionOut(BaseModel):
     racer: str
     status: str
     created_at: datetime
+    score_ms: int | None = None  # GET .../submissions: the ranked score once evaluated
+    laps: list["LapOut"] = []
+    video_url: str | None = None
+
+
+class RaceUpdate(BaseModel):
+    """PATCH /api/races/{id}: the fields given change. Those in RANKING_FIELDS are refused (409)
+    once the race has submissions or attempts: they would re-rank runs already made."""
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    track: str | None = None
+    direction: str | None = None
+    race_type: str | None = None
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    ranking: Ranking | None = None
+    minimum_laps: int | None = None
+    laps: int | None = None
+    off_track_penalty_s: float | None = None
+    resets: int | None = None
+    submissions_per_day: int | None = None
+    private: bool | None = None
+    race_time_s: int | None = None
+
+
+# settings that change what a run scores or how runs rank: fixed once a race has runs
+RANKING_FIELDS = ("track", "direction", "race_type", "ranking", "minimum_laps", "laps", "off_track_penalty_s",
+                  "resets", "race_time_s")
 
 
 class LapOut(BaseModel):
@@ -278,6 +306,99 @@ def install(app: FastAPI, console: Any) -> None:
         db.commit()
         return SubmissionOut(id=sub.id, race_id=race.id, model_id=model.id, evaluation_id=evaluation.id,
                              racer=sub.racer, status=evaluation.status, created_at=sub.created_at)
+
+    def has_runs(db: Session, race: Race) -> bool:
+        if db.scalar(select(func.count(RaceSubmission.id)).where(RaceSubmission.race_id == race.id)):
+            return True
+        from deepracer_console.physical import Attempt
+
+        return bool(db.scalar(select(func.count(Attempt.id)).where(Attempt.race_id == race.id)))
+
+    @app.patch("/api/races/{race_id}", response_model=RaceOut, tags=["races"])
+    def update_race(race_id: int, body: RaceUpdate, db: DB) -> RaceOut:
+        """Change a race's settings (facilitators). Name, times, privacy and submissions per day may
+        change any time; the settings that rank runs (RANKING_FIELDS) only while it has no runs."""
+        race = get_race(db, race_id, None)
+        given = body.model_dump(exclude_unset=True)
+        fixed = [f for f in RANKING_FIELDS if f in given and given[f] != getattr(race, f)]
+        if fixed and has_runs(db, race):
+            raise Conflict(f"race {race.name!r} has runs already: {fixed[0]} would change their ranking "
+                           "(create a new race instead)", fixed[0])
+        merged = {f: getattr(race, f) for f in RaceCreate.model_fields if hasattr(race, f)}
+        merged.update({k: val for k, val in given.items() if val is not None})
+        opens, closes = _aware(merged["opens_at"]), _aware(merged["closes_at"])
+        if closes <= opens:
+            raise FieldError("closes_at must be after opens_at", "closes_at")
+        problem = scoring.check_race_laps(Ranking(merged["ranking"]), merged["minimum_laps"], merged["laps"])
+        if problem:
+            raise FieldError(problem, "laps" if "laps must" in problem else "minimum_laps")
+        if not 1 <= merged["submissions_per_day"] <= 1000:
+            raise FieldError("submissions_per_day must be 1-1000", "submissions_per_day")
+        if not 0 <= merged["resets"] <= 10_000:
+            raise FieldError("resets must be 0-10000", "resets")
+        from deepracer_console.physical import RACE_TIME_S_RANGE
+
+        if not RACE_TIME_S_RANGE[0] <= merged["race_time_s"] <= RACE_TIME_S_RANGE[1]:
+            raise FieldError(f"race_time_s must be {RACE_TIME_S_RANGE[0]}-{RACE_TIME_S_RANGE[1]}", "race_time_s")
+        if "name" in given and given["name"] is not None:
+            name = v.check_name(given["name"])
+            if db.scalar(select(Race.id).where(Race.name == name, Race.id != race.id)) is not None:
+                raise Conflict(f"a race named {name!r} exists already", "name")
+            race.name = name
+        if "track" in given and given["track"] is not None:
+            race.track = console.tracks.check(given["track"])
+        if "direction" in given and given["direction"] is not None:
+            race.direction = v.check_direction(given["direction"])
+        if "race_type" in given and given["race_type"] is not None:
+            race.race_type = v.check_race_type(given["race_type"])
+        if "off_track_penalty_s" in given and given["off_track_penalty_s"] is not None:
+            race.off_track_penalty_s = v.check_penalty(given["off_track_penalty_s"])
+        race.opens_at, race.closes_at = opens, closes
+        race.ranking, race.minimum_laps, race.laps = merged["ranking"], merged["minimum_laps"], merged["laps"]
+        race.resets, race.submissions_per_day = merged["resets"], merged["submissions_per_day"]
+        race.private, race.race_time_s = merged["private"], merged["race_time_s"]
+        db.commit()  # league.py sees the races row change: the cached leaderboard is dropped
+        return race_out(race)
+
+    @app.delete("/api/races/{race_id}", status_code=204, tags=["races"])
+    def delete_race(race_id: int, db: DB) -> Response:
+        """Delete a race (facilitators): its submissions' evaluation jobs are stopped, its
+        submissions, attempts and leaderboard go with it (the models stay)."""
+        race = get_race(db, race_id, None)
+        evaluations = [e for e in db.scalars(select(RaceSubmission.evaluation_id).where(
+            RaceSubmission.race_id == race.id)).all() if e is not None]
+        console.runner.kill_evaluation_jobs(db, evaluations, f"race {race.name!r} deleted")
+        for sub in db.scalars(select(RaceSubmission).where(RaceSubmission.race_id == race.id)).all():
+            db.delete(sub)
+        db.delete(race)
+        db.commit()
+        boards.drop(race_id)
+        return Response(status_code=204)
+
+    @app.get("/api/races/{race_id}/submissions", response_model=list[SubmissionOut], tags=["races"])
+    def list_submissions(race_id: int, db: DB, invite: Annotated[str | None, Query()] = None,
+                         mine: Annotated[bool, Query()] = False) -> list[SubmissionOut]:
+        """A race's submissions, newest first: a racer's own; every racer's for facilitators and
+        admins (`mine=true` narrows theirs to their own too)."""
+        race = get_race(db, race_id, invite)
+        who = auth.caller()
+        q = select(RaceSubmission, Evaluation).outerjoin(
+            Evaluation, Evaluation.id == RaceSubmission.evaluation_id).where(RaceSubmission.race_id == race.id)
+        if who is None:
+            raise NotFound(f"no race {race_id}", "id")
+        if who.user_id is not None and (mine or not who.manages_races):
+            q = q.where(RaceSubmission.user_id == who.user_id)
+        out = []
+        for sub, ev in db.execute(q.order_by(RaceSubmission.created_at.desc(), RaceSubmission.id.desc())).all():
+            laps = scoring.laps_from_trials((ev.result or {}).get("trials", [])) if ev is not None else []
+            out.append(SubmissionOut(
+                id=sub.id, race_id=race.id, model_id=sub.model_id, evaluation_id=sub.evaluation_id,
+                racer=sub.racer, status=ev.status if ev is not None else EvaluationStatus.FAILED,
+                created_at=sub.created_at, score_ms=sub.score_ms,
+                laps=[LapOut(time_ms=lap.time_ms, completed=lap.completed, off_track=lap.off_track) for lap in laps],
+                video_url=f"/api/races/{race.id}/submissions/{sub.id}/video"
+                if ev is not None and ev.has_video else None))
+        return out
 
     boards = LeaderboardCache()  # league.py: computed once per change, served as bytes
     console.leaderboards = boards

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import BUNDLED_MODEL, wait_for
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from deepracer_console import auth
 from deepracer_console.app import create_app
@@ -148,3 +149,83 @@ def test_a_submission_is_a_real_evaluation_with_the_fixed_seed(tmp_path: Path) -
             assert board["entries"][0]["score_ms"] == round(lap["lap_time_s"] * 1000)
         else:
             assert board["entries"] == []  # no completed lap: not ranked (the sentinel)
+
+
+def _finish(app, evaluation_id: int, lap_s: float) -> None:
+    trial = {"trial": 1, "status": "Lap complete", "progress": 100.0, "lap_time_s": lap_s, "elapsed_s": lap_s,
+             "off_track": 0, "resets": 0}
+    with app.state.console.sessions.begin() as db:
+        e = db.get(Evaluation, evaluation_id)
+        e.status, e.result = EvaluationStatus.COMPLETED, {"trials": [trial], "summary": {}}
+
+
+def test_my_submissions_from_any_browser_and_all_for_facilitators(app) -> None:
+    with app.state.console.sessions.begin() as db:
+        auth.create_user(db, "root", PASSWORD, auth.Role.ADMIN)
+    fac, alice, bob, root, stranger = (login(app, "fac"), login(app, "alice"), login(app, "bob"),
+                                       login(app, "root"), TestClient(app))
+    race = fac.post("/api/races", json=race_body()).json()
+    url = f"/api/races/{race['id']}/submissions"
+    a_sub = alice.post(url, json={"model_id": import_model(alice, "alices-car")}).json()
+    b_sub = bob.post(url, json={"model_id": import_model(bob, "bobs-car")}).json()
+    _finish(app, a_sub["evaluation_id"], 11.25)
+    # alice from another browser (a new session) sees her submission with its score and laps, not bob's
+    mine = login(app, "alice").get(url).json()
+    assert [s["id"] for s in mine] == [a_sub["id"]]
+    assert mine[0]["status"] == "completed" and mine[0]["laps"][0]["time_ms"] == 11_250
+    assert [s["id"] for s in bob.get(url).json()] == [b_sub["id"]]
+    assert [s["id"] for s in bob.get(url + "?mine=true").json()] == [b_sub["id"]]
+    for who in (fac, root):  # facilitators and admins list every racer's
+        assert sorted(s["racer"] for s in who.get(url).json()) == ["alice", "bob"]
+        assert who.get(url + "?mine=true").json() == []
+    assert stranger.get(url).status_code == 401
+    assert alice.get("/api/races/999/submissions").status_code == 404
+    # a private race: a racer without the invite learns nothing
+    private = fac.post("/api/races", json=race_body(name="staff", private=True)).json()
+    assert bob.get(f"/api/races/{private['id']}/submissions").status_code == 404
+
+
+def test_facilitators_edit_a_race_ranking_fixed_once_it_has_runs(app) -> None:
+    fac, alice, stranger = login(app, "fac"), login(app, "alice"), TestClient(app)
+    race = fac.post("/api/races", json=race_body()).json()
+    url = f"/api/races/{race['id']}"
+    assert alice.patch(url, json={"name": "mine-now"}).status_code == 403
+    assert stranger.patch(url, json={"name": "mine-now"}).status_code == 401
+    # no runs yet: everything may change, checked as on create
+    r = fac.patch(url, json={"ranking": "AVG_LAP_TIME", "minimum_laps": 3, "laps": 3, "off_track_penalty_s": 2})
+    assert r.status_code == 200 and r.json()["ranking"] == "AVG_LAP_TIME" and r.json()["laps"] == 3
+    bad = fac.patch(url, json={"closes_at": (datetime.now(UTC) - timedelta(days=30)).isoformat()})
+    assert bad.status_code == 422 and bad.json()["field"] == "closes_at"
+    assert fac.patch(url, json={"surprise": 1}).status_code == 422
+    sub = alice.post(f"{url}/submissions", json={"model_id": import_model(alice, "alices-car")}).json()
+    _finish(app, sub["evaluation_id"], 10.0)
+    # with a run: the ranking settings are refused naming the field, the others still change
+    r = fac.patch(url, json={"laps": 5})
+    assert r.status_code == 409 and r.json()["field"] == "laps" and "ranking" in r.json()["detail"]
+    assert fac.patch(url, json={"off_track_penalty_s": 5}).json()["field"] == "off_track_penalty_s"
+    assert fac.patch(url, json={"laps": 3}).status_code == 200  # unchanged values are no change
+    later = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    r = fac.patch(url, json={"name": "league-final", "closes_at": later, "submissions_per_day": 9})
+    assert r.status_code == 200 and r.json()["name"] == "league-final" and r.json()["submissions_per_day"] == 9
+
+
+def test_deleting_a_race_stops_its_jobs_and_drops_its_leaderboard(app) -> None:
+    fac, alice, stranger = login(app, "fac"), login(app, "alice"), TestClient(app)
+    race = fac.post("/api/races", json=race_body()).json()
+    url = f"/api/races/{race['id']}"
+    model = import_model(alice, "alices-car")
+    done = alice.post(f"{url}/submissions", json={"model_id": model}).json()
+    _finish(app, done["evaluation_id"], 10.0)
+    queued = alice.post(f"{url}/submissions", json={"model_id": model}).json()
+    assert stranger.get(f"{url}/leaderboard").json()["entries"]  # cached now
+    assert alice.delete(url).status_code == 403 and stranger.delete(url).status_code == 401
+    assert fac.delete(url).status_code == 204
+    assert stranger.get(f"{url}/leaderboard").status_code == 404
+    assert fac.get(url).status_code == 404 and fac.delete(url).status_code == 404
+    from deepracer_console.jobs import Job, JobState
+
+    with app.state.console.sessions() as db:
+        job = db.scalars(select(Job).where(Job.evaluation_id == queued["evaluation_id"])).one()
+        assert job.state == JobState.FAILED and "deleted" in (job.failure_reason or "")
+        assert db.get(Evaluation, queued["evaluation_id"]).status == EvaluationStatus.FAILED
+    assert alice.get(f"/api/models/{model}").status_code == 200  # the models stay
