@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, object_session
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -141,7 +141,13 @@ def create_app(settings: Settings | None = None, start_jobs: bool = True) -> Fas
             best_progress=m.best_progress, best_lap_time_s=m.best_lap_time_s, created_at=m.created_at,
             started_at=m.started_at, finished_at=m.finished_at,
             has_package=(console.storage.package_dir(m.id) / "model.onnx").is_file(), owner_id=m.owner_key or None,
+            owner=_owner_name(m),
         )
+
+    def _owner_name(m: Model) -> str | None:
+        session = object_session(m)
+        owner = session.get(auth.User, m.owner_key) if session is not None and m.owner_key else None
+        return owner.username if owner is not None else None
 
     def model_detail(m: Model) -> ModelDetail:
         base = f"/api/models/{m.id}"

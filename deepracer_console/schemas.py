@@ -111,6 +111,8 @@ class ModelOut(BaseModel):
     has_package: bool = Field(description="a model package can be downloaded")
     owner_id: int | None = Field(default=None, description="the owner's user id (names are unique per owner); "
                                                            "null: made without an account")
+    owner: str | None = Field(default=None, description="the owner's username (the pages show it to "
+                                                        "facilitators and admins)")
 
 
 class ModelDetail(ModelOut):

@@ -166,7 +166,12 @@ def test_my_submissions_from_any_browser_and_all_for_facilitators(app) -> None:
                                        login(app, "root"), TestClient(app))
     race = fac.post("/api/races", json=race_body()).json()
     url = f"/api/races/{race['id']}/submissions"
-    a_sub = alice.post(url, json={"model_id": import_model(alice, "alices-car")}).json()
+    a_model = import_model(alice, "alices-car")
+    a_sub = alice.post(url, json={"model_id": a_model}).json()
+    # the models show their owner's name (the pages show it to facilitators and admins)
+    assert fac.get(f"/api/models/{a_model}").json()["owner"] == "alice"
+    assert [m["owner"] for m in root.get("/api/models").json()] == ["alice"]
+    assert bob.get(f"/api/models/{a_model}").status_code == 404
     b_sub = bob.post(url, json={"model_id": import_model(bob, "bobs-car")}).json()
     _finish(app, a_sub["evaluation_id"], 11.25)
     # alice from another browser (a new session) sees her submission with its score and laps, not bob's

@@ -61,6 +61,8 @@ export interface Evaluation {
 }
 
 export interface Model {
+  owner_id?: number | null; // the owner's user id (null: single-user mode / imported before accounts)
+  owner?: string | null; // the owner's username
   id: number;
   name: string;
   description: string;
@@ -222,6 +224,9 @@ export interface Submission {
   racer: string;
   status: string;
   created_at: string;
+  score_ms?: number | null; // GET /api/races/{id}/submissions: the ranked score once evaluated
+  laps?: { time_ms: number; completed: boolean; off_track: number }[];
+  video_url?: string | null;
 }
 
 // -- physical races: the timekeeper (docs/event-server.md "Physical races") ---------------------------

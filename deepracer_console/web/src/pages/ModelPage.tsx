@@ -57,6 +57,7 @@ function Settings({ model }: { model: ModelDetail }) {
     <SpaceBetween size="l">
       <Container header={<Header variant="h2">Training configuration</Header>}>
         <ColumnLayout columns={4} variant="text-grid">
+          {model.owner && <Field label="Owner">{model.owner}</Field>}
           <Field label="Track">{model.track}</Field>
           <Field label="Direction">{DIRECTION_LABELS[model.direction] ?? model.direction}</Field>
           <Field label="Race type">{RACE_TYPE_LABELS[model.race_type] ?? model.race_type}</Field>

@@ -10,6 +10,7 @@ import SpaceBetween from "@cloudscape-design/components/space-between";
 import Table, { TableProps } from "@cloudscape-design/components/table";
 import TextFilter from "@cloudscape-design/components/text-filter";
 import { AppLink, formatDate, formatLapTime, formatPercent, ModelStatusIndicator, statusLabel, usePolled } from "../common";
+import { useAuth } from "../components/Auth";
 import type { Model } from "../types";
 
 const ALGORITHMS: Record<string, string> = { ppo: "PPO", sac: "SAC" };
@@ -48,6 +49,7 @@ const columns: TableProps.ColumnDefinition<Model>[] = [
 
 export default function ModelsPage() {
   const navigate = useNavigate();
+  const auth = useAuth();
   const models = usePolled<Model[]>("/api/models", 3000);
   const { items, collectionProps, filterProps, filteredItemsCount, paginationProps } = useCollection(models.data ?? [], {
     filtering: {
@@ -79,7 +81,11 @@ export default function ModelsPage() {
           {...collectionProps}
           data-testid="models-table"
           items={items}
-          columnDefinitions={columns}
+          columnDefinitions={
+            auth.managesRaces && !auth.singleUser
+              ? [...columns, { id: "owner", header: "Owner", cell: (m: Model) => m.owner ?? "-", sortingField: "owner" }]
+              : columns
+          }
           loading={models.loading}
           loadingText="Loading models"
           variant="full-page"

@@ -31,22 +31,10 @@ function Field({ label, children }: { label: string; children: React.ReactNode }
   );
 }
 
-/** The submissions this browser made to a race (the API has no "my submissions" list yet). */
-function useMySubmissions(raceId: string, username?: string) {
-  const key = `deepracer-race-${raceId}-${username ?? ""}`;
-  const [subs, setSubs] = useState<Submission[]>(() => {
-    try {
-      return JSON.parse(window.sessionStorage.getItem(key) ?? "[]") as Submission[];
-    } catch {
-      return [];
-    }
-  });
-  const add = (s: Submission) => {
-    const next = [s, ...subs];
-    setSubs(next);
-    window.sessionStorage.setItem(key, JSON.stringify(next));
-  };
-  return { subs, add };
+/** The caller's own submissions to a race, from the API (GET /api/races/{id}/submissions?mine=true): any browser. */
+function useMySubmissions(raceId: number, invite: string | null) {
+  const subs = usePolled<Submission[]>(withInvite(`/api/races/${raceId}/submissions?mine=true`, invite), 10000);
+  return { subs: subs.data ?? [], reload: subs.reload };
 }
 
 function SubmissionRow({ sub, board }: { sub: Submission; board?: Leaderboard }) {
@@ -82,11 +70,14 @@ function SubmissionRow({ sub, board }: { sub: Submission; board?: Leaderboard })
 function Submit({ race, invite, board, onSubmitted }: { race: Race; invite: string | null; board?: Leaderboard; onSubmitted: () => void }) {
   const auth = useAuth();
   const models = usePolled<Model[]>("/api/models", 10000);
-  const mine = (models.data ?? []).filter((m) => m.status === "ready" && m.has_package);
+  // only the caller's own models: a facilitator's or admin's models list shows everybody's
+  const mine = (models.data ?? []).filter(
+    (m) => m.status === "ready" && m.has_package && (auth.singleUser || !auth.user || m.owner_id === auth.user.id),
+  );
   const [choice, setChoice] = useState<number>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const { subs, add } = useMySubmissions(String(race.id), auth.user?.username);
+  const { subs, reload } = useMySubmissions(race.id, invite);
 
   async function submit() {
     if (choice === undefined) {
@@ -96,8 +87,8 @@ function Submit({ race, invite, board, onSubmitted }: { race: Race; invite: stri
     setBusy(true);
     setError(undefined);
     try {
-      const sub = await api.post<Submission>(`/api/races/${race.id}/submissions`, { model_id: choice, invite: invite ?? undefined });
-      add(sub);
+      await api.post<Submission>(`/api/races/${race.id}/submissions`, { model_id: choice, invite: invite ?? undefined });
+      reload();
       onSubmitted();
     } catch (err) {
       setError(messageOf(err));
@@ -137,7 +128,7 @@ function Submit({ race, invite, board, onSubmitted }: { race: Race; invite: stri
         </FormField>
         {subs.length > 0 && (
           <div>
-            <Box variant="awsui-key-label">Your submissions from this browser</Box>
+            <Box variant="awsui-key-label">Your submissions</Box>
             <ul style={{ margin: 0 }}>
               {subs.map((s) => (
                 <SubmissionRow key={s.id} sub={s} board={board} />
@@ -208,6 +199,22 @@ export default function RacePage() {
               <Button iconName="external" iconAlign="right" href={bigScreen} target="_blank">
                 Big screen
               </Button>
+              {auth.managesRaces && (
+                <Button
+                  data-testid="delete-race"
+                  onClick={async () => {
+                    if (!window.confirm(`Delete race ${r.name}? Its submissions, running evaluations and leaderboard go with it.`)) return;
+                    try {
+                      await api.delete(`/api/races/${r.id}`);
+                      navigate("/races");
+                    } catch (err) {
+                      window.alert(messageOf(err));
+                    }
+                  }}
+                >
+                  Delete
+                </Button>
+              )}
               {auth.managesRaces && r.physical && (
                 <Button variant="primary" onClick={() => navigate(`/races/${r.id}/timekeeper`)}>
                   Timekeeper
