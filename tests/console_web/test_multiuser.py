@@ -727,3 +727,32 @@ def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole,
     expect(row).to_contain_text(format_ms(best))
     _, lb = Api(event.url).call("GET", f"/api/races/{race_id}/leaderboard", expect=200)  # public
     assert [(e["racer"], e["score_ms"]) for e in lb["entries"]] == [("alice", attempt["score_ms"])], lb
+
+
+def test_facilitator_sees_owners_submits_only_own_models_and_deletes_a_race(
+        event: EventConsole, open_page: Callable[[], Page]) -> None:
+    expect = _expect()
+    package = bundled_model()
+    if not package.is_file():
+        missing(f"{package} (the bundled model) is missing")
+    upload = event.data.parent / "alices-owned-car.tar.gz"
+    shutil.copyfile(package, upload)
+    event.api("alice").upload("/api/models/import", upload)
+    closes = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    _, race = event.api("fac").call("POST", "/api/races", {"name": "doomed-cup", "track": "reinvent2018",
+                                                            "closes_at": closes}, expect=201)
+    page = open_page()
+    page.goto("/models")
+    login(page, "fac")
+    row = page.get_by_test_id("models-table").locator("tr", has_text="alices-owned-car")
+    expect(page.get_by_test_id("models-table").get_by_role("columnheader", name="Owner")).to_be_visible()
+    expect(row.locator("td").last).to_have_text("alice")  # the Owner column
+    page.goto(f"/races/{race['id']}")
+    expect(page.get_by_role("heading", name="doomed-cup")).to_be_visible()
+    page.get_by_role("button", name="Model to submit").click()
+    expect(page.get_by_role("option", name=re.compile("alices-owned-car"))).to_have_count(0)  # not hers to submit
+    page.keyboard.press("Escape")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("delete-race").click()
+    expect(page).to_have_url(re.compile(r"/races$"))
+    assert event.api("fac").call("GET", f"/api/races/{race['id']}")[0] == 404
