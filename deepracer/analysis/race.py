@@ -69,8 +69,11 @@ def rank(entries: list[RaceEntry]) -> list[RaceEntry]:
 
 
 def run_race(models: list[str | Path], track: str | Path | None = None, laps: int = 3, seed: int = 0,
-             max_lap_seconds: float = 120.0, quiet: bool = False, race: Any = None) -> list[RaceEntry]:
-    """Each model alone on the track (with `race`'s obstacles or bots, a RaceConfig), one after the other."""
+             max_lap_seconds: float = 120.0, quiet: bool = False, race: Any = None,
+             camera_profile: str | Path | None = None) -> list[RaceEntry]:
+    """Each model alone on the track (with `race`'s obstacles or bots, a RaceConfig), one after the other.
+    Each model sees through the camera profile its package records (else `car`) unless `camera_profile`
+    (a built-in name or file) overrides it for all, as `deepracer evaluate` does."""
     if not models:
         raise ConfigError("race: give at least one model package")
     if laps < 1:
@@ -82,7 +85,7 @@ def run_race(models: list[str | Path], track: str | Path | None = None, laps: in
         items = tqdm(models, desc="racing", unit="model", leave=False)
     entries = [
         _entry(m, evaluate(m, track=track, trials=laps, resets=UNLIMITED_RESETS, seed=seed,
-                           max_trial_seconds=max_lap_seconds, race=race))
+                           max_trial_seconds=max_lap_seconds, race=race, camera_profile=camera_profile))
         for m in items
     ]
     return rank(entries)
@@ -110,13 +113,20 @@ def best_lap(entry: RaceEntry) -> Trial:
 
 
 def record_lap_video(entry: RaceEntry, track: str | Path | None, out: str | Path, seed: int = 0,
-                     max_lap_seconds: float = 120.0, race: Any = None) -> Path:
+                     max_lap_seconds: float = 120.0, race: Any = None,
+                     camera_profile: str | Path | None = None) -> Path:
     """Drive the entry again (the simulation is deterministic) and film its best lap:
     camera view beside the top-down view (cv2.VideoWriter, mp4v)."""
+    from deepracer.camera_profile import resolve_profile
+    from deepracer.model.package import load_model_package
+    from deepracer.sim.camera import CameraPose
     from deepracer.sim.video import Pose, write_video
 
     lap = best_lap(entry)
-    sim = make_simulator(track, seed, DEFAULT_PENALTY_S, race)
+    profile = (resolve_profile(camera_profile) if camera_profile
+               else load_model_package(entry.path).metadata.camera_profile)  # the lens the race was run through
+    sim = make_simulator(track, seed, DEFAULT_PENALTY_S, race,
+                         CameraPose.from_profile(profile) if profile is not None else None)
     decide = policy_decide(entry.path, sim=sim)
     frames: list[Any] = []
     poses: list[Pose] = []

@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--video", type=Path, metavar="FILE", help="MP4 of the winner's best lap (camera + top-down)")
     parser.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
+    parser.add_argument("--camera-profile", default=None, metavar="NAME_OR_FILE",
+                        help="render every model through this camera profile (default: each model's recorded "
+                             "profile, else car); --models only")
     add_race_type_arguments(parser)
 
 
@@ -33,14 +36,17 @@ def run(args: argparse.Namespace) -> int:
     if args.head_to_head:
         return _head_to_head(args, race)
     entries = run_race(args.models, track=args.track, laps=args.laps, seed=args.seed,
-                       max_lap_seconds=args.max_lap_seconds, quiet=args.json, race=race)
+                       max_lap_seconds=args.max_lap_seconds, quiet=args.json, race=race,
+                       camera_profile=args.camera_profile)
     video = None
     if args.video:
         video = record_lap_video(entries[0], args.track, args.video, seed=args.seed,
-                                 max_lap_seconds=args.max_lap_seconds, race=race)
+                                 max_lap_seconds=args.max_lap_seconds, race=race,
+                                 camera_profile=args.camera_profile)
     if args.json:
         track = entries[0].result.track if entries[0].result else None
         print(json.dumps({"track": track, "laps": args.laps, "leaderboard": [e.to_json() for e in entries],
+                          "camera_profiles": {e.model: e.result.camera_profile for e in entries if e.result},
                           "video": str(video) if video else None}, indent=2))
         return 0
     print(f"track {entries[0].result.track}, {args.laps} lap(s) each")

@@ -62,3 +62,18 @@ def test_race_needs_laps(models):
 
     with pytest.raises(ConfigError, match="--laps"):
         run_race([models[0]], laps=0)
+
+
+def test_race_renders_each_model_through_its_recorded_profile_or_the_override(tmp_path, capsys):
+    from deepracer.camera_profile import resolve_profile
+    from deepracer.model.package import record_camera_profile
+    from deepracer.model.reference_net import make_reference_package
+
+    aws = make_reference_package(tmp_path / "aws", seed=1)
+    record_camera_profile(aws, resolve_profile("aws-sim"))
+    plain = make_reference_package(tmp_path / "plain", seed=2)
+    args = ["race", "--models", str(aws), str(plain), "--laps", "1", "--max-lap-seconds", "2", "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["camera_profiles"] == {"aws": "aws-sim", "plain": "car"}
+    assert main([*args, "--camera-profile", "car"]) == 0
+    assert json.loads(capsys.readouterr().out)["camera_profiles"] == {"aws": "car", "plain": "car"}
