@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+AWS_IMPORT_PROFILE = "aws-sim"  # DeepRacer's simulated camera: what a model trained on AWS saw
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="model_command", metavar="ACTION")
@@ -39,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=int, default=None, metavar="N",
                    help="DeepRacer-for-Cloud: convert model_N.pb (default: the best checkpoint, else the newest)")
     p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    p.add_argument("--camera-profile", default=AWS_IMPORT_PROFILE, metavar="NAME_OR_FILE",
+                   help="the camera the model was trained for, recorded in the package (default aws-sim: DeepRacer's "
+                        "simulated camera, what AWS-trained models saw)")
     p.add_argument("--json", action="store_true", help="print the import report as JSON")
 
 
@@ -166,9 +171,14 @@ def _pack(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from deepracer.camera_profile import resolve_profile
+    from deepracer.model.package import record_camera_profile
     from deepracer.model.tf_import import import_model
 
+    profile = resolve_profile(args.camera_profile)  # a bad name or file fails before the conversion
     report = import_model(args.source, args.out, checkpoint=args.checkpoint, force=args.force)
+    record_camera_profile(report["package"], profile)
+    report["camera_profile"] = profile.name
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -179,4 +189,5 @@ def _import(args: argparse.Namespace) -> int:
     print(f"  ONNX vs TensorFlow on {report['check_frames']} frames: max abs diff "
           f"{report['max_abs_diff_vs_tensorflow']:.2g}  (tf2onnx {report['tf2onnx']}, "
           f"TensorFlow {report['tensorflow']}, {report['seconds']} s)")
+    print(f"  camera profile {profile.name!r} recorded (evaluation renders through it; --camera-profile to change)")
     return 0
