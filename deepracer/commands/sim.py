@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     out: dict = result.to_json()
+    out["camera_profile"] = rendered_profile_name(race_params)  # the lens sim_node rendered through
     if result.driver == DRIVER_PURE_PURSUIT:
         out["note"] = ("no model package found (models/*.tar.gz): a pure-pursuit driver stood in for "
                        "inference_node; these are NOT a model's lap times")
@@ -194,6 +195,16 @@ def _export_gazebo(args: argparse.Namespace) -> int:
         print(f"     ros2 run ros_gz_bridge parameter_bridge --ros-args -p config_file:={exp.bridge}")
         print("or:  ros2 launch deepracer sim.launch.py backend:=gazebo track:=" + track.name)
     return 0
+
+
+def rendered_profile_name(params: dict | None) -> str:
+    """The name of the camera profile sim_node renders through with these parameters (default `car`)."""
+    spec = (params or {}).get("camera_profile")
+    if not spec:
+        return "car"
+    from deepracer.camera_profile import resolve_profile
+
+    return resolve_profile(spec).name
 
 
 def _camera_params(args: argparse.Namespace) -> dict:
