@@ -60,7 +60,8 @@ def _grid_position(sim: Any, index: int) -> tuple[int, float]:
 
 def run_head_to_head(models: list[str | Path], track: str | Path | None = None, laps: int = 3, seed: int = 0,
                      max_lap_seconds: float = 120.0, race: Any = None, penalty_s: float = DEFAULT_PENALTY_S,
-                     record: bool = False) -> tuple[list[RaceEntry], dict[str, Any]]:
+                     record: bool = False, camera_profile: str | Path | None = None
+                     ) -> tuple[list[RaceEntry], dict[str, Any]]:
     """Race the models in one simulation; returns the ranked entries and, with `record`, the frames
     ({"frames": per car, "poses": per car, "objects": per step}) for a video."""
     from deepracer.analysis.evaluation import EvaluationResult
@@ -78,9 +79,16 @@ def run_head_to_head(models: list[str | Path], track: str | Path | None = None, 
     if laps < 1:
         raise ConfigError(f"--laps must be at least 1, got {laps}")
     packages = [load_model_package(m) for m in models]
+    from deepracer.camera_profile import resolve_profile
+    from deepracer.sim.camera import CameraPose
+
+    override = resolve_profile(camera_profile) if camera_profile else None
+    # each car sees through its own package's camera profile (else `car`), or all through `camera_profile`
+    profiles = [override or pkg.metadata.camera_profile for pkg in packages]
     cars: list[Car] = []
-    for m, pkg in zip(models, packages, strict=True):
-        sim = make_simulator(track, seed, penalty_s, race)
+    for m, pkg, profile in zip(models, packages, profiles, strict=True):
+        sim = make_simulator(track, seed, penalty_s, race,
+                             CameraPose.from_profile(profile) if profile is not None else None)
         if sim.objects is None:  # a time trial: an empty object list to hold the other car
             sim.objects = RaceObjects(sim.track, RaceType.TIME_TRIAL)
         ln, wd = CAR_FOOTPRINT_M
@@ -140,6 +148,7 @@ def run_head_to_head(models: list[str | Path], track: str | Path | None = None, 
             resets=UNLIMITED_RESETS, trials=c.book.trials, samples=c.book.samples,
             model_metadata=pkg.metadata.to_dict(),
             race=(race.to_json() if race is not None else {"race_type": "time_trial"}) | {"head_to_head": names},
+            camera_profile=profiles[models.index(m)].name if profiles[models.index(m)] is not None else "car",
         )
         e = _entry(m, result)
         e.model = c.model

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
     parser.add_argument("--camera-profile", default=None, metavar="NAME_OR_FILE",
                         help="render every model through this camera profile (default: each model's recorded "
-                             "profile, else car); --models only")
+                             "profile, else car)")
     add_race_type_arguments(parser)
 
 
@@ -61,7 +61,8 @@ def _head_to_head(args: argparse.Namespace, race) -> int:
     from deepracer.analysis.race import leaderboard_table
 
     entries, rec = run_head_to_head(args.head_to_head, track=args.track, laps=args.laps, seed=args.seed,
-                                    max_lap_seconds=args.max_lap_seconds, race=race, record=bool(args.video))
+                                    max_lap_seconds=args.max_lap_seconds, race=race, record=bool(args.video),
+                                    camera_profile=args.camera_profile)
     video = None
     if args.video:
         from deepracer.sim import DEFAULT_TRACK, load_track
@@ -71,7 +72,8 @@ def _head_to_head(args: argparse.Namespace, race) -> int:
     track = entries[0].result.track if entries[0].result else None
     if args.json:
         print(json.dumps({"track": track, "laps": args.laps, "head_to_head": True, **race.to_json(),
-                          "leaderboard": [e.to_json() for e in entries], "video": str(video) if video else None},
+                          "leaderboard": [e.to_json() for e in entries], "video": str(video) if video else None,
+                          "camera_profiles": {e.model: e.result.camera_profile for e in entries if e.result}},
                          indent=2))
         return 0
     print(f"head-to-head on {track}, {args.laps} lap(s)")

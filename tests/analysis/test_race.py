@@ -77,3 +77,18 @@ def test_race_renders_each_model_through_its_recorded_profile_or_the_override(tm
     assert json.loads(capsys.readouterr().out)["camera_profiles"] == {"aws": "aws-sim", "plain": "car"}
     assert main([*args, "--camera-profile", "car"]) == 0
     assert json.loads(capsys.readouterr().out)["camera_profiles"] == {"aws": "car", "plain": "car"}
+
+
+def test_head_to_head_each_car_through_its_own_profile(tmp_path, capsys):
+    from deepracer.camera_profile import resolve_profile
+    from deepracer.model.package import record_camera_profile
+    from deepracer.model.reference_net import make_reference_package
+
+    aws = make_reference_package(tmp_path / "aws", seed=1)
+    record_camera_profile(aws, resolve_profile("aws-sim"))
+    plain = make_reference_package(tmp_path / "plain", seed=2)
+    args = ["race", "--head-to-head", str(aws), str(plain), "--laps", "1", "--max-lap-seconds", "2", "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["camera_profiles"] == {"aws": "aws-sim", "plain": "car"}
+    assert main([*args, "--camera-profile", "aws-sim"]) == 0
+    assert json.loads(capsys.readouterr().out)["camera_profiles"] == {"aws": "aws-sim", "plain": "aws-sim"}
