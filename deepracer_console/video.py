@@ -9,11 +9,28 @@ is not playable in a browser). Runs as a process of the evaluation job, never in
 from __future__ import annotations
 
 import csv
+import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 MAX_FRAMES = 6000  # 400 s at 15 fps
+
+
+def recorded_camera(eval_dir: Path) -> Any:
+    """The CameraPose of the model's recorded camera profile (the copy of its model_metadata.json that
+    `deepracer evaluate --out` writes), or None for the simulator's default (`car`)."""
+    path = eval_dir / "model" / "model_metadata.json"
+    if not path.is_file():
+        return None
+    block = json.loads(path.read_text(encoding="utf-8")).get("camera_profile")
+    if not block:
+        return None
+    from deepracer.camera_profile import CameraProfile
+    from deepracer.sim.camera import CameraPose
+
+    return CameraPose.from_profile(CameraProfile.from_dict(block))
 
 
 def render(eval_dir: Path, track_spec: str) -> Path:
@@ -26,7 +43,9 @@ def render(eval_dir: Path, track_spec: str) -> Path:
     traces = sorted(eval_dir.glob("evaluation-*/evaluation-simtrace/*.csv"))
     if not traces:
         raise SystemExit(f"{eval_dir}: no evaluation simtrace to draw")
-    sim = Simulator(SimConfig(track=track_spec, width=160, height=120, grayscale=True, randomize=False))
+    camera = recorded_camera(eval_dir)  # the lens `deepracer evaluate` rendered the trials through
+    sim = Simulator(SimConfig(track=track_spec, width=160, height=120, grayscale=True, randomize=False,
+                              **({"camera": camera} if camera is not None else {})))
     top = TopDown(sim.track, height_px=240)
     out = eval_dir / "video.webm"
     tmp = eval_dir / "video.part.webm"
