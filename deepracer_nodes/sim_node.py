@@ -130,7 +130,8 @@ class SimNode(Node):
         self.get_logger().info(
             f"track {self.track.name!r} ({self.track.length_m:.1f} m), "
             f"{'lock-step' if p['lock_step'] else 'real time'}, camera {p['width']}x{p['height']} "
-            f"{self.encoding} @ {p['camera_hz']:g} Hz, physics {p['physics_hz']:g} Hz"
+            f"{self.encoding} @ {p['camera_hz']:g} Hz, camera profile {self.sim.config.camera.profile or 'car'!r}, "
+            f"physics {p['physics_hz']:g} Hz"
         )
 
     def _model_sensors(self, model: str) -> list[str]:
