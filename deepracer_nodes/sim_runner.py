@@ -288,7 +288,7 @@ class _Watch:
         for st, action in new:
             if r.on_status is not None:
                 r.on_status(st, action)
-            total = st.lap * 100.0 + st.progress  # lap counts completed laps
+            total = progress_total(st)
             if total > self.best_progress + 0.5:
                 self.best_progress, self.best_at = total, st.sim_time
             reason = _stop_reason(st, r.laps, r.sim_seconds, self.best_at, r.stuck_seconds)
@@ -344,6 +344,13 @@ def run_sim_graph(request: SimRunRequest | None = None, /, **kwargs: Any) -> Sim
     result = _result(track_obj, model_path, driver, r.lock_step, r.laps, stop_reason, recorder, wall)
     result.camera_hz = float(next(s for s in specs if s.name == "sim_node").parameters.get("camera_hz", 15.0))
     return result
+
+
+def progress_total(st: SimStatus) -> float:
+    """Laps and progress as one number (200 = two laps). At lap_complete the lap count is already
+    up while progress still says 100: counting both would put the best 100 % ahead, and a lap
+    longer than the stuck time would then end as `stuck`."""
+    return st.lap * 100.0 + (0.0 if st.status == EpisodeStatus.LAP_COMPLETE else st.progress)
 
 
 def _stop_reason(st: SimStatus, laps: int, max_seconds: float, best_at: float, stuck_seconds: float) -> StopReason | None:

@@ -187,3 +187,15 @@ def test_real_time_default_mode_drives_with_the_bundled_model(capsys, bundled):
     # one record per camera step (15 Hz) of the simulated time, the start counted once; how much wall
     # time that took (a loaded machine drops physics backlog) does not change the count
     assert abs(out["steps"] - (round(out["sim_time_s"] * 15) + 1)) <= 1
+
+
+def test_lock_step_second_lap_longer_than_the_stuck_time_is_not_stuck(capsys):
+    """A lap longer than the 10 s stuck time used to end the run as `stuck` right after lap 1:
+    the lap_complete status counted the finished lap twice (lap count already up, progress 100)."""
+    from deepracer.paths import REPO_ROOT
+
+    bundled = REPO_ROOT / "models" / "deepracer-default.tar.gz"
+    out = _run_json(capsys, "--model", str(bundled), "--track", "hairpins", "--laps", "2", "--lock-step", "--no-video")
+    assert out["stop_reason"] == "laps_done", out
+    assert [lap["completed"] for lap in out["laps"]] == [True, True]
+    assert min(lap["lap_time_s"] for lap in out["laps"]) > 10.0  # longer than the stuck time: the case above
