@@ -190,6 +190,7 @@ class ModelMetadata:
     lidar: LidarInputSpec | None = None  # camera + LiDAR models: their second input
     output: OutputSpec | None = None  # None: probabilities (discrete) / continuous
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept on write
+    onnx_extra: dict[str, Any] = field(default_factory=dict)  # unknown keys of the onnx block (converted_from ...), kept
     camera_profile: CameraProfile | None = None  # the camera the model was trained for; None = not recorded
 
     @property
@@ -260,6 +261,7 @@ class ModelMetadata:
                 meta.output = OutputSpec(kind=kind, name=block["output"].get("name"))
             if "lidar" in block:
                 meta.lidar = LidarInputSpec.from_dict(block["lidar"], path)
+            meta.onnx_extra = {k: v for k, v in block.items() if k not in ("input", "output", "lidar")}
         if data.get("camera_profile") is not None:
             try:
                 meta.camera_profile = CameraProfile.from_dict(data["camera_profile"])
@@ -289,8 +291,8 @@ class ModelMetadata:
             "version": self.version,
             **self.extra,
         }
-        if self.input is not None or self.output is not None or self.lidar is not None:
-            out["onnx"] = {}
+        if self.input is not None or self.output is not None or self.lidar is not None or self.onnx_extra:
+            out["onnx"] = dict(self.onnx_extra)
             if self.input is not None:
                 out["onnx"]["input"] = self.input.to_dict()
             if self.lidar is not None:

@@ -38,3 +38,24 @@ def test_import_camera_profile_override_and_bad_name(fake_import, tmp_path):
     assert load_model_package(tmp_path / "pkg").metadata.camera_profile.name == "car"
     assert main(["model", "import", "x", "--out", str(tmp_path / "bad"), "--camera-profile", "nope"]) != 0
     assert not (tmp_path / "bad").exists()  # refused before converting
+
+
+def test_recording_a_profile_keeps_every_other_key_of_the_metadata(tmp_path):
+    """Recording the camera profile rewrites model_metadata.json: the onnx block's own keys
+    (an import's `converted_from`) and unknown top-level keys must survive it."""
+    import json
+
+    from deepracer.camera_profile import resolve_profile
+    from deepracer.model.package import record_camera_profile
+
+    meta = {"action_space": [{"steering_angle": 0, "speed": 1}], "action_space_type": "discrete",
+            "sensor": ["FRONT_FACING_CAMERA"], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+            "training_algorithm": "clipped_ppo", "version": "5", "my_note": "kept",
+            "onnx": {"output": {"kind": "probabilities"}, "converted_from": {"policy_tensor": "x/ppo_head_0/policy"}}}
+    (tmp_path / "model_metadata.json").write_text(json.dumps(meta))
+    (tmp_path / "model.onnx").write_bytes(b"")
+    record_camera_profile(tmp_path, resolve_profile("aws-sim"))
+    after = json.loads((tmp_path / "model_metadata.json").read_text())
+    assert after["onnx"]["converted_from"] == {"policy_tensor": "x/ppo_head_0/policy"}
+    assert after["my_note"] == "kept"
+    assert after["camera_profile"]["name"] == "aws-sim"
