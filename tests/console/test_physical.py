@@ -11,6 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import (  # at import: the console's conftest (several folders have one)
+    ConsoleProcess,
+    wait_for,
+)
 from fastapi.testclient import TestClient
 
 from deepracer_console import auth, physical_api
@@ -432,7 +436,6 @@ def test_sigkill_mid_race_loses_no_answered_event(tmp_path: Path) -> None:
     import signal
 
     from argon2 import PasswordHasher
-    from conftest import ConsoleProcess, wait_for
 
     from deepracer_console import sandbox
 
