@@ -234,15 +234,19 @@ class JobRunner:
                 r = self.running.pop(job.id, None)
                 if r is None:
                     continue
-                self._signal(r.proc, signal.SIGINT)
-                try:
-                    r.proc.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    self._signal(r.proc, signal.SIGKILL)
-                    r.proc.wait()
-                r.log_file.close()
-                if r.stdout_file is not None:
-                    r.stdout_file.close()
+                self._stop_and_close(r, timeout_s)
+
+    def _stop_and_close(self, r: Any, timeout_s: float) -> None:
+        """A running job stopped (SIGINT, then SIGKILL after timeout_s) and its log files closed."""
+        self._signal(r.proc, signal.SIGINT)
+        try:
+            r.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._signal(r.proc, signal.SIGKILL)
+            r.proc.wait()
+        r.log_file.close()
+        if r.stdout_file is not None:
+            r.stdout_file.close()
 
     def kill_evaluation_jobs(self, db: Session, evaluation_ids: list[int], reason: str,
                              timeout_s: float = 10.0) -> None:
@@ -262,15 +266,7 @@ class JobRunner:
                 r = self.running.pop(job.id, None)
                 if r is None:
                     continue
-                self._signal(r.proc, signal.SIGINT)
-                try:
-                    r.proc.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    self._signal(r.proc, signal.SIGKILL)
-                    r.proc.wait()
-                r.log_file.close()
-                if r.stdout_file is not None:
-                    r.stdout_file.close()
+                self._stop_and_close(r, timeout_s)
 
     # -- recovery ----------------------------------------------------------------------------------
     def recover(self) -> None:
