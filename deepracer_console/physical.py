@@ -186,7 +186,8 @@ def scored_laps(laps: list[dict[str, Any]], off_track_penalty_s: float) -> list[
     off-track adds the race's penalty to its lap."""
     penalty = round(off_track_penalty_s * 1000)
     return [scoring.Lap(int(x["time_ms"]) + penalty * int(x.get("off_tracks", 0)), bool(x["is_valid"]),
-                        int(x.get("off_tracks", 0)), int(x.get("resets", 0))) for x in laps]
+                        int(x.get("off_tracks", 0)), int(x.get("resets", 0)), invalid=not x["is_valid"])
+            for x in laps]
 
 
 def score_ms(laps: list[scoring.Lap], ranking: scoring.Ranking, minimum_laps: int) -> int:

@@ -158,6 +158,7 @@ class LapOut(BaseModel):
     time_ms: int
     completed: bool
     off_track: int
+    invalid: bool = False  # physical races: invalidated by the timekeeper (or a DNF), not unfinished
 
 
 class PlaceOut(BaseModel):
@@ -395,7 +396,7 @@ def install(app: FastAPI, console: Any) -> None:
                 id=sub.id, race_id=race.id, model_id=sub.model_id, evaluation_id=sub.evaluation_id,
                 racer=sub.racer, status=ev.status if ev is not None else EvaluationStatus.FAILED,
                 created_at=sub.created_at, score_ms=sub.score_ms,
-                laps=[LapOut(time_ms=lap.time_ms, completed=lap.completed, off_track=lap.off_track) for lap in laps],
+                laps=[LapOut(time_ms=lap.time_ms, completed=lap.completed, off_track=lap.off_track, invalid=lap.invalid) for lap in laps],
                 video_url=f"/api/races/{race.id}/submissions/{sub.id}/video"
                 if ev is not None and ev.has_video else None))
         return out
@@ -438,7 +439,7 @@ def install(app: FastAPI, console: Any) -> None:
                                   pending=on_track, entries=[
                 PlaceOut(rank=p.rank, racer=p.entry.racer, score_ms=p.entry.score_ms, gap_ms=p.gap_ms,
                          submission_id=p.entry.submission_id, submitted_at=p.entry.submitted_at,
-                         laps=[LapOut(time_ms=lap.time_ms, completed=lap.completed, off_track=lap.off_track)
+                         laps=[LapOut(time_ms=lap.time_ms, completed=lap.completed, off_track=lap.off_track, invalid=lap.invalid)
                                for lap in p.entry.laps]) for p in scoring.leaderboard(attempts)])
         rows = db.execute(select(RaceSubmission, Evaluation).outerjoin(
             Evaluation, Evaluation.id == RaceSubmission.evaluation_id).where(RaceSubmission.race_id == race.id)).all()
@@ -458,7 +459,7 @@ def install(app: FastAPI, console: Any) -> None:
         videos = {sub.id: ev.id for sub, ev in rows if ev is not None and ev.has_video}
         places = [PlaceOut(rank=p.rank, racer=p.entry.racer, score_ms=p.entry.score_ms, gap_ms=p.gap_ms,
                            submission_id=p.entry.submission_id, submitted_at=p.entry.submitted_at,
-                           laps=[LapOut(time_ms=lap.time_ms, completed=lap.completed, off_track=lap.off_track)
+                           laps=[LapOut(time_ms=lap.time_ms, completed=lap.completed, off_track=lap.off_track, invalid=lap.invalid)
                                  for lap in p.entry.laps],
                            video_url=f"/api/races/{race.id}/submissions/{p.entry.submission_id}/video"
                            if p.entry.submission_id in videos else None)

@@ -41,6 +41,7 @@ class Lap:
     completed: bool
     off_track: int = 0
     resets: int = 0
+    invalid: bool = False  # a physical race's lap the timekeeper invalidated (or a DNF's): not "unfinished"
 
 
 def laps_from_trials(trials: Iterable[dict[str, Any]]) -> list[Lap]:

@@ -166,7 +166,9 @@ def test_queue_attempt_buttons_and_leaderboard(app, clock: Clock) -> None:
     board = stranger.get(f"/api/races/{rid}/leaderboard").json()
     assert [(e["rank"], e["racer"], e["score_ms"], e["gap_ms"]) for e in board["entries"]] == [
         (1, "bob", 9_200, 0), (2, "alice", 9_500, 300)]
-    assert board["entries"][0]["laps"][1] == {"time_ms": 12_000, "completed": False, "off_track": 1}
+    # the timekeeper made it invalid (two resets): the page says "(invalid)", not "(not completed)"
+    assert board["entries"][0]["laps"][1] == {"time_ms": 12_000, "completed": False, "off_track": 1, "invalid": True}
+    assert board["entries"][0]["laps"][0]["invalid"] is False
     assert board["pending"] == 0 and board["entries"][0]["submission_id"] == aid
     tk = fac.get(f"/api/races/{rid}/timekeeper").json()
     assert tk["attempt"]["racer"] == "alice" and tk["queue"] == [] and tk["timer_configured"] is False

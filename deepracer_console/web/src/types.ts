@@ -195,6 +195,7 @@ export interface RaceLap {
   time_ms: number;
   completed: boolean;
   off_track: number;
+  invalid?: boolean; // physical races: invalidated by the timekeeper (or a DNF)
 }
 
 export interface LeaderboardEntry {

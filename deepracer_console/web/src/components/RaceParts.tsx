@@ -47,7 +47,7 @@ export function withInvite(path: string, invite?: string | null): string {
 export function lapsText(entry: LeaderboardEntry): string {
   if (!entry.laps.length) return "-";
   return entry.laps
-    .map((lap) => `${formatMs(lap.time_ms)}${lap.completed ? "" : " (not completed)"}${lap.off_track ? ` · ${lap.off_track} off track` : ""}`)
+    .map((lap) => `${formatMs(lap.time_ms)}${lap.completed ? "" : lap.invalid ? " (invalid)" : " (not completed)"}${lap.off_track ? ` · ${lap.off_track} off track` : ""}`)
     .join(", ");
 }
 
