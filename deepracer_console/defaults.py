@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from deepracer.sim.race import EVALUATION_OFF_TRACK_PENALTY_S, EVALUATION_TRIALS
+from deepracer.train.network_names import DEFAULT_NETWORK as TRAIN_DEFAULT_NETWORK
+from deepracer.train.network_names import NETWORK_NAMES
 
 NAME_PATTERN = r"^[a-zA-Z0-9-]{1,64}$"
 DESCRIPTION_PATTERN = r"^[a-zA-Z0-9- ]{0,255}$"
@@ -23,13 +25,16 @@ DEFAULT_ALGORITHM = "ppo"
 # name -> (label, metadata neural_network, available here)
 NETWORKS: dict[str, dict[str, Any]] = {
     "shallow": {"label": "3-layer CNN (DeepRacer's shallow network)",
-                "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "available": True},
-    "deep": {"label": "5-layer CNN (DeepRacer's deep network)", "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_DEEP",
+                "neural_network": NETWORK_NAMES["shallow"], "available": True},
+    "deep": {"label": "5-layer CNN (DeepRacer's deep network)", "neural_network": NETWORK_NAMES["deep"],
              "available": True},
     "small": {"label": "Small CNN (this project's; fastest on a CPU, < 1 MB)",
-              "neural_network": "DEEPRACER_SMALL_CNN", "available": True},
+              "neural_network": NETWORK_NAMES["small"], "available": True},
+    # the first small CNN: models trained with it before 2026-12 and their clones
+    "small-v1": {"label": "Small CNN, first version (for models trained with it)",
+                 "neural_network": NETWORK_NAMES["small-v1"], "available": True},
 }
-DEFAULT_NETWORK = "small"
+DEFAULT_NETWORK = TRAIN_DEFAULT_NETWORK
 
 MAX_MINUTES_RANGE = (10, 1440)  # DeepRacer's stop condition
 MAX_MINUTES_MIN_LOCAL = 1  # our extension: quick local runs

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from deepracer.commands._race_args import add_race_type_arguments, race_config_from_args
 from deepracer.commands._track_args import add_direction_argument, apply_direction
+from deepracer.train.network_names import DEFAULT_ENVS_PER_CORE, DEFAULT_NETWORK, NETWORKS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,11 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--minutes", type=float, default=None, help="wall-clock budget")
     budget.add_argument("--steps", type=int, default=None, help="environment steps budget")
     parser.add_argument("--algorithm", choices=["ppo", "sac"], default="ppo")
-    parser.add_argument("--envs", type=int, default=0, help="parallel environments (default: one per core)")
+    parser.add_argument("--envs", type=int, default=0,
+                        help=f"environments stepped together (default: {DEFAULT_ENVS_PER_CORE} per core)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes the environments step in (default 0: the trainer's own; see docs/training.md)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--network", choices=["small", "shallow", "deep"], default="small",
+    parser.add_argument("--network", choices=list(NETWORKS), default=DEFAULT_NETWORK,
                         help="small: a compact CNN (fast, < 1 MB); shallow: DeepRacer's 3-conv + 512 network; "
-                             "deep: DeepRacer's 5-layer CNN (4 conv with batch norm + 2 x 512)")
+                             "deep: DeepRacer's 5-layer CNN (4 conv with batch norm + 2 x 512); small-v1: the first "
+                             "small CNN (to clone a model trained with it)")
     parser.add_argument("--eval-trials", type=int, default=1, help="evaluation episodes per track after each iteration: the first "
                              "without randomisation, the others with it (default 1)")
     parser.add_argument("--stop-on-lap", action="store_true", help="stop at the first lap completed in evaluation")
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         out=args.out, reward=args.reward, track=args.track, action_space=args.action_space,
         hyperparameters=args.hyperparameters, minutes=args.minutes, steps=args.steps,
-        algorithm=args.algorithm, envs=args.envs, seed=args.seed, resume=args.resume, network=args.network,
+        algorithm=args.algorithm, envs=args.envs, workers=args.workers, seed=args.seed, resume=args.resume, network=args.network,
         pretrained=args.pretrained,
         eval_trials=args.eval_trials,
         stop_on_lap=args.stop_on_lap, max_steps=args.max_steps or DEFAULT_MAX_STEPS,

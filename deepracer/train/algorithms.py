@@ -83,10 +83,33 @@ class _Phased:
         return super().train(*args, **kwargs)  # type: ignore[misc]
 
 
+def pool_rollout(model: Any) -> None:
+    """Pool the rollout's camera frames once for all epochs, where the network begins with a pool
+    (deepracer.train.networks.POOLED_NETWORKS): the same numbers as pooling in every minibatch,
+    without redoing it num_epochs times. The buffer allocates new arrays at the next rollout."""
+    from deepracer.train.networks import CameraCNN, pool_frames
+
+    pooled = [m for m in model.policy.modules() if isinstance(m, CameraCNN) and m.pooled_size is not None]
+    if not pooled or len({m.pooled_size for m in pooled}) != 1:
+        return
+    size = pooled[0].pooled_size
+    buffer = model.rollout_buffer
+    frames = buffer.observations.get("camera") if isinstance(buffer.observations, dict) else buffer.observations
+    if frames is None or getattr(buffer, "generator_ready", False) or tuple(frames.shape[-2:]) == size:
+        return  # no camera, already flattened for sampling, or pooled already
+    if isinstance(buffer.observations, dict):
+        buffer.observations["camera"] = pool_frames(frames)
+    else:
+        buffer.observations = pool_frames(frames)
+
+
 class DeepRacerPPO(_Phased, PPO):
     huber: bool = True
+    pool_rollouts: bool = True  # pool_rollout before each update (False: pool in every minibatch, as before)
 
     def _update(self, *args: Any, **kwargs: Any) -> Any:
+        if self.pool_rollouts:
+            pool_rollout(self)
         if not self.huber:
             return PPO.train(self)
         original = _ppo_module.F
@@ -108,4 +131,23 @@ def load_model(path: str | Path, env: Any) -> Any:
     with zipfile.ZipFile(path) as z:
         data = z.read("data").decode("utf-8", "replace")
     cls = DeepRacerSAC if '"ent_coef_optimizer"' in data or '"replay_buffer_class"' in data else DeepRacerPPO
-    return cls.load(path, env=env, device="cpu")
+    return cls.load(path, env=env, device="cpu", custom_objects=_legacy_network(path))
+
+
+def _legacy_network(path: str | Path) -> dict[str, Any]:
+    """A checkpoint saved as `small` before `small` changed holds the first small network's
+    weights (5x5 first convolution): it is rebuilt as `small-v1`, which has that shape."""
+    from stable_baselines3.common.save_util import load_from_zip_file
+
+    data, params, _ = load_from_zip_file(path, device="cpu", load_data=True)
+    kwargs = dict((data or {}).get("policy_kwargs") or {})
+    extractor = dict(kwargs.get("features_extractor_kwargs") or {})
+    if extractor.get("kind") != "small":
+        return {}
+    weights = (params or {}).get("policy", {})
+    first = [w for k, w in weights.items() if k.endswith("cnn.1.weight")]
+    if not first or tuple(first[0].shape[-2:]) != (5, 5):
+        return {}
+    kwargs["features_extractor_kwargs"] = {**extractor, "kind": "small-v1"}
+    kwargs.setdefault("optimizer_kwargs", {})  # as it was trained (torch's per-tensor Adam)
+    return {"policy_kwargs": kwargs}

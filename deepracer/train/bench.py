@@ -7,9 +7,10 @@ the start line after every iteration and the run stops at its first full lap.
 `--steps N` (throughput mode): N training steps rounded up to whole PPO rollouts (rollout_steps),
 plus one vector step so that the last rollout's update is in the run too; no early stop,
 `--repeat` times; medians.
-`--baseline` runs the previous settings (torch threads = cores in both phases, torch's argument
-checks on every action distribution) alternately with the current ones in this same process, so that
-a shared machine's load falls on both alike. Both modes report `env_steps_per_s`: training env steps per wall-clock second of the
+`--baseline` runs the previous trainer (BASELINE: the first small network, pooled in every
+minibatch, torch's per-tensor Adam, one environment per core) alternately with the current one in
+this same process, so that a shared machine's load falls on both alike (with `--network shallow`
+or `deep` only the pooling and Adam differ). Both modes report `env_steps_per_s`: training env steps per wall-clock second of the
 whole loop (rollouts, PPO updates and the evaluations between iterations), and where the time went.
 """
 
@@ -22,13 +23,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from deepracer.train.network_names import DEFAULT_NETWORK, NETWORKS, default_envs
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="give up after this long (default 10)")
-    parser.add_argument("--envs", type=int, default=0, help="parallel environments (default: one per core)")
+    parser.add_argument("--envs", type=int, default=0, help="environments (default: as deepracer train)")
+    parser.add_argument("--workers", type=int, default=0, help="processes they step in (default: as deepracer train)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--track", default=None, help="default: the default track")
-    parser.add_argument("--network", choices=["small", "shallow", "deep"], default="small")
+    parser.add_argument("--network", choices=list(NETWORKS), default=DEFAULT_NETWORK)
     parser.add_argument("--keep", type=Path, default=None, help="keep the training folder here")
     parser.add_argument("--steps", type=int, default=None,
                         help="throughput mode: train this many steps (no stop at the first lap)")
@@ -43,9 +47,14 @@ def _config(args: argparse.Namespace, out: Path, baseline: bool = False) -> Any:
     throughput = args.steps is not None
     cfg = TrainConfig(out=out, track=args.track, minutes=None if throughput else args.minutes,
                       steps=throughput_steps(args.steps, args.envs) if throughput else None, envs=args.envs,
+                      workers=getattr(args, "workers", 0) or 0,
                       seed=args.seed, network=args.network, stop_on_lap=not throughput, progress_bar=False)
-    if baseline:
-        cfg.rollout_threads, cfg.check_distributions = 0, True
+    if baseline:  # the trainer of stop 18 (2026-11): see BASELINE
+        cfg.network = "small-v1" if cfg.network == "small" else cfg.network
+        cfg.pool_rollouts, cfg.fused_adam = False, False
+        # one environment per core, each in a process of its own, unless --envs / --workers say
+        cfg.envs = args.envs or os.cpu_count() or 1
+        cfg.workers = getattr(args, "workers", None) or cfg.envs
     return cfg
 
 
@@ -55,8 +64,7 @@ def throughput_steps(steps: int, envs: int) -> int:
     from deepracer.train.hyperparameters import HyperParameters
 
     rollout = HyperParameters().rollout_steps
-    envs = envs or os.cpu_count() or 1
-    return max(1, -(-steps // rollout)) * rollout + envs
+    return max(1, -(-steps // rollout)) * rollout + default_envs(envs)
 
 
 def _train(cfg: Any) -> Any:
@@ -86,7 +94,7 @@ def _median(runs: list[dict[str, Any]], key: str) -> float | None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    envs = args.envs or os.cpu_count() or 1
+    envs = default_envs(args.envs)
     common = {"envs": envs, "network": args.network, "seed": args.seed, "cpus": os.cpu_count(),
               "load_1min_before": round(os.getloadavg()[0], 2)}
     if getattr(args, "steps", None) is None:

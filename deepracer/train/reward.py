@@ -13,7 +13,7 @@ Every call also has a time limit (`timeout_s`, default DEFAULT_TIMEOUT_S; valida
 VALIDATION_TIMEOUT_S per situation, as DeepRacer's validator gives 5 s per test): a function that
 never returns (`while True: pass`) raises RewardFunctionError with the line it was stuck on
 instead of hanging training. The limit is an interval timer (SIGALRM), so it holds in the main
-thread of a process: the trainer's own and each SubprocVecEnv worker's. Elsewhere (another
+thread of a process: the trainer's own and each training worker's (deepracer/train/vec_env.py). Elsewhere (another
 thread) the call runs without a limit.
 """
 
@@ -242,6 +242,12 @@ class RewardFunction:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"], state.get("timeout_s", DEFAULT_TIMEOUT_S))  # type: ignore[misc]
+
+    def fresh(self) -> RewardFunction:
+        """The same function in a module of its own: DeepRacer runs one simulator per process, so
+        a reward function may keep state in its module's globals (the previous step's progress);
+        environments that share a process each need their own copy of them."""
+        return RewardFunction(self.path, self.timeout_s)
 
     @contextmanager
     def limited(self, timeout_s: float | None) -> Iterator[RewardFunction]:

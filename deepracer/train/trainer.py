@@ -29,6 +29,7 @@ import numpy as np
 from deepracer.errors import ConfigError, RewardFunctionError
 from deepracer.model.metadata import Action, ModelMetadata
 from deepracer.train.hyperparameters import HyperParameters
+from deepracer.train.network_names import DEFAULT_NETWORK, default_envs
 from deepracer.train.reward import DEFAULT_TIMEOUT_S, RewardFunction, default_reward_path
 
 # Tuned for learning speed: few choices, every one of them drivable on the built-in tracks.
@@ -47,11 +48,12 @@ class TrainConfig:
     minutes: float | None = None
     steps: int | None = None
     algorithm: str = "ppo"
-    envs: int = 0  # 0 = one per core
+    envs: int = 0  # 0 = DEFAULT_ENVS_PER_CORE per core
+    workers: int = 0  # processes the envs step in besides the trainer's (0: all in the trainer's; vec_env.py)
     seed: int = 0
     resume: bool = False
     pretrained: Path | None = None  # start from this checkpoint's weights (a clone), with this run's settings
-    network: str = "small"
+    network: str = DEFAULT_NETWORK
     eval_trials: int = 1
     stop_on_lap: bool = False  # stop at the first evaluation lap (the bench)
     max_steps: int = DEFAULT_MAX_STEPS
@@ -61,9 +63,11 @@ class TrainConfig:
     sensor: list[str] | None = None  # DeepRacer's sensor list (--sensor); None: the metadata's `sensor`
     reward_timeout_s: float | None = DEFAULT_TIMEOUT_S  # per reward call (None: no limit)
     camera_profile: str | None = None  # built-in name or file (--camera-profile); None: the metadata's, else `car`
-    # throughput knobs (docs/training.md "Throughput"); neither changes what is learned
+    # throughput knobs (docs/training.md "Throughput"); none changes what is learned
     rollout_threads: int = 1  # torch threads for the per-step inference (0: one per core, as before)
     check_distributions: bool = False  # torch's argument checks on every action distribution (as before)
+    pool_rollouts: bool = True  # the small networks' first pool once per rollout, not per minibatch
+    fused_adam: bool = True  # Adam as one fused kernel (False: torch's per-tensor loop)
 
 
 @dataclass
@@ -117,7 +121,7 @@ def load_inputs(cfg: TrainConfig) -> tuple[HyperParameters, RewardFunction, Mode
 
 
 class _EnvFactory:
-    """Picklable environment constructor for SubprocVecEnv."""
+    """Picklable environment constructor for the training workers (vec_env.GroupedVecEnv)."""
 
     def __init__(self, track: str | None, metadata: dict[str, Any], reward: RewardFunction | None,
                  seed: int, randomize: bool, start: str | int, max_steps: int, race: Any = None) -> None:
@@ -138,8 +142,8 @@ class _EnvFactory:
         from deepracer.sim import DEFAULT_TRACK, DeepRacerEnv
 
         kwargs: dict[str, Any] = {}
-        if self.reward is not None:
-            kwargs["reward_function"] = self.reward
+        if self.reward is not None:  # its own module globals, whichever process the env runs in
+            kwargs["reward_function"] = self.reward.fresh()
         if self.race is not None:
             from deepracer.sim import SimConfig
 
@@ -197,7 +201,9 @@ class RewardErrorToInfo(gym.Wrapper):
 
 
 def make_vec_env(cfg: TrainConfig, metadata: ModelMetadata, reward: RewardFunction, stack: int, n_envs: int):
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecFrameStack
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecFrameStack
+
+    from deepracer.train.vec_env import GroupedVecEnv
 
     # every environment rotates through all the tracks, each starting at a different one
     tracks = track_list(cfg.track)
@@ -206,7 +212,12 @@ def make_vec_env(cfg: TrainConfig, metadata: ModelMetadata, reward: RewardFuncti
                     metadata.to_dict(), reward, cfg.seed * 1000 + i, True, "rotate", cfg.max_steps, cfg.race)
         for i in range(n_envs)
     ]
-    venv = SubprocVecEnv(factories, start_method="fork") if n_envs > 1 else DummyVecEnv(factories)
+    # in the trainer's process by default: on 2 cores the process hop per step costs more than
+    # stepping simulators in parallel gains (docs/training.md, Throughput); --workers N spreads them
+    if cfg.workers > 0 and n_envs > 1:
+        venv = GroupedVecEnv(factories, workers=cfg.workers)
+    else:
+        venv = DummyVecEnv(factories)
     if stack > 1:
         venv = VecFrameStack(venv, stack, channels_order="last")
     return venv
@@ -241,7 +252,8 @@ def build_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: Mode
 
     lidar = isinstance(venv.observation_space, gym.spaces.Dict)  # camera + LiDAR (DeepRacerEnv's Dict)
     common = dict(learning_rate=hp.lr, batch_size=hp.batch_size, gamma=hp.discount_factor,
-                  policy_kwargs=policy_kwargs(cfg.network, lidar=lidar), seed=cfg.seed, verbose=0, device="cpu")
+                  policy_kwargs=policy_kwargs(cfg.network, lidar=lidar, fused_adam=cfg.fused_adam), seed=cfg.seed,
+                  verbose=0, device="cpu")
     policy = "MultiInputPolicy" if lidar else "CnnPolicy"
     if cfg.algorithm == "sac":
         return DeepRacerSAC(
@@ -291,6 +303,7 @@ def _start_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: Mod
         if cfg.pretrained:
             _load_weights(model, cfg.pretrained)
     model.rollout_threads, model.check_distributions = cfg.rollout_threads, cfg.check_distributions
+    model.pool_rollouts = cfg.pool_rollouts
     return model
 
 
@@ -471,7 +484,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     _prepare_out(cfg, hp, reward, metadata)
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1)))
-    n_envs = cfg.envs or (os.cpu_count() or 1)
+    n_envs = default_envs(cfg.envs)
     venv = make_vec_env(cfg, metadata, reward, hp.stack_size, n_envs)
     model = _start_model(cfg, hp, venv, metadata)
     run = _Run(cfg=cfg, hp=hp, metadata=metadata, model=model, venv=venv,
@@ -548,7 +561,9 @@ def _load_weights(model: Any, checkpoint: Path) -> None:
     try:
         model.set_parameters(str(checkpoint), exact_match=True, device="cpu")
     except (ValueError, RuntimeError, KeyError) as err:
-        raise ConfigError(f"--pretrained: the checkpoint does not fit this network and action space ({err})",
+        hint = ("; a checkpoint of the first small network (before 2026-12) needs --network small-v1"
+                if "cnn.1.weight" in str(err) else "")
+        raise ConfigError(f"--pretrained: the checkpoint does not fit this network and action space ({err}){hint}",
                           checkpoint) from err
 
 

@@ -62,9 +62,9 @@ def test_validate_command_times_out(tmp_path: Path) -> None:
 
 
 def test_training_times_out_in_subprocess_environments(tmp_path: Path) -> None:
-    """Two environments = SubprocVecEnv workers: the limit holds in each worker's main thread."""
+    """Two environments in two worker processes: the limit holds in each worker's main thread."""
     r = subprocess.run([sys.executable, "-m", "deepracer.cli", "train", "--reward", str(_file(tmp_path, LATE)),
-                        "--track", "oval", "--steps", "400", "--envs", "2", "--max-steps", "80",
+                        "--track", "oval", "--steps", "400", "--envs", "2", "--workers", "2", "--max-steps", "80",
                         "--reward-timeout", "0.5", "--no-progress", "--out", str(tmp_path / "run")],
                        capture_output=True, text=True, timeout=240)
     assert r.returncode != 0, r.stdout

@@ -107,12 +107,13 @@ def test_resume_without_checkpoint_is_refused(tmp_path):
         train(tiny_config(tmp_path / "empty", tmp_path, resume=True))
 
 
-def test_reward_error_in_a_subprocess_env_stops_training_with_file_and_line(tmp_path):
+@pytest.mark.parametrize("workers", [0, 2])  # in the trainer's process, and in worker processes
+def test_reward_error_in_an_env_stops_training_with_file_and_line(tmp_path, workers):
     bad = tmp_path / "late_failure.py"
     bad.write_text("def reward_function(params):\n    if params['steps'] > 40:\n"
                    "        return params['speed'] / 0\n    return 1.0\n")
     with pytest.raises(RewardFunctionError) as err:
-        train(tiny_config(tmp_path / "out", tmp_path, reward=bad, envs=2))
+        train(tiny_config(tmp_path / "out", tmp_path, reward=bad, envs=2, workers=workers))
     msg = str(err.value)
     assert str(bad) in msg and "line 3" in msg and "ZeroDivisionError" in msg and "steps=41" in msg
 
@@ -142,13 +143,14 @@ def test_sac_refuses_a_discrete_action_space(tmp_path, shared):
                           action_space=shared("deepracer-formats", "model_metadata.json")))
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tmp_path):
+@pytest.mark.parametrize("workers", ["0", "2"])  # envs in the trainer's process, and in worker processes
+def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tmp_path, workers):
     hp = tmp_path / "hp.json"
     hp.write_text(json.dumps(TINY))
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "deepracer.cli", "train", "--out", str(out), "--hyperparameters", str(hp),
-         "--minutes", "5", "--envs", "2", "--no-progress", "--max-steps", "150"],
+         "--minutes", "5", "--envs", "2", "--workers", workers, "--no-progress", "--max-steps", "150"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         # a background shell starts its jobs with SIGINT ignored; a terminal's Ctrl-C is not
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -158,8 +160,10 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tmp_path):
         time.sleep(0.5)
     assert (out / "model" / "model.onnx").is_file(), "no model exported within 2 minutes"
     os.killpg(proc.pid, signal.SIGINT)  # the whole group, as a terminal's Ctrl-C does
-    # the save, the export and closing 2 env workers; 60 s was once too little in a full CI run
-    _, err = proc.communicate(timeout=150)
+    # the save and the export. With workers, a Ctrl-C that lands while the trainer reads a step's
+    # result used to leave SubprocVecEnv.close reading a half-read message forever (one CI run
+    # timed out); GroupedVecEnv.close terminates such workers instead (vec_env.py)
+    _, err = proc.communicate(timeout=90)
     assert proc.returncode == 130, err
     assert (out / "checkpoints" / "latest.zip").is_file()
     assert (out / "model" / "model.onnx").is_file()

@@ -1,0 +1,20 @@
+"""The networks `deepracer train --network` builds, their names in model_metadata.json, and the
+default number of environments.
+
+Kept apart from deepracer.train.networks (torch) so that the command line can list them
+without importing torch."""
+
+import os
+
+NETWORKS = ("shallow", "small", "deep", "small-v1")
+# DeepRacer's names for the metadata's neural_network key (the small ones are this project's)
+NETWORK_NAMES = {"shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "small": "DEEPRACER_SMALL_CNN_2",
+                 "deep": "DEEP_CONVOLUTIONAL_NETWORK_DEEP", "small-v1": "DEEPRACER_SMALL_CNN"}
+DEFAULT_NETWORK = "small"
+DEFAULT_ENVS_PER_CORE = 2  # deepracer train --envs 0: this many environments per core
+
+
+def default_envs(envs: int = 0) -> int:
+    """`envs`, or DEFAULT_ENVS_PER_CORE per core: a policy call on a batch of 4 frames costs little
+    more than on 2, so more environments per vector step spread it (docs/training.md)."""
+    return envs or DEFAULT_ENVS_PER_CORE * (os.cpu_count() or 1)
