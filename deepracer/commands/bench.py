@@ -15,6 +15,8 @@ BENCHES = {
     "league": ("deepracer_console.bench_league",
                "event server: leaderboard under 200 concurrent clients; 100 racers submitting at once"),
     "lap": ("deepracer.sim.lap_bench", "racing reference: pure pursuit, the vehicle's limit line and a model, per track"),
+    "randomized": ("deepracer.sim.randomized_bench",
+                   "laps a model completes with the simulator's domain randomisation, tracks x seeds"),
     "device-console": ("deepracer_nodes.bench_console",
                        "camera -> PWM latency without and with the car's web page streaming; frame-to-browser delay"),
 }

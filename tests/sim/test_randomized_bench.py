@@ -1,0 +1,23 @@
+"""`deepracer bench randomized`: laps with the simulator's domain randomisation, counted per track."""
+
+from __future__ import annotations
+
+import argparse
+
+from deepracer.paths import REPO_ROOT
+from deepracer.sim.randomized_bench import drive, run
+
+
+def test_counts_laps_per_track_and_lists_the_failures() -> None:
+    from deepracer.model.policy import OnnxPolicy
+
+    model = str(REPO_ROOT / "models" / "deepracer-default.tar.gz")
+    result = run(argparse.Namespace(model=model, tracks=["oval"], routes=[], seeds=2, json=True))
+    assert result["episodes"] == 2 and result["seeds"] == 2
+    assert result["laps"] == result["laps_per_track"]["oval"] == 2 - len(result["failed"])
+    assert result["lap_rate"] == result["laps"] / 2
+    # each episode is its own draw: the same seed gives the same lap, another seed another world
+    policy = OnnxPolicy(model)
+    a, b, c = drive(policy, "oval", 0), drive(policy, "oval", 0), drive(policy, "oval", 1)
+    assert a == b and a["seed"] == 0 and c["seed"] == 1
+    assert a["status"] == "lap_complete" and a["lap_time_s"] > 0
