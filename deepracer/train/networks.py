@@ -81,7 +81,8 @@ class CameraCNN(BaseFeaturesExtractor):
         self.pooled_size = (height // POOL, width // POOL) if kind in POOLED_NETWORKS else None
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        if observations.dim() == 4 and observations.shape[1] == 1 and observations.stride(1) == 1:
+        if (not torch.jit.is_tracing() and observations.dim() == 4 and observations.shape[1] == 1
+                and observations.stride(1) == 1):
             # one channel from SB3's HWC -> CHW view: torch takes it for channels-last and its pool
             # and convolutions run their channels-last kernels, 2-3x slower on a 1-channel frame
             observations = observations.clone(memory_format=torch.contiguous_format)
