@@ -100,7 +100,7 @@ def test_create_submit_rank(app) -> None:
     board = stranger.get(f"/api/races/{race['id']}/leaderboard").json()
     assert [(e["rank"], e["racer"], e["score_ms"], e["gap_ms"]) for e in board["entries"]] == [
         (1, "alice", 10_500, 0), (2, "bob", 10_500, 0)]  # a tie goes to the earlier submission
-    assert board["entries"][0]["laps"] == [{"time_ms": 10_500, "completed": True, "off_track": 1}]
+    assert board["entries"][0]["laps"] == [{"time_ms": 10_500, "completed": True, "off_track": 1, "invalid": False}]
     assert board["pending"] == 0
 
 
