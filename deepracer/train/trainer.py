@@ -433,8 +433,9 @@ class _Run:
         previous_int = _ignore_sigint()
         try:
             self.save_checkpoint()
-            if self.interrupted and not (self.cfg.out / "model" / "model.onnx").is_file():
-                self.export()  # stopped before the first evaluation: the package holds the policy as it is
+            if not (self.cfg.out / "model" / "model.onnx").is_file():
+                # stopped (Ctrl-C, or the budget) before the first evaluation: the package holds the policy as it is
+                self.export()
         finally:
             self.best["wall_before_s"] = round(self.wall_base + self.wall, 1)
             write_json_atomic(self.state_path, self.best)

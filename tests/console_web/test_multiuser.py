@@ -702,7 +702,7 @@ def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole,
     page.keyboard.press("p")
     expect(page.get_by_text("Paused", exact=True)).to_be_visible()
     page.keyboard.press("p")
-    expect(page.get_by_text("Running", exact=True)).to_be_visible()
+    expect(page.get_by_text("Running", exact=True)).to_be_visible(timeout=15_000)  # a loaded CI machine
     laps.get_by_role("button", name="Invalidate lap 1").click()  # the timekeeper saw a cut
     expect(rows.nth(0)).to_contain_text("Invalid")
     shot(page, "06-timekeeper")
