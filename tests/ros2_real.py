@@ -88,14 +88,21 @@ class Car:
         self.tree.stop()
 
 
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Process:
     """A command in its own session (process group), output to a file, stopped at the end."""
 
     def __init__(self, argv: list[str], env: dict[str, str], log: Path, cwd: Path) -> None:
         self.log = log
         self._out = log.open("w")
+        # SIGINT as a terminal delivers it: a shell that runs the tests in the background starts
+        # its jobs with SIGINT ignored, and `ros2 launch` would then respawn the nodes it stops
         self.proc = subprocess.Popen(argv, env=env, stdout=self._out, stderr=subprocess.STDOUT, cwd=cwd,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_default_sigint)
 
     def signal_group(self, sig: int, times: int = 1, gap_s: float = 0.05) -> None:
         """As a terminal's Ctrl-C or systemd's KillMode=control-group: every process gets it."""
