@@ -705,6 +705,8 @@ def test_facilitator_runs_the_timekeeper_of_a_physical_race(event: EventConsole,
     expect(page.get_by_text("Running", exact=True)).to_be_visible(timeout=15_000)  # a loaded CI machine
     laps.get_by_role("button", name="Invalidate lap 1").click()  # the timekeeper saw a cut
     expect(rows.nth(0)).to_contain_text("Invalid")
+    # the leaderboard on the same page names it invalid, not unfinished
+    expect(page.get_by_test_id("leaderboard")).to_contain_text("(invalid)", timeout=15_000)
     shot(page, "06-timekeeper")
     page.get_by_test_id("shortcuts").click()
     page.keyboard.press("e")
