@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, func, select
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from deepracer_console import auth, league, scoring
@@ -369,8 +369,9 @@ def install(app: FastAPI, console: Any) -> None:
         evaluations = [e for e in db.scalars(select(RaceSubmission.evaluation_id).where(
             RaceSubmission.race_id == race.id)).all() if e is not None]
         console.runner.kill_evaluation_jobs(db, evaluations, f"race {race.name!r} deleted")
-        for sub in db.scalars(select(RaceSubmission).where(RaceSubmission.race_id == race.id)).all():
-            db.delete(sub)
+        # one statement, before the race's: deleting both through the session let its flush delete
+        # the race first, the database's cascade took the submissions, and their DELETE matched none
+        db.execute(delete(RaceSubmission).where(RaceSubmission.race_id == race.id))
         db.delete(race)
         db.commit()
         boards.drop(race_id)
