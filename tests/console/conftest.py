@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,6 +32,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if CONSOLE_TESTS in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.filterwarnings("error::sqlalchemy.exc.SAWarning"))
+
+
+@pytest.fixture
+def database_at(tmp_path: Path) -> Callable[[str], tuple[str, Any]]:
+    """make(revision) -> (url, engine): a new SQLite database migrated to that revision only, for a
+    test to fill as an older console left it before `open_database` upgrades it to head."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from deepracer_console.db import MIGRATIONS_DIR
+
+    def make(revision: str) -> tuple[str, Any]:
+        url = f"sqlite:///{tmp_path / f'at-{revision}.db'}"
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.set_main_option("sqlalchemy.url", url)
+        command.upgrade(cfg, revision)
+        return url, sa.create_engine(url)
+
+    return make
 
 
 def free_port() -> int:

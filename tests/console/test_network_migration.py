@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import select
 
 from deepracer_console import defaults as d
 from deepracer_console import validation as v
-from deepracer_console.db import MIGRATIONS_DIR, Model, open_database
+from deepracer_console.db import Model, open_database
 
 
-def test_models_of_the_first_small_network_become_small_v1(tmp_path: Path) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", url)
-    command.upgrade(cfg, "0006")
-    engine = sa.create_engine(url)
+def test_models_of_the_first_small_network_become_small_v1(database_at) -> None:
+    url, engine = database_at("0006")
     now = datetime.now(UTC).replace(tzinfo=None)
     with engine.begin() as c:
         for mid, network in ((1, "small"), (2, "shallow")):

@@ -232,19 +232,9 @@ def test_model_names_are_unique_per_owner(tmp_path: Path) -> None:
     assert sorted(m["id"] for m in admin.get("/api/models").json()) == sorted([a.json()["id"], b.json()["id"]])
 
 
-def test_migration_0006_keeps_existing_data(tmp_path: Path) -> None:
+def test_migration_0006_keeps_existing_data(database_at) -> None:
     """A database made by revision 0005: owners, -1 overrides and jobs become owner_key, defaults, the ledger."""
-    from alembic import command
-    from alembic.config import Config
-
-    from deepracer_console.db import MIGRATIONS_DIR
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", url)
-    command.upgrade(cfg, "0005")
-    engine = sa.create_engine(url)
+    url, engine = database_at("0005")
     now = datetime.now(UTC).replace(tzinfo=None)
     with engine.begin() as c:
         for uid, name in ((1, "alice"), (2, "bob")):
