@@ -22,7 +22,8 @@ DEFAULT_RACE_TYPE = "time_trial"
 ALGORITHMS = ("ppo", "sac")
 DEFAULT_ALGORITHM = "ppo"
 
-# name -> (label, metadata neural_network, available here)
+# name -> (label, metadata neural_network, available here; legacy: offered only to a clone of a model
+# trained with it, not for a new model)
 NETWORKS: dict[str, dict[str, Any]] = {
     "shallow": {"label": "3-layer CNN (DeepRacer's shallow network)",
                 "neural_network": NETWORK_NAMES["shallow"], "available": True},
@@ -32,7 +33,7 @@ NETWORKS: dict[str, dict[str, Any]] = {
               "neural_network": NETWORK_NAMES["small"], "available": True},
     # the first small CNN: models trained with it before 2026-12 and their clones
     "small-v1": {"label": "Small CNN, first version (for models trained with it)",
-                 "neural_network": NETWORK_NAMES["small-v1"], "available": True},
+                 "neural_network": NETWORK_NAMES["small-v1"], "available": True, "legacy": True},
 }
 DEFAULT_NETWORK = TRAIN_DEFAULT_NETWORK
 

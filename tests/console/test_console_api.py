@@ -169,6 +169,8 @@ def test_continuous_sac_and_explicit_actions(client) -> None:
 def test_the_three_networks(client) -> None:
     networks = {n["name"]: n for n in client.get("/api/defaults").json()["networks"]}
     assert networks["shallow"]["label"].startswith("3-layer") and networks["deep"]["label"].startswith("5-layer")
+    # the first small network is there for its models' clones; the page offers it to them only
+    assert [name for name, n in networks.items() if n.get("legacy")] == ["small-v1"]
     for name in networks:
         r = client.post("/api/models", json=GOOD | {"name": f"net-{name}", "network": name})
         assert r.status_code == 201 and r.json()["network"] == name

@@ -98,8 +98,10 @@ def test_wizard_sac_continuous_and_examples(page: Page, console: Console) -> Non
     expect(page.get_by_text("The maximum speed must be above the minimum.")).to_be_visible()
     page.get_by_label("Minimum speed", exact=True).fill("0.5")
     page.get_by_role("button", name="Next", exact=True).click()
-    # the 5-layer CNN is listed but the trainer does not have it yet
+    # DeepRacer's two networks and ours; the first small network only for its models' clones
     expect(page.get_by_text(re.compile("5-layer CNN")).first).to_be_visible()
+    expect(page.get_by_text(re.compile("^Small CNN \\(this project")).first).to_be_visible()
+    expect(page.get_by_text("Small CNN, first version")).to_have_count(0)
     page.get_by_role("button", name="Next", exact=True).click()
     page.get_by_role("button", name="Reward function examples").click()
     dialog = page.get_by_role("dialog")

@@ -15,6 +15,7 @@ export interface Option {
   label: string;
   description?: string;
   disabled?: boolean;
+  legacy?: boolean; // a network kept for the clones of models trained with it
 }
 
 export interface RewardExample {
@@ -179,6 +180,7 @@ export function normalizeDefaults(raw: Json): Defaults {
       label: String(n.label ?? n.name),
       description: n.available === false ? `Not available: ${n.reason ?? "not built yet"}` : n.neural_network,
       disabled: n.available === false,
+      legacy: n.legacy === true,
     })),
     neural_network: raw.network,
     reward_functions: ((raw.reward_examples as Json[]) ?? [])

@@ -730,7 +730,9 @@ export default function CreateModelPage() {
                     value={network ?? null}
                     onChange={(e) => setNetwork(e.detail.value)}
                     columns={3}
-                    items={d.networks.map((n) => ({ value: n.value, label: n.label, description: n.description, disabled: n.disabled || !!clone }))}
+                    items={d.networks
+                      .filter((n) => !n.legacy || n.value === network) // a legacy network only for its clones
+                      .map((n) => ({ value: n.value, label: n.label, description: n.description, disabled: n.disabled || !!clone }))}
                     ariaLabel="Neural network"
                   />
                 </FormField>
