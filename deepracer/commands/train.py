@@ -53,6 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--out", type=Path, required=True, help="output folder (DeepRacer-for-Cloud layout)")
     add_race_type_arguments(parser, penalties=False)  # in training a crash ends the episode
+    parser.add_argument("--floor-like-road", type=float, default=0.0, metavar="SHARE",
+                        help="share of training episodes (0..1) whose randomised floor takes nearly the road's "
+                             "colour, so that only the borders mark the track (default 0: as the simulator draws "
+                             "them; evaluation is never changed)")
     parser.add_argument("--camera-profile", default=None, metavar="NAME_OR_FILE",
                         help="render through this camera profile (aws-sim, car, or a profile file: "
                              "docs/camera-calibration.md); recorded in the model package (default: car)")
@@ -79,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         race=race_config_from_args(args),
         sensor=[x.strip() for x in args.sensor.split(",") if x.strip()] if args.sensor else None,
         camera_profile=args.camera_profile,
+        floor_like_road=args.floor_like_road,
     )
     result = train(cfg)
     if args.bundle:

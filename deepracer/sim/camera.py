@@ -497,11 +497,15 @@ def _clip_near(poly: np.ndarray) -> np.ndarray:
 LUMA = np.array([0.114, 0.587, 0.299], np.float32)  # BGR -> grey
 
 
-def randomize_appearance(rng: np.random.Generator, base: Appearance | None = None) -> Appearance:
+def randomize_appearance(rng: np.random.Generator, base: Appearance | None = None,
+                         floor_like_road: float = 0.0) -> Appearance:
     """A plausible variation of the scene: lighting, colours, texture, and the world around the track.
 
     The world's draws (walls, road grain) come from a child generator, so the draws of `rng` itself
-    stay what they were before the world existed (latency, speed gain follow them)."""
+    stay what they were before the world existed (latency, speed gain follow them).
+    `floor_like_road`: the share of scenes whose floor is given nearly the road's colour (a grey
+    carpet or concrete), so that only the borders mark the track; drawn from a second child
+    generator, and only when > 0, so that every other scene stays as it was."""
     base = base or Appearance()
 
     def jitter(c: tuple[int, int, int], amount: float) -> tuple[int, int, int]:
@@ -520,13 +524,19 @@ def randomize_appearance(rng: np.random.Generator, base: Appearance | None = Non
         bias=float(rng.normal(0.0, 12.0)),
     )
     world = rng.spawn(1)[0]
-    return replace(
+    app = replace(
         app,
         road_grain=float(world.uniform(0.0, 12.0)),
         walls=bool(world.random() < 0.85),  # sometimes an open floor to the horizon
         wall=tuple(int(v) for v in world.integers(30, 240, 3)),  # type: ignore[arg-type]
         wall_distance_m=float(world.uniform(0.2, 0.9)),
     )
+    if floor_like_road > 0.0:
+        hard = rng.spawn(1)[0]
+        if hard.random() < floor_like_road:
+            floor = np.asarray(app.road, np.float64) + hard.normal(0.0, 6.0) + hard.normal(0.0, 4.0, 3)
+            app = replace(app, background=tuple(int(v) for v in np.clip(np.rint(floor), 0, 255)))  # type: ignore[arg-type]
+    return app
 
 
 def randomize_pose(rng: np.random.Generator, base: CameraPose | None = None) -> CameraPose:

@@ -60,6 +60,9 @@ class Randomization:
     image_noise_max: float = 6.0  # grey levels, per-frame Gaussian noise (per episode std)
     latency_max_s: float = 0.1  # actuation latency, uniform 0..max per episode
     speed_gain: float = 0.1  # the car's actual speed is command * (1 ± this)
+    # share of episodes whose floor takes nearly the road's colour, only the borders marking the track
+    # (0: none beyond chance; training can ask for more with `deepracer train --floor-like-road`)
+    floor_like_road: float = 0.0
 
 
 @dataclass
@@ -183,7 +186,8 @@ class Simulator:
             self._blur_kernel = None
             return
         rng = self.rng
-        self.renderer.set_appearance(randomize_appearance(rng, cfg.appearance) if r.appearance else cfg.appearance)
+        self.renderer.set_appearance(randomize_appearance(rng, cfg.appearance, r.floor_like_road)
+                                     if r.appearance else cfg.appearance)
         self.renderer.set_pose(randomize_pose(rng, cfg.camera) if r.camera_pose else cfg.camera)
         self._latency_steps = int(rng.integers(0, int(r.latency_max_s * cfg.physics_hz) + 1))
         self._speed_gain = float(rng.uniform(1 - r.speed_gain, 1 + r.speed_gain))

@@ -63,6 +63,7 @@ class TrainConfig:
     sensor: list[str] | None = None  # DeepRacer's sensor list (--sensor); None: the metadata's `sensor`
     reward_timeout_s: float | None = DEFAULT_TIMEOUT_S  # per reward call (None: no limit)
     camera_profile: str | None = None  # built-in name or file (--camera-profile); None: the metadata's, else `car`
+    floor_like_road: float = 0.0  # training episodes whose floor is the road's colour (Randomization.floor_like_road)
     # throughput knobs (docs/training.md "Throughput"); none changes what is learned
     rollout_threads: int = 1  # torch threads for the per-step inference (0: one per core, as before)
     check_distributions: bool = False  # torch's argument checks on every action distribution (as before)
@@ -112,6 +113,8 @@ def load_inputs(cfg: TrainConfig) -> tuple[HyperParameters, RewardFunction, Mode
                           cfg.hyperparameters)
     if cfg.algorithm not in ("ppo", "sac"):
         raise ConfigError(f"--algorithm must be ppo or sac, not {cfg.algorithm!r}")
+    if not 0.0 <= cfg.floor_like_road <= 1.0:  # also refuses NaN
+        raise ConfigError(f"--floor-like-road is a share of episodes, 0 to 1, not {cfg.floor_like_road}")
     if cfg.algorithm == "sac" and metadata.action_space_type != "continuous":
         raise ConfigError("SAC needs a continuous action space (action_space_type continuous)", cfg.action_space)
     if hp.e_greedy:
@@ -124,10 +127,12 @@ class _EnvFactory:
     """Picklable environment constructor for the training workers (vec_env.GroupedVecEnv)."""
 
     def __init__(self, track: str | None, metadata: dict[str, Any], reward: RewardFunction | None,
-                 seed: int, randomize: bool, start: str | int, max_steps: int, race: Any = None) -> None:
+                 seed: int, randomize: bool, start: str | int, max_steps: int, race: Any = None,
+                 floor_like_road: float = 0.0) -> None:
         self.track, self.metadata, self.reward = track, metadata, reward
         self.seed, self.randomize, self.start, self.max_steps = seed, randomize, start, max_steps
         self.race = race  # RaceConfig or None
+        self.floor_like_road = floor_like_road
 
     def __call__(self) -> Any:
         import multiprocessing
@@ -144,10 +149,13 @@ class _EnvFactory:
         kwargs: dict[str, Any] = {}
         if self.reward is not None:  # its own module globals, whichever process the env runs in
             kwargs["reward_function"] = self.reward.fresh()
-        if self.race is not None:
+        if self.race is not None or self.floor_like_road > 0.0:
             from deepracer.sim import SimConfig
 
-            kwargs["sim_config"] = SimConfig(**self.race.sim_fields())
+            sim = SimConfig(**self.race.sim_fields()) if self.race is not None else SimConfig()
+            if self.floor_like_road > 0.0:
+                sim = replace(sim, randomization=replace(sim.randomization, floor_like_road=self.floor_like_road))
+            kwargs["sim_config"] = sim
         names = track_list(self.track)
         envs = [
             DeepRacerEnv(
@@ -209,7 +217,8 @@ def make_vec_env(cfg: TrainConfig, metadata: ModelMetadata, reward: RewardFuncti
     tracks = track_list(cfg.track)
     factories = [
         _EnvFactory(",".join(str(t) for t in tracks[i % len(tracks):] + tracks[:i % len(tracks)]) if tracks[0] else None,
-                    metadata.to_dict(), reward, cfg.seed * 1000 + i, True, "rotate", cfg.max_steps, cfg.race)
+                    metadata.to_dict(), reward, cfg.seed * 1000 + i, True, "rotate", cfg.max_steps, cfg.race,
+                    cfg.floor_like_road)
         for i in range(n_envs)
     ]
     # in the trainer's process by default: on 2 cores the process hop per step costs more than

@@ -76,6 +76,34 @@ def test_randomised_frames_are_seeded():
     assert not np.array_equal(fa, plain)
 
 
+def test_training_can_ask_for_floors_like_the_road_and_nothing_else_changes():
+    from dataclasses import replace
+
+    from deepracer.sim.camera import LUMA
+    from deepracer.sim.simulator import Randomization
+
+    def luma(bgr) -> float:
+        return float(np.dot(LUMA, bgr))
+
+    default = Simulator(SimConfig(track="oval", randomize=True, seed=3))
+    unchanged = Simulator(SimConfig(track="oval", randomize=True, seed=3,
+                                    randomization=replace(Randomization(), floor_like_road=0.0)))
+    always = Simulator(SimConfig(track="oval", randomize=True, seed=3,
+                                 randomization=replace(Randomization(), floor_like_road=1.0)))
+    gaps_default, gaps_always = [], []
+    for _ in range(15):
+        for sim in (default, unchanged, always):
+            sim.reset(0)
+        frames = [sim.render() for sim in (default, unchanged, always)]  # (a frame draws its noise crop)
+        assert np.array_equal(frames[0], frames[1])  # 0 draws nothing more
+        a, d = always.renderer.appearance, default.renderer.appearance
+        assert replace(a, background=d.background, road_grain=d.road_grain, walls=d.walls, wall=d.wall,
+                       wall_distance_m=d.wall_distance_m) == d  # only the floor (and the world's child draws) differ
+        gaps_default.append(abs(luma(d.background) - luma(d.road)))
+        gaps_always.append(abs(luma(a.background) - luma(a.road)))
+    assert max(gaps_always) < 20 < np.median(gaps_default)  # the floor nearly the road's grey, every episode
+
+
 def test_top_down_shows_the_car():
     sim = sim_at(0.5)
     img = sim.top_down(size=300)

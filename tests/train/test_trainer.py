@@ -118,6 +118,26 @@ def test_reward_error_in_an_env_stops_training_with_file_and_line(tmp_path, work
     assert str(bad) in msg and "line 3" in msg and "ZeroDivisionError" in msg and "steps=41" in msg
 
 
+@pytest.mark.parametrize("share", [-0.1, 1.5, float("nan")])
+def test_floor_like_road_must_be_a_share(tmp_path, share):
+    with pytest.raises(ConfigError, match="--floor-like-road is a share of episodes"):
+        train(tiny_config(tmp_path / "out", tmp_path, floor_like_road=share))
+    assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+def test_floor_like_road_reaches_the_training_envs_not_the_evaluation(tmp_path):
+    from deepracer.model.metadata import ModelMetadata
+    from deepracer.train.trainer import _EnvFactory, eval_factories
+
+    cfg = tiny_config(tmp_path / "out", tmp_path, floor_like_road=0.25, eval_trials=3)
+    meta = ModelMetadata.from_dict({"action_space_type": "discrete", "action_space": [
+        {"steering_angle": 0.0, "speed": 1.0}]})
+    env = _EnvFactory("oval", meta.to_dict(), None, 0, True, "rotate", 100, None, cfg.floor_like_road)()
+    assert env.unwrapped.sim.config.randomization.floor_like_road == 0.25
+    for make, _ in eval_factories(cfg, meta, None, 100):
+        assert make().unwrapped.sim.config.randomization.floor_like_road == 0.0
+
+
 def test_reward_validated_before_training(tmp_path):
     bad = tmp_path / "offtrack_none.py"
     bad.write_text("def reward_function(params):\n    if not params['all_wheels_on_track']:\n"
