@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from deepracer.train.omp import prefer_passive_wait
+
+    prefer_passive_wait()  # before anything imports torch
     apply_direction(args)
     from deepracer.train.reward import DEFAULT_TIMEOUT_S
     from deepracer.train.trainer import DEFAULT_MAX_STEPS, TrainConfig, train

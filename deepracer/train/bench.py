@@ -94,9 +94,13 @@ def _median(runs: list[dict[str, Any]], key: str) -> float | None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from deepracer.train.omp import prefer_passive_wait
+
+    prefer_passive_wait()  # before the trainer imports torch: as `deepracer train` runs
     envs = default_envs(args.envs)
     common = {"envs": envs, "network": args.network, "seed": args.seed, "cpus": os.cpu_count(),
-              "load_1min_before": round(os.getloadavg()[0], 2)}
+              "load_1min_before": round(os.getloadavg()[0], 2),
+              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default")}
     if getattr(args, "steps", None) is None:
         with tempfile.TemporaryDirectory(prefix="deepracer-bench-") as tmp:
             result = _train(_config(args, args.keep or Path(tmp) / "run"))
