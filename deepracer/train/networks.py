@@ -19,6 +19,7 @@ LiDAR branch for camera + LiDAR models.
 
 from __future__ import annotations
 
+import cv2
 import gymnasium as gym
 import numpy as np
 import torch
@@ -81,24 +82,42 @@ class CameraCNN(BaseFeaturesExtractor):
         self.pooled_size = (height // POOL, width // POOL) if kind in POOLED_NETWORKS else None
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        if (not torch.jit.is_tracing() and observations.dim() == 4 and observations.shape[1] == 1
-                and observations.stride(1) == 1):
+        if torch.jit.is_tracing():  # the exported graph: every layer, the pool included
+            return self.linear(self.cnn(observations))
+        if self.pooled_size is not None:
+            if tuple(observations.shape[-2:]) != self.pooled_size and not observations.requires_grad:
+                # the rollout's frames: OpenCV's area mean is the pool's numbers at a fraction of
+                # torch's cost on a few frames (0.03 vs 0.34 ms on 4)
+                observations = torch.from_numpy(pool_frames(observations.numpy()))
+            if tuple(observations.shape[-2:]) == self.pooled_size:
+                return self.linear(self.cnn[1:](observations))
+        if observations.dim() == 4 and observations.shape[1] == 1 and observations.stride(1) == 1:
             # one channel from SB3's HWC -> CHW view: torch takes it for channels-last and its pool
             # and convolutions run their channels-last kernels, 2-3x slower on a 1-channel frame
             observations = observations.clone(memory_format=torch.contiguous_format)
-        if (self.pooled_size is not None and not torch.jit.is_tracing()
-                and tuple(observations.shape[-2:]) == self.pooled_size):
-            return self.linear(self.cnn[1:](observations))
         return self.linear(self.cnn(observations))
+
+
+POOL_CHUNK_FRAMES = 32  # frames per cv2 call: a 2.5 MB float copy at 160x120 stays in cache
 
 
 def pool_frames(frames: np.ndarray) -> np.ndarray:
     """The small networks' first layer, on a rollout's stored uint8 frames (..., C, H, W) at once:
-    float32 means in [0, 255], exactly what the network's AvgPool2d computes before the /255."""
+    float32 means in [0, 255], exactly what the network's AvgPool2d computes before the /255
+    (float frames, e.g. already scaled to [0, 1], give the pool's means to a rounding).
+
+    OpenCV's area resize at a whole factor of 2 is that mean (the sum of four integers times 0.25,
+    exact in float32), some 20x faster than numpy's strided mean. The frames go through it stacked into
+    one tall image per chunk: with an even frame height no 2x2 block straddles two frames."""
     *lead, channels, height, width = frames.shape
     h, w = height // POOL, width // POOL
-    x = frames[..., : h * POOL, : w * POOL].reshape(*lead, channels, h, POOL, w, POOL)
-    return x.mean(axis=(-3, -1), dtype=np.float32)
+    stack = frames[..., : h * POOL, : w * POOL].reshape(-1, h * POOL, w * POOL)
+    out = np.empty((stack.shape[0], h, w), np.float32)
+    for i in range(0, stack.shape[0], POOL_CHUNK_FRAMES):
+        chunk = stack[i:i + POOL_CHUNK_FRAMES]
+        tall = chunk.reshape(-1, w * POOL).astype(np.float32, copy=False)
+        out[i:i + len(chunk)] = cv2.resize(tall, (w, len(chunk) * h), interpolation=cv2.INTER_AREA).reshape(-1, h, w)
+    return out.reshape(*lead, channels, h, w)
 
 
 LIDAR_DENSE = (256, 256)  # DeepRacer's LiDAR embedder (SIM:m/sensors/utils.py)
