@@ -65,7 +65,7 @@ def test_sim_launch_drives_the_laps_and_ends(env, tmp_path):
         laps = re.search(r"sim_node\]: 2 lap\(s\) done: ([\d.]+) s, ([\d.]+) s; car stopped", out)
         assert laps, out[-6000:]
         # the bundled model on the default track, lock-step: the figures docs/sim-node.md gives
-        assert [float(t) for t in laps.groups()] == [6.4, 5.93]
+        assert [float(t) for t in laps.groups()] == [6.27, 5.93]
         _assert_clean(out, ["sim_node", "inference_node", "control_node"])
     finally:
         proc.close()

@@ -127,3 +127,16 @@ def test_pickles_for_subprocess_environments(tmp_path):
 
     fn = pickle.loads(pickle.dumps(RewardFunction(reward_file("follow_center_line.py"))))
     assert fn(params()) == 1.0
+
+
+@pytest.mark.parametrize(("name", "at_border"), [("progress_speed.py", 0.5), ("progress_speed_wide.py", 0.75)])
+def test_progress_rewards_scale_the_progress_gained_by_the_distance_from_the_centre(name, at_border):
+    """The bundled model's rewards: the progress gained on a step, x1 on the centre line down to
+    x0.5 (progress_speed) or x0.75 (progress_speed_wide, its later fine-tunes) at the border."""
+    root = Path(__file__).resolve().parents[2] / "deepracer" / "train" / "rewards"
+    for off_centre, factor in ((0.0, 1.0), (0.3, at_border)):  # track_width 0.6: 0.3 m is the border
+        fn = RewardFunction(root / name)
+        fn(params(steps=1, progress=10.0))  # the episode's first step: nothing gained yet
+        gained = fn(params(steps=2, progress=12.0, distance_from_center=off_centre))
+        assert gained == pytest.approx(1e-3 + 2.0 * factor)
+    assert fn(params(steps=3, progress=13.0, is_offtrack=True)) == pytest.approx(1e-3)
