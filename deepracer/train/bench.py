@@ -7,8 +7,8 @@ the start line after every iteration and the run stops at its first full lap.
 `--steps N` (throughput mode): N training steps rounded up to whole PPO rollouts (rollout_steps),
 plus one vector step so that the last rollout's update is in the run too; no early stop,
 `--repeat` times; medians.
-`--baseline` runs the previous trainer (BASELINE: the first small network, pooled in every
-minibatch, torch's per-tensor Adam, one environment per core) alternately with the current one in
+`--baseline` runs the previous trainer (the first small network, pooled in every minibatch by
+torch's AvgPool2d, torch's per-tensor Adam, one environment per core) alternately with the current one in
 this same process, so that a shared machine's load falls on both alike (with `--network shallow`
 or `deep` only the pooling and Adam differ). Both modes report `env_steps_per_s`: training env steps per wall-clock second of the
 whole loop (rollouts, PPO updates and the evaluations between iterations), and where the time went.
@@ -49,9 +49,9 @@ def _config(args: argparse.Namespace, out: Path, baseline: bool = False) -> Any:
                       steps=throughput_steps(args.steps, args.envs) if throughput else None, envs=args.envs,
                       workers=getattr(args, "workers", 0) or 0,
                       seed=args.seed, network=args.network, stop_on_lap=not throughput, progress_bar=False)
-    if baseline:  # the trainer of stop 18 (2026-11): see BASELINE
+    if baseline:  # the trainer of stop 18 (2026-11): see the module docstring
         cfg.network = "small-v1" if cfg.network == "small" else cfg.network
-        cfg.pool_rollouts, cfg.fused_adam = False, False
+        cfg.pool_rollouts, cfg.fused_adam, cfg.opencv_pool = False, False, False
         # one environment per core, each in a process of its own, unless --envs / --workers say
         cfg.envs = args.envs or os.cpu_count() or 1
         cfg.workers = getattr(args, "workers", None) or cfg.envs

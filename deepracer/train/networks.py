@@ -80,12 +80,14 @@ class CameraCNN(BaseFeaturesExtractor):
         height, width = observation_space.shape[1:]
         # frames the update has already pooled (see pool_frames) skip the first layer
         self.pooled_size = (height // POOL, width // POOL) if kind in POOLED_NETWORKS else None
+        self.opencv_pool = True  # False: torch's AvgPool2d on full frames, as before 2026-12 (the bench's baseline)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         if torch.jit.is_tracing():  # the exported graph: every layer, the pool included
             return self.linear(self.cnn(observations))
         if self.pooled_size is not None:
-            if tuple(observations.shape[-2:]) != self.pooled_size and not observations.requires_grad:
+            if (self.opencv_pool and tuple(observations.shape[-2:]) != self.pooled_size
+                    and not observations.requires_grad):
                 # the rollout's frames: OpenCV's area mean is the pool's numbers at a fraction of
                 # torch's cost on a few frames (0.03 vs 0.34 ms on 4)
                 observations = torch.from_numpy(pool_frames(observations.numpy()))

@@ -69,6 +69,7 @@ class TrainConfig:
     check_distributions: bool = False  # torch's argument checks on every action distribution (as before)
     pool_rollouts: bool = True  # the small networks' first pool once per rollout, not per minibatch
     fused_adam: bool = True  # Adam as one fused kernel (False: torch's per-tensor loop)
+    opencv_pool: bool = True  # the small networks' pool on OpenCV's area resize (False: torch's AvgPool2d)
 
 
 @dataclass
@@ -313,6 +314,11 @@ def _start_model(cfg: TrainConfig, hp: HyperParameters, venv: Any, metadata: Mod
             _load_weights(model, cfg.pretrained)
     model.rollout_threads, model.check_distributions = cfg.rollout_threads, cfg.check_distributions
     model.pool_rollouts = cfg.pool_rollouts
+    from deepracer.train.networks import CameraCNN
+
+    for module in model.policy.modules():
+        if isinstance(module, CameraCNN):
+            module.opencv_pool = cfg.opencv_pool
     return model
 
 

@@ -162,3 +162,12 @@ def test_environments_in_one_process_keep_their_own_reward_state(tmp_path) -> No
     # one module shared by both would count 1, 2, 3, 4, ... across them
     assert seen == [[seen[0][0]] * 2, [seen[0][0] + 1] * 2, [seen[0][0] + 2] * 2]
     venv.close()
+
+
+def test_the_opencv_pool_gives_the_avgpool_numbers_and_can_be_turned_off() -> None:
+    net = CameraCNN(gym.spaces.Box(0, 255, (1, 120, 160), np.uint8), "small")
+    frames = torch.as_tensor(np.random.default_rng(4).integers(0, 256, (4, 1, 120, 160), dtype=np.uint8)).float() / 255
+    with torch.no_grad():
+        fast = net(frames)
+        net.opencv_pool = False  # the bench's baseline: torch's AvgPool2d, as before
+        torch.testing.assert_close(fast, net(frames), rtol=0, atol=1e-6)
