@@ -9,7 +9,12 @@ from pathlib import Path
 
 from deepracer.commands._race_args import add_race_type_arguments, race_config_from_args
 from deepracer.commands._track_args import add_direction_argument, apply_direction
-from deepracer.train.network_names import DEFAULT_ENVS_PER_CORE, DEFAULT_NETWORK, NETWORKS
+from deepracer.train.network_names import (
+    DEFAULT_ENVS_PER_CORE,
+    DEFAULT_NETWORK,
+    NETWORKS,
+    ROLLOUT_ENVS_PER_WORKER,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,9 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--steps", type=int, default=None, help="environment steps budget")
     parser.add_argument("--algorithm", choices=["ppo", "sac"], default="ppo")
     parser.add_argument("--envs", type=int, default=0,
-                        help=f"environments stepped together (default: {DEFAULT_ENVS_PER_CORE} per core)")
+                        help=f"environments stepped together (default: {ROLLOUT_ENVS_PER_WORKER} per rollout worker, "
+                             f"else {DEFAULT_ENVS_PER_CORE} per core)")
     parser.add_argument("--workers", type=int, default=0,
                         help="processes the environments step in (default 0: the trainer's own; see docs/training.md)")
+    parser.add_argument("--rollout-workers", type=int, default=None,
+                        help="PPO: processes that collect whole rollouts, each with its share of the environments "
+                             f"and its own copy of the policy (default: one per core with {ROLLOUT_ENVS_PER_WORKER} "
+                             "environments each for camera models on 2+ cores; 0: the trainer collects)")
+    parser.add_argument("--overlap-rollouts", action="store_true",
+                        help="with --rollout-workers: the workers collect the next rollout while the trainer "
+                             "updates on the last (trained one update late; see docs/training.md)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--network", choices=list(NETWORKS), default=DEFAULT_NETWORK,
                         help="small: a compact CNN (fast, < 1 MB); shallow: DeepRacer's 3-conv + 512 network; "
@@ -77,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         out=args.out, reward=args.reward, track=args.track, action_space=args.action_space,
         hyperparameters=args.hyperparameters, minutes=args.minutes, steps=args.steps,
-        algorithm=args.algorithm, envs=args.envs, workers=args.workers, seed=args.seed, resume=args.resume, network=args.network,
+        algorithm=args.algorithm, envs=args.envs, workers=args.workers, rollout_workers=args.rollout_workers,
+        overlap_rollouts=args.overlap_rollouts, seed=args.seed, resume=args.resume, network=args.network,
         pretrained=args.pretrained,
         eval_trials=args.eval_trials,
         stop_on_lap=args.stop_on_lap, max_steps=args.max_steps or DEFAULT_MAX_STEPS,
@@ -100,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"trained {result.steps} steps in {result.wall_s:.0f} s ({result.steps_per_s} steps/s), "
-              f"stopped: {result.stopped_because}")
+        where = f"in {result.rollout_workers} rollout workers" if result.rollout_workers else "in the trainer"
+        print(f"trained {result.steps} steps in {result.wall_s:.0f} s ({result.steps_per_s} steps/s; "
+              f"{result.envs} environments {where}), stopped: {result.stopped_because}")
         lap = f", best lap {result.best_lap_time_s:.2f} s" if result.best_lap_time_s else ""
         print(f"best evaluation progress {result.best_progress:.0f}%{lap}; model package: {args.out / 'model'}")
         print(f"drive it: deepracer sim --model {args.out / 'model'}")

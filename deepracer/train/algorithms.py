@@ -61,6 +61,7 @@ class _Phased:
     rollout_threads: int = ROLLOUT_THREADS
     update_threads: int = UPDATE_THREADS
     check_distributions: bool = False
+    wants_frames: Any = None  # () -> bool: the rollout workers send camera frames for the live view (trainer)
 
     @property
     def phase_s(self) -> dict[str, float]:
@@ -69,7 +70,7 @@ class _Phased:
         return self.__dict__["_phase_s"]
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_phase_s"]  # type: ignore[misc]
+        return [*super()._excluded_save_params(), "_phase_s", "wants_frames"]  # type: ignore[misc]
 
     def collect_rollouts(self, *args: Any, **kwargs: Any) -> Any:
         with _phase(self, "rollout", self.rollout_threads):
@@ -83,16 +84,23 @@ class _Phased:
         return super().train(*args, **kwargs)  # type: ignore[misc]
 
 
+def pooled_size(model: Any) -> tuple[int, int] | None:
+    """The (height, width) the policy's camera network pools its frames to first, if it does."""
+    from deepracer.train.networks import CameraCNN
+
+    sizes = {m.pooled_size for m in model.policy.modules() if isinstance(m, CameraCNN)}
+    return next(iter(sizes)) if len(sizes) == 1 and None not in sizes else None
+
+
 def pool_rollout(model: Any) -> None:
     """Pool the rollout's camera frames once for all epochs, where the network begins with a pool
     (deepracer.train.networks.POOLED_NETWORKS): the same numbers as pooling in every minibatch,
     without redoing it num_epochs times. The buffer allocates new arrays at the next rollout."""
-    from deepracer.train.networks import CameraCNN, pool_frames
+    from deepracer.train.networks import pool_frames
 
-    pooled = [m for m in model.policy.modules() if isinstance(m, CameraCNN) and m.pooled_size is not None]
-    if not pooled or len({m.pooled_size for m in pooled}) != 1:
+    size = pooled_size(model)
+    if size is None:
         return
-    size = pooled[0].pooled_size
     buffer = model.rollout_buffer
     frames = buffer.observations.get("camera") if isinstance(buffer.observations, dict) else buffer.observations
     if frames is None or getattr(buffer, "generator_ready", False) or tuple(frames.shape[-2:]) == size:
@@ -106,6 +114,14 @@ def pool_rollout(model: Any) -> None:
 class DeepRacerPPO(_Phased, PPO):
     huber: bool = True
     pool_rollouts: bool = True  # pool_rollout before each update (False: pool in every minibatch, as before)
+
+    def collect_rollouts(self, env: Any, callback: Any, rollout_buffer: Any, n_rollout_steps: int) -> bool:
+        from deepracer.train.rollout_workers import RolloutWorkers, collect_in_workers
+
+        if not isinstance(env, RolloutWorkers):
+            return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+        with _phase(self, "rollout", self.rollout_threads):
+            return collect_in_workers(self, env, callback, rollout_buffer, n_rollout_steps)
 
     def _update(self, *args: Any, **kwargs: Any) -> Any:
         if self.pool_rollouts:

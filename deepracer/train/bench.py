@@ -23,13 +23,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from deepracer.train.network_names import DEFAULT_NETWORK, NETWORKS, default_envs
+from deepracer.train.network_names import DEFAULT_NETWORK, NETWORKS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="give up after this long (default 10)")
     parser.add_argument("--envs", type=int, default=0, help="environments (default: as deepracer train)")
     parser.add_argument("--workers", type=int, default=0, help="processes they step in (default: as deepracer train)")
+    parser.add_argument("--rollout-workers", type=int, default=None,
+                        help="processes that collect whole rollouts (default: as deepracer train)")
+    parser.add_argument("--overlap-rollouts", action="store_true", help="as deepracer train")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--track", default=None, help="default: the default track")
     parser.add_argument("--network", choices=list(NETWORKS), default=DEFAULT_NETWORK)
@@ -41,13 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="throughput mode: also run the previous settings, alternating, and compare")
 
 
-def _config(args: argparse.Namespace, out: Path, baseline: bool = False) -> Any:
+def _config(args: argparse.Namespace, out: Path, baseline: bool = False, steps: int | None = None) -> Any:
     from deepracer.train.trainer import TrainConfig
 
-    throughput = args.steps is not None
+    throughput = getattr(args, "steps", None) is not None
+    if throughput and steps is None:
+        steps = throughput_steps(args.steps, _layout(args, baseline).envs)
     cfg = TrainConfig(out=out, track=args.track, minutes=None if throughput else args.minutes,
-                      steps=throughput_steps(args.steps, args.envs) if throughput else None, envs=args.envs,
+                      steps=steps if throughput else None, envs=args.envs,
                       workers=getattr(args, "workers", 0) or 0,
+                      rollout_workers=getattr(args, "rollout_workers", None),
+                      overlap_rollouts=bool(getattr(args, "overlap_rollouts", False)),
                       seed=args.seed, network=args.network, stop_on_lap=not throughput, progress_bar=False)
     if baseline:  # the trainer of stop 18 (2026-11): see the module docstring
         cfg.network = "small-v1" if cfg.network == "small" else cfg.network
@@ -55,16 +62,24 @@ def _config(args: argparse.Namespace, out: Path, baseline: bool = False) -> Any:
         # one environment per core, each in a process of its own, unless --envs / --workers say
         cfg.envs = args.envs or os.cpu_count() or 1
         cfg.workers = getattr(args, "workers", None) or cfg.envs
+        cfg.rollout_workers, cfg.overlap_rollouts = 0, False
     return cfg
 
 
 def throughput_steps(steps: int, envs: int) -> int:
-    """Whole rollouts and one vector step more: the step budget stops collection, and a rollout
-    cut short by it is never trained on, so a budget of exactly k rollouts would skip an update."""
+    """Whole rollouts and one vector step of `envs` more: the step budget stops collection, and a
+    rollout cut short by it is never trained on, so a budget of exactly k rollouts would skip an update."""
     from deepracer.train.hyperparameters import HyperParameters
 
     rollout = HyperParameters().rollout_steps
-    return max(1, -(-steps // rollout)) * rollout + default_envs(envs)
+    return max(1, -(-steps // rollout)) * rollout + envs
+
+
+def _layout(args: argparse.Namespace, baseline: bool = False) -> Any:
+    from deepracer.train.trainer import training_layout
+
+    cfg = _config(args, Path("unused"), baseline, steps=0)
+    return training_layout(cfg)
 
 
 def _train(cfg: Any) -> Any:
@@ -85,6 +100,7 @@ def _throughput(result: Any) -> dict[str, Any]:
             # the trainer process's CPU per 1,000 steps (env workers not included): steadier than wall time
             "rollout_cpu_s_per_1k": round(1000 * phases.get("rollout_cpu", 0.0) / max(steps, 1), 3),
             "update_cpu_s_per_1k": round(1000 * phases.get("update_cpu", 0.0) / max(steps, 1), 3),
+            "rollout_workers_cpu_s_per_1k": round(1000 * phases.get("rollout_workers_cpu", 0.0) / max(steps, 1), 3),
             "phase_s": phases}
 
 
@@ -97,8 +113,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from deepracer.train.omp import prefer_passive_wait
 
     prefer_passive_wait()  # before the trainer imports torch: as `deepracer train` runs
-    envs = default_envs(args.envs)
-    common = {"envs": envs, "network": args.network, "seed": args.seed, "cpus": os.cpu_count(),
+    layout = _layout(args)
+    common = {"envs": layout.envs, "rollout_workers": layout.rollout_workers, "network": args.network, "seed": args.seed, "cpus": os.cpu_count(),
               "load_1min_before": round(os.getloadavg()[0], 2),
               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default")}
     if getattr(args, "steps", None) is None:
@@ -121,7 +137,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             with tempfile.TemporaryDirectory(prefix="deepracer-bench-") as tmp:
                 result = _train(_config(args, Path(tmp) / "run", baseline=setting == "baseline"))
             runs[setting].append({**_throughput(result), "load_1min": round(os.getloadavg()[0], 2)})
-    out: dict[str, Any] = {"steps": throughput_steps(args.steps, args.envs), "repeat": args.repeat}
+    out: dict[str, Any] = {"steps": throughput_steps(args.steps, layout.envs), "repeat": args.repeat}
     for setting in settings:
         r = runs[setting]
         prefix = "" if setting == "current" else "baseline_"

@@ -44,6 +44,10 @@ class LiveView:
         self._top: Any = None
         self.frames = 0
 
+    def watched(self) -> bool:
+        """Whether the console watches now (rollout workers send frames only then)."""
+        return self._is_watched(time.monotonic())
+
     def _is_watched(self, now: float) -> bool:
         if now >= self._next_check:
             self._next_check = now + CHECK_EVERY_S

@@ -12,6 +12,9 @@ NETWORK_NAMES = {"shallow": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW", "small": "DEEP
                  "deep": "DEEP_CONVOLUTIONAL_NETWORK_DEEP", "small-v1": "DEEPRACER_SMALL_CNN"}
 DEFAULT_NETWORK = "small"
 DEFAULT_ENVS_PER_CORE = 2  # deepracer train --envs 0: this many environments per core
+# ... and per rollout worker, when they collect (PPO camera models on 2+ cores, trainer.training_layout):
+# a worker's policy call costs about the same on 1 to 8 frames (some 1 ms), so 4 spread it
+ROLLOUT_ENVS_PER_WORKER = 4
 
 
 def default_envs(envs: int = 0) -> int:

@@ -29,7 +29,11 @@ import numpy as np
 from deepracer.errors import ConfigError, RewardFunctionError
 from deepracer.model.metadata import Action, ModelMetadata
 from deepracer.train.hyperparameters import HyperParameters
-from deepracer.train.network_names import DEFAULT_NETWORK, default_envs
+from deepracer.train.network_names import (
+    DEFAULT_ENVS_PER_CORE,
+    DEFAULT_NETWORK,
+    ROLLOUT_ENVS_PER_WORKER,
+)
 from deepracer.train.reward import DEFAULT_TIMEOUT_S, RewardFunction, default_reward_path
 
 # Tuned for learning speed: few choices, every one of them drivable on the built-in tracks.
@@ -48,8 +52,11 @@ class TrainConfig:
     minutes: float | None = None
     steps: int | None = None
     algorithm: str = "ppo"
-    envs: int = 0  # 0 = DEFAULT_ENVS_PER_CORE per core
+    envs: int = 0  # 0: as training_layout chooses
     workers: int = 0  # processes the envs step in besides the trainer's (0: all in the trainer's; vec_env.py)
+    # processes that collect whole rollouts with their own policy copy (rollout_workers.py); None: training_layout's
+    rollout_workers: int | None = None
+    overlap_rollouts: bool = False  # the workers collect the next rollout while the trainer updates (rollout_workers.py)
     seed: int = 0
     resume: bool = False
     pretrained: Path | None = None  # start from this checkpoint's weights (a clone), with this run's settings
@@ -86,6 +93,8 @@ class TrainResult:
     stopped_because: str
     steps_per_s: float
     phase_s: dict[str, float] = field(default_factory=dict)  # rollout, update, evaluation wall seconds
+    envs: int = 0
+    rollout_workers: int = 0  # the processes that collected (0: the trainer)
 
 
 def default_metadata() -> ModelMetadata:
@@ -116,6 +125,18 @@ def load_inputs(cfg: TrainConfig) -> tuple[HyperParameters, RewardFunction, Mode
         raise ConfigError(f"--algorithm must be ppo or sac, not {cfg.algorithm!r}")
     if not 0.0 <= cfg.floor_like_road <= 1.0:  # also refuses NaN
         raise ConfigError(f"--floor-like-road is a share of episodes, 0 to 1, not {cfg.floor_like_road}")
+    if cfg.rollout_workers is not None and cfg.rollout_workers < 0:
+        raise ConfigError(f"--rollout-workers must be 0 or more, not {cfg.rollout_workers}")
+    if cfg.rollout_workers:
+        if cfg.algorithm != "ppo":
+            raise ConfigError("--rollout-workers collects PPO rollouts; SAC steps its environments in the trainer")
+        if lidar_sensor(sensors) is not None:
+            raise ConfigError("--rollout-workers is for camera models; a LiDAR model's rollouts are collected "
+                              "in the trainer (--workers N steps its environments in N processes)", cfg.action_space)
+        if cfg.workers > 0:
+            raise ConfigError("--workers and --rollout-workers are two ways to use the cores; give one")
+    elif cfg.overlap_rollouts and not training_layout(cfg, metadata).rollout_workers:
+        raise ConfigError("--overlap-rollouts needs --rollout-workers N: the workers collect while the trainer updates")
     if cfg.algorithm == "sac" and metadata.action_space_type != "continuous":
         raise ConfigError("SAC needs a continuous action space (action_space_type continuous)", cfg.action_space)
     if hp.e_greedy:
@@ -209,7 +230,32 @@ class RewardErrorToInfo(gym.Wrapper):
             return obs, 0.0, True, False, {"reward_error": str(err)}
 
 
-def make_vec_env(cfg: TrainConfig, metadata: ModelMetadata, reward: RewardFunction, stack: int, n_envs: int):
+@dataclass(frozen=True)
+class Layout:
+    """How a run spreads over the cores: its environments and the processes that collect."""
+
+    envs: int
+    rollout_workers: int  # 0: the trainer's process collects (the environments step there, or in --workers)
+
+
+def training_layout(cfg: TrainConfig, metadata: ModelMetadata | None = None) -> Layout:
+    """--envs and --rollout-workers as given, else: on 2+ cores, a PPO camera model collects in one
+    rollout worker per core with ROLLOUT_ENVS_PER_WORKER environments each (docs/training.md,
+    Throughput: the fastest layout measured); otherwise, and whenever fewer than 2 workers of 4
+    environments would result, the trainer collects, DEFAULT_ENVS_PER_CORE environments per core."""
+    from deepracer.model.sensors import lidar_sensor, parse_sensors
+
+    cores = os.cpu_count() or 1
+    camera = metadata is None or lidar_sensor(parse_sensors(metadata.sensor, cfg.action_space)) is None
+    auto = cfg.rollout_workers is None and cfg.workers == 0 and cfg.algorithm == "ppo" and camera and cores >= 2
+    envs = cfg.envs or (ROLLOUT_ENVS_PER_WORKER if auto else DEFAULT_ENVS_PER_CORE) * cores
+    if cfg.rollout_workers is not None:
+        return Layout(envs, cfg.rollout_workers)
+    workers = min(cores, envs // ROLLOUT_ENVS_PER_WORKER) if auto else 0
+    return Layout(envs, workers if workers >= 2 else 0)
+
+
+def make_vec_env(cfg: TrainConfig, metadata: ModelMetadata, reward: RewardFunction, stack: int, layout: Layout):
     from stable_baselines3.common.vec_env import DummyVecEnv, VecFrameStack
 
     from deepracer.train.vec_env import GroupedVecEnv
@@ -220,11 +266,17 @@ def make_vec_env(cfg: TrainConfig, metadata: ModelMetadata, reward: RewardFuncti
         _EnvFactory(",".join(str(t) for t in tracks[i % len(tracks):] + tracks[:i % len(tracks)]) if tracks[0] else None,
                     metadata.to_dict(), reward, cfg.seed * 1000 + i, True, "rotate", cfg.max_steps, cfg.race,
                     cfg.floor_like_road)
-        for i in range(n_envs)
+        for i in range(layout.envs)
     ]
-    # in the trainer's process by default: on 2 cores the process hop per step costs more than
-    # stepping simulators in parallel gains (docs/training.md, Throughput); --workers N spreads them
-    if cfg.workers > 0 and n_envs > 1:
+    # PPO camera models collect in rollout workers by default (training_layout). Otherwise the
+    # environments step in the trainer's process: on 2 cores a process hop per step costs more
+    # than stepping simulators in parallel gains (docs/training.md, Throughput); --workers N spreads them
+    if layout.rollout_workers > 0:  # frames stacked in the workers, which collect whole rollouts
+        from deepracer.train.rollout_workers import RolloutWorkers
+
+        return RolloutWorkers(factories, workers=layout.rollout_workers, stack=stack, seed=cfg.seed,
+                              overlap=cfg.overlap_rollouts)
+    if cfg.workers > 0 and layout.envs > 1:
         venv = GroupedVecEnv(factories, workers=cfg.workers)
     else:
         venv = DummyVecEnv(factories)
@@ -343,6 +395,7 @@ class _Run:
     wall_base: float = 0.0  # training seconds of the runs before this one (resumed), from state.json
     evaluation_s: float = 0.0  # of this run's wall time: evaluations, logs and checkpoints between iterations
     evaluation_cpu_s: float = 0.0  # the same, CPU seconds of this process
+    layout: Layout = Layout(1, 0)
 
     @property
     def checkpoints(self) -> Path:
@@ -470,7 +523,7 @@ class _Run:
             best_lap_time_s=best.get("lap_time_s"), first_lap_wall_s=best.get("first_lap_wall_s"),
             first_lap_steps=best.get("first_lap_steps"), interrupted=self.interrupted,
             stopped_because=self.stopped, steps_per_s=round(steps / max(self.wall, 1e-6), 1),
-            phase_s=self.phases(),
+            phase_s=self.phases(), envs=self.layout.envs, rollout_workers=self.layout.rollout_workers,
         )
 
     def phases(self) -> dict[str, float]:
@@ -479,7 +532,9 @@ class _Run:
         return {"rollout": round(phases.get("rollout", 0.0) - self.evaluation_s, 2),
                 "update": round(phases.get("update", 0.0), 2), "evaluation": round(self.evaluation_s, 2),
                 "rollout_cpu": round(phases.get("rollout_cpu", 0.0) - self.evaluation_cpu_s, 2),
-                "update_cpu": round(phases.get("update_cpu", 0.0), 2)}
+                "update_cpu": round(phases.get("update_cpu", 0.0), 2),
+                # the rollout workers' own CPU seconds (--rollout-workers), beside the trainer's
+                "rollout_workers_cpu": round(phases.get("rollout_workers_cpu", 0.0), 2)}
 
 
 def train(cfg: TrainConfig) -> TrainResult:
@@ -500,10 +555,11 @@ def train(cfg: TrainConfig) -> TrainResult:
     _prepare_out(cfg, hp, reward, metadata)
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1)))
-    n_envs = default_envs(cfg.envs)
-    venv = make_vec_env(cfg, metadata, reward, hp.stack_size, n_envs)
+    layout = training_layout(cfg, metadata)
+    n_envs = layout.envs
+    venv = make_vec_env(cfg, metadata, reward, hp.stack_size, layout)
     model = _start_model(cfg, hp, venv, metadata)
-    run = _Run(cfg=cfg, hp=hp, metadata=metadata, model=model, venv=venv,
+    run = _Run(cfg=cfg, hp=hp, metadata=metadata, model=model, venv=venv, layout=layout,
                best=_load_state(cfg.out / "checkpoints" / "state.json"),
                eval_envs=[(make(), trials) for make, trials in eval_factories(cfg, metadata, reward, cfg.max_steps * 3)],
                log=TrainingLog(cfg.out, hp.num_episodes_between_training, n_envs, resume=cfg.resume,
@@ -514,6 +570,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     bar = tqdm(total=cfg.steps, disable=not cfg.progress_bar, unit="step", dynamic_ncols=True,
                desc="training", initial=0)
     live = run.live = LiveView(cfg.out, track_list(cfg.track)[0])  # frames only while the console watches
+    model.wants_frames = live.watched
 
     class Callback(BaseCallback):
         def _on_step(self) -> bool:

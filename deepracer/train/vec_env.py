@@ -28,12 +28,20 @@ from stable_baselines3.common.vec_env.base_vec_env import CloudpickleWrapper, Ve
 CLOSE_TIMEOUT_S = 10.0  # per worker: closing its environments
 
 
-def _worker(remote: Connection, parent_remote: Connection, fns: CloudpickleWrapper) -> None:
+def _worker(remote: Connection, parent_remote: Connection, fns: CloudpickleWrapper,
+            wrap: CloudpickleWrapper | None = None) -> None:
+    """One worker's loop. `wrap` (optional) makes (venv, collector) from the worker's DummyVecEnv:
+    wrappers that run in the worker (rollout_workers.py stacks frames here) and the handler of
+    "collect", a whole rollout collected in the worker."""
     # Ctrl-C is the trainer's: it saves, then closes the workers (from the fork on, not only once
     # the environments are built)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent_remote.close()
-    venv = DummyVecEnv(fns.var)
+    base = DummyVecEnv(fns.var)
+    venv: Any = base
+    collector: Any = None
+    if wrap is not None:
+        venv, collector = wrap.var(base)
     while True:
         try:
             cmd, data = remote.recv()
@@ -42,11 +50,17 @@ def _worker(remote: Connection, parent_remote: Connection, fns: CloudpickleWrapp
         if cmd == "step":
             venv.step_async(data)
             obs, rewards, dones, infos = venv.step_wait()
-            remote.send((obs, rewards, dones, infos, venv.reset_infos))
+            if collector is not None:
+                collector.observed(obs, dones)
+            remote.send((obs, rewards, dones, infos, base.reset_infos))
         elif cmd == "reset":
-            venv._seeds, venv._options = list(data[0]), list(data[1])
+            base._seeds, base._options = list(data[0]), list(data[1])
             obs = venv.reset()
-            remote.send((obs, venv.reset_infos))
+            if collector is not None:
+                collector.observed(obs, np.ones(venv.num_envs, dtype=bool))
+            remote.send((obs, base.reset_infos))
+        elif cmd == "collect" and collector is not None:
+            remote.send(collector.collect(data))
         elif cmd == "spaces":
             remote.send((venv.observation_space, venv.action_space))
         elif cmd == "env_method":
@@ -87,16 +101,20 @@ def _concat(parts: Sequence[Any]) -> Any:
 class GroupedVecEnv(VecEnv):
     """`env_fns` in `workers` processes (forked), each stepping its share in turn."""
 
-    def __init__(self, env_fns: list[Callable[[], gym.Env]], workers: int, start_method: str = "fork") -> None:
+    def __init__(self, env_fns: list[Callable[[], gym.Env]], workers: int, start_method: str = "fork",
+                 wrap: Callable[[Any], tuple[Any, Any]] | None = None) -> None:
         self.groups = groups(len(env_fns), workers)
         ctx = mp.get_context(start_method)
-        pipes = [ctx.Pipe() for _ in self.groups]
-        self.remotes = [p[0] for p in pipes]
-        self.processes = []
-        for (remote, work_remote), members in zip(pipes, self.groups, strict=True):
+        self.remotes, self.processes = [], []
+        for members in self.groups:
+            # each pipe made just before its worker: a worker forked while another's end was open
+            # would keep it open, and the trainer would wait forever on a worker that has died
+            remote, work_remote = ctx.Pipe()
+            self.remotes.append(remote)
             fns = CloudpickleWrapper([env_fns[i] for i in members])
             # daemon: a crashed trainer does not leave its workers behind
-            process = ctx.Process(target=_worker, args=(work_remote, remote, fns), daemon=True)  # type: ignore[attr-defined]
+            process = ctx.Process(target=_worker, daemon=True,  # type: ignore[attr-defined]
+                                  args=(work_remote, remote, fns, CloudpickleWrapper(wrap) if wrap else None))
             process.start()
             self.processes.append(process)
             work_remote.close()

@@ -107,13 +107,14 @@ def test_resume_without_checkpoint_is_refused(tmp_path):
         train(tiny_config(tmp_path / "empty", tmp_path, resume=True))
 
 
-@pytest.mark.parametrize("workers", [0, 2])  # in the trainer's process, and in worker processes
+# in the trainer's process, in worker processes, and in workers that collect whole rollouts
+@pytest.mark.parametrize("workers", [{"workers": 0}, {"workers": 2}, {"rollout_workers": 2}])
 def test_reward_error_in_an_env_stops_training_with_file_and_line(tmp_path, workers):
     bad = tmp_path / "late_failure.py"
     bad.write_text("def reward_function(params):\n    if params['steps'] > 40:\n"
                    "        return params['speed'] / 0\n    return 1.0\n")
     with pytest.raises(RewardFunctionError) as err:
-        train(tiny_config(tmp_path / "out", tmp_path, reward=bad, envs=2, workers=workers))
+        train(tiny_config(tmp_path / "out", tmp_path, reward=bad, envs=2, **workers))
     msg = str(err.value)
     assert str(bad) in msg and "line 3" in msg and "ZeroDivisionError" in msg and "steps=41" in msg
 
@@ -163,14 +164,15 @@ def test_sac_refuses_a_discrete_action_space(tmp_path, shared):
                           action_space=shared("deepracer-formats", "model_metadata.json")))
 
 
-@pytest.mark.parametrize("workers", ["0", "2"])  # envs in the trainer's process, and in worker processes
+# envs in the trainer's process, in worker processes, and in workers that collect whole rollouts
+@pytest.mark.parametrize("workers", [["--workers", "0"], ["--workers", "2"], ["--rollout-workers", "2"]])
 def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tmp_path, workers):
     hp = tmp_path / "hp.json"
     hp.write_text(json.dumps(TINY))
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "deepracer.cli", "train", "--out", str(out), "--hyperparameters", str(hp),
-         "--minutes", "5", "--envs", "2", "--workers", workers, "--no-progress", "--max-steps", "150"],
+         "--minutes", "5", "--envs", "2", *workers, "--no-progress", "--max-steps", "150"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         # a background shell starts its jobs with SIGINT ignored; a terminal's Ctrl-C is not
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
