@@ -255,3 +255,54 @@ def test_bench_train_reports_the_layout_and_the_workers_cpu() -> None:
     assert (result["envs"], result["rollout_workers"], result["steps"]) == (4, 2, 1024 + 4)
     r = result["runs"][0]
     assert r["rollout_workers_cpu_s_per_1k"] > 0.1 and r["rollout_cpu_s_per_1k"] < r["rollout_workers_cpu_s_per_1k"]
+
+
+class EveryRollout(BaseCallback):
+    """The weights at each rollout's start and each rollout's log-probabilities and frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights: list[dict] = []
+        self.rollouts: list[dict] = []
+
+    def _on_rollout_start(self) -> None:
+        self.weights.append({k: v.clone() for k, v in self.model.policy.state_dict().items()})
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        b = self.model.rollout_buffer
+        self.rollouts.append({k: np.array(getattr(b, k)) for k in ("observations", "actions", "log_probs")})
+
+
+def _log_probs(policy, weights, rollout) -> np.ndarray:
+    policy.load_state_dict(weights)
+    obs = torch.as_tensor(rollout["observations"].reshape(-1, *rollout["observations"].shape[2:]))
+    with torch.no_grad():
+        _, log_prob, _ = policy.evaluate_actions(obs, torch.as_tensor(rollout["actions"].reshape(-1)))
+    return log_prob.numpy()
+
+
+def test_overlapped_rollouts_are_trained_one_update_late_with_the_acting_policys_numbers() -> None:
+    hp = replace(HyperParameters(), rollout_steps=32 * 3, num_epochs=2, batch_size=32, lr=1e-3)
+    venv = RolloutWorkers(_factories(3), workers=2, stack=1, seed=3, overlap=True)
+    try:
+        model = build_model(TrainConfig(out=Path("unused"), seed=3), hp, venv, default_metadata())
+        rec = EveryRollout()
+        model.learn(3 * 96, callback=rec)
+        assert len(rec.rollouts) == 3
+        policy = model.policy  # its weights are replaced below: the model is done
+        # the first rollout: collected by the first weights; the second and third: by the weights
+        # of the rollout before, i.e. before the last update, not by those it was trained on next
+        np.testing.assert_allclose(rec.rollouts[0]["log_probs"].reshape(-1),
+                                   _log_probs(policy, rec.weights[0], rec.rollouts[0]), atol=1e-5)
+        for k in (1, 2):
+            acting = _log_probs(policy, rec.weights[k - 1], rec.rollouts[k])
+            np.testing.assert_allclose(rec.rollouts[k]["log_probs"].reshape(-1), acting, atol=1e-5)
+            assert np.abs(_log_probs(policy, rec.weights[k], rec.rollouts[k]) - acting).max() > 1e-4
+        # a rollout still in flight is received (and dropped) before anything else is asked
+        assert venv.get_attr("max_steps") == [30, 30, 30]
+        assert venv._pending is None
+    finally:
+        venv.close()
