@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         prefix = "" if setting == "current" else "baseline_"
         out[f"{prefix}env_steps_per_s"] = _median(r, "env_steps_per_s")
         out[f"{prefix}learning_steps_per_s"] = _median(r, "learning_steps_per_s")
-        for key in ("rollout_cpu_s_per_1k", "update_cpu_s_per_1k"):
+        for key in ("rollout_cpu_s_per_1k", "update_cpu_s_per_1k", "rollout_workers_cpu_s_per_1k"):
             values = [x[key] for x in r]
             out[f"{prefix}{key}"] = round(statistics.median(values), 3)
         out[f"{prefix}runs"] = r
