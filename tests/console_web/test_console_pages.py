@@ -114,6 +114,25 @@ def test_wizard_sac_continuous_and_examples(page: Page, console: Console) -> Non
     expect(page.get_by_text("Must be at least 1.")).to_be_visible()
 
 
+def test_a_clone_of_a_first_small_network_model_keeps_that_network(page: Page, console: Console) -> None:
+    """New models are not offered the first small network (small-v1, legacy); a clone of a model
+    trained with it is: the tile is there, chosen, and fixed like the rest of a clone's network."""
+    expect = _expect()
+    body = {"name": "first-small", "track": "oval", "network": "small-v1", "max_minutes": 1, "max_steps": 200}
+    request = urllib.request.Request(f"{console.url}/api/models", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        model_id = json.loads(response.read())["id"]
+    page.goto(f"/models/create?clone={model_id}")
+    expect(page.get_by_label("Model name", exact=True)).to_have_value("first-small-clone")
+    for _ in range(4):
+        page.get_by_role("button", name="Next", exact=True).click()
+    tile = page.get_by_role("radio", name=re.compile("Small CNN, first version"))
+    expect(tile).to_be_checked()
+    expect(tile).to_be_disabled()
+    expect(page.get_by_role("radio", name=re.compile("^Small CNN \\(this project"))).to_be_disabled()
+
+
 FAILING_REWARD = """def reward_function(params):
     if params['steps'] > 20:
         raise ValueError('reward broke on purpose')
