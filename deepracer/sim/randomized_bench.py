@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="built-in tracks (default: all; `--tracks` alone: none, only --routes)")
     parser.add_argument("--routes", nargs="+", metavar="FILE", default=[], help="DeepRacer route files (.npy) too")
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS,
-                        help=f"randomisation seeds 0..N-1 per track (default {DEFAULT_SEEDS})")
+                        help=f"randomisation seeds per track (default {DEFAULT_SEEDS}): FIRST..FIRST+N-1")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="FIRST",
+                        help="the first seed (default 0); other seeds than a model was chosen by give a held-out figure")
 
 
 def drive(policy: Any, track: str, seed: int) -> dict[str, Any]:
@@ -52,16 +54,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     policy = OnnxPolicy(model)
     tracks = list(builtin_names()) if args.tracks is None else list(args.tracks)
     tracks += list(args.routes)
+    first = int(getattr(args, "first_seed", 0) or 0)
     t0 = time.perf_counter()
     episodes = []
     with tqdm(total=len(tracks) * args.seeds, unit="lap", desc="randomised laps", disable=args.json) as bar:
         for track in tracks:
-            for seed in range(args.seeds):
+            for seed in range(first, first + args.seeds):
                 episodes.append(drive(policy, track, seed))
                 bar.update(1)
     laps = sum(e["status"] == "lap_complete" for e in episodes)
     per_track = {t: sum(e["status"] == "lap_complete" for e in episodes if e["track"] == t) for t in tracks}
-    return {"model": model, "seeds": args.seeds, "episodes": len(episodes), "laps": laps,
+    return {"model": model, "seeds": args.seeds, "first_seed": first, "episodes": len(episodes), "laps": laps,
             "lap_rate": round(laps / max(len(episodes), 1), 4), "laps_per_track": per_track,
             "failed": [e for e in episodes if e["status"] != "lap_complete"],
             "seconds": round(time.perf_counter() - t0, 1)}

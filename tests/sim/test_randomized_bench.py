@@ -21,3 +21,18 @@ def test_counts_laps_per_track_and_lists_the_failures() -> None:
     a, b, c = drive(policy, "oval", 0), drive(policy, "oval", 0), drive(policy, "oval", 1)
     assert a == b and a["seed"] == 0 and c["seed"] == 1
     assert a["status"] == "lap_complete" and a["lap_time_s"] > 0
+
+
+def test_first_seed_draws_other_worlds(monkeypatch) -> None:
+    import deepracer.sim.randomized_bench as bench
+
+    seen: list[int] = []
+
+    def recording(policy, track, seed):
+        seen.append(seed)
+        return drive(policy, track, seed)
+
+    monkeypatch.setattr(bench, "drive", recording)
+    model = str(REPO_ROOT / "models" / "deepracer-default.tar.gz")
+    result = run(argparse.Namespace(model=model, tracks=["oval"], routes=[], seeds=2, first_seed=12, json=True))
+    assert seen == [12, 13] and result["first_seed"] == 12 and result["episodes"] == 2
