@@ -250,12 +250,12 @@ class RolloutWorkers(GroupedVecEnv):
         from multiprocessing import resource_tracker
 
         resource_tracker.ensure_running()  # before the fork: one tracker for the trainer and its workers (_attach)
-        super().__init__(env_fns, workers, wrap=_InWorker(stack))
         self.seed_base = seed
         self.overlap = overlap
         self._policy_sent = False
         self._shms: list[shared_memory.SharedMemory | None] = [None, None]
-        self._pending: _Pending | None = None
+        self._pending: _Pending | None = None  # before VecEnv's __init__, which asks the workers already
+        super().__init__(env_fns, workers, wrap=_InWorker(stack))
 
     def _shared(self, slot: int, nbytes: int) -> shared_memory.SharedMemory:
         shm = self._shms[slot]

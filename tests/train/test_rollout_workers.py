@@ -306,3 +306,17 @@ def test_overlapped_rollouts_are_trained_one_update_late_with_the_acting_policys
         assert venv._pending is None
     finally:
         venv.close()
+
+
+def test_starting_the_workers_warns_of_nothing() -> None:
+    """VecEnv's constructor asks the workers for render_mode already; a half-built RolloutWorkers
+    used to fail that and SB3 warned on every training that render_mode was not defined."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        venv = RolloutWorkers(_factories(2), workers=2, stack=1)
+    try:
+        assert venv.render_mode is None
+    finally:
+        venv.close()
