@@ -15,6 +15,9 @@ DEFAULT_ENVS_PER_CORE = 2  # deepracer train --envs 0: this many environments pe
 # ... and per rollout worker, when they collect (PPO camera models on 2+ cores, trainer.training_layout):
 # a worker's policy call costs about the same on 1 to 8 frames (some 1 ms), so 4 spread it
 ROLLOUT_ENVS_PER_WORKER = 4
+# at most this many by default: PPO's rollout_steps is split over the environments, and 4 x 4 = 16
+# environments already cut a 1,024-step rollout into 64-step segments (2 per core did on 8 cores)
+MAX_DEFAULT_ROLLOUT_WORKERS = 4
 
 
 def default_envs(envs: int = 0) -> int:

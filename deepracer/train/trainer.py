@@ -32,6 +32,7 @@ from deepracer.train.hyperparameters import HyperParameters
 from deepracer.train.network_names import (
     DEFAULT_ENVS_PER_CORE,
     DEFAULT_NETWORK,
+    MAX_DEFAULT_ROLLOUT_WORKERS,
     ROLLOUT_ENVS_PER_WORKER,
 )
 from deepracer.train.reward import DEFAULT_TIMEOUT_S, RewardFunction, default_reward_path
@@ -240,18 +241,20 @@ class Layout:
 
 def training_layout(cfg: TrainConfig, metadata: ModelMetadata | None = None) -> Layout:
     """--envs and --rollout-workers as given, else: on 2+ cores, a PPO camera model collects in one
-    rollout worker per core with ROLLOUT_ENVS_PER_WORKER environments each (docs/training.md,
-    Throughput: the fastest layout measured); otherwise, and whenever fewer than 2 workers of 4
-    environments would result, the trainer collects, DEFAULT_ENVS_PER_CORE environments per core."""
+    rollout worker per core (at most MAX_DEFAULT_ROLLOUT_WORKERS) with ROLLOUT_ENVS_PER_WORKER
+    environments each (docs/training.md, Throughput: the fastest layout measured); otherwise, and
+    whenever fewer than 2 workers of 4 environments would result, the trainer collects,
+    DEFAULT_ENVS_PER_CORE environments per core."""
     from deepracer.model.sensors import lidar_sensor, parse_sensors
 
     cores = os.cpu_count() or 1
     camera = metadata is None or lidar_sensor(parse_sensors(metadata.sensor, cfg.action_space)) is None
     auto = cfg.rollout_workers is None and cfg.workers == 0 and cfg.algorithm == "ppo" and camera and cores >= 2
-    envs = cfg.envs or (ROLLOUT_ENVS_PER_WORKER if auto else DEFAULT_ENVS_PER_CORE) * cores
+    slots = min(cores, MAX_DEFAULT_ROLLOUT_WORKERS)
+    envs = cfg.envs or (ROLLOUT_ENVS_PER_WORKER * slots if auto else DEFAULT_ENVS_PER_CORE * cores)
     if cfg.rollout_workers is not None:
         return Layout(envs, cfg.rollout_workers)
-    workers = min(cores, envs // ROLLOUT_ENVS_PER_WORKER) if auto else 0
+    workers = min(slots, envs // ROLLOUT_ENVS_PER_WORKER) if auto else 0
     return Layout(envs, workers if workers >= 2 else 0)
 
 

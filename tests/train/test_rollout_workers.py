@@ -220,6 +220,8 @@ def test_a_training_logs_every_step_and_resumes(tmp_path) -> None:
 @pytest.mark.parametrize("cores,over,expected", [
     (2, {}, (8, 2)),  # the default on this machine: a worker per core, 4 environments each
     (4, {}, (16, 4)),
+    (16, {}, (16, 4)),  # at most 4 by default: 64-step segments of a 1,024-step rollout
+    (16, {"envs": 32}, (32, 4)),
     (1, {}, (2, 0)),  # one core: the trainer collects, as before
     (2, {"envs": 4}, (4, 0)),  # fewer than 2 workers of 4: the trainer (the bundled model's recipe, --envs 4)
     (2, {"envs": 1}, (1, 0)),  # the console's default job
