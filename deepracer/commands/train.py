@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes the environments step in (default 0: the trainer's own; see docs/training.md)")
     parser.add_argument("--rollout-workers", type=int, default=None,
                         help="PPO: processes that collect whole rollouts, each with its share of the environments "
-                             f"and its own copy of the policy (default: one per core with {ROLLOUT_ENVS_PER_WORKER} "
+                             f"and its own copy of the policy (default: one per core, at most 4, with {ROLLOUT_ENVS_PER_WORKER} "
                              "environments each for camera models on 2+ cores; 0: the trainer collects)")
     parser.add_argument("--overlap-rollouts", action="store_true",
                         help="with --rollout-workers: the workers collect the next rollout while the trainer "
