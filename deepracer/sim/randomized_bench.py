@@ -55,6 +55,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tracks = list(builtin_names()) if args.tracks is None else list(args.tracks)
     tracks += list(args.routes)
     first = int(getattr(args, "first_seed", 0) or 0)
+    if first < 0 or args.seeds < 1:  # numpy's generators take no negative seed
+        from deepracer.errors import ConfigError
+
+        raise ConfigError(f"--first-seed must be 0 or more and --seeds 1 or more, not {first} and {args.seeds}")
     t0 = time.perf_counter()
     episodes = []
     with tqdm(total=len(tracks) * args.seeds, unit="lap", desc="randomised laps", disable=args.json) as bar:

@@ -36,3 +36,14 @@ def test_first_seed_draws_other_worlds(monkeypatch) -> None:
     model = str(REPO_ROOT / "models" / "deepracer-default.tar.gz")
     result = run(argparse.Namespace(model=model, tracks=["oval"], routes=[], seeds=2, first_seed=12, json=True))
     assert seen == [12, 13] and result["first_seed"] == 12 and result["episodes"] == 2
+
+
+def test_bad_seed_ranges_are_refused_by_name() -> None:
+    import subprocess
+    import sys
+
+    for flags in (["--first-seed", "-3"], ["--seeds", "0"]):
+        proc = subprocess.run([sys.executable, "-m", "deepracer.cli", "bench", "randomized", "--tracks", "oval", *flags],
+                              capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+        assert proc.returncode == 2 and "--first-seed must be 0 or more and --seeds 1 or more" in proc.stderr
+        assert "Traceback" not in proc.stderr
