@@ -5,6 +5,7 @@ SAC/continuous action space and its example reward functions, and delete with a 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import urllib.request
@@ -131,6 +132,10 @@ def test_a_clone_of_a_first_small_network_model_keeps_that_network(page: Page, c
     expect(tile).to_be_checked()
     expect(tile).to_be_disabled()
     expect(page.get_by_role("radio", name=re.compile("^Small CNN \\(this project"))).to_be_disabled()
+    folder = os.environ.get("CONSOLE_SCREENSHOTS")  # for a person to look at
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / "wizard-clone-first-small-network.png"), full_page=True)
 
 
 FAILING_REWARD = """def reward_function(params):
