@@ -44,14 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="throughput mode: also run the previous settings, alternating, and compare")
 
 
-def _config(args: argparse.Namespace, out: Path, baseline: bool = False, steps: int | None = None) -> Any:
-    from deepracer.train.trainer import TrainConfig
+def _config(args: argparse.Namespace, out: Path, baseline: bool = False) -> Any:
+    from deepracer.train.trainer import TrainConfig, training_layout
 
     throughput = getattr(args, "steps", None) is not None
-    if throughput and steps is None:
-        steps = throughput_steps(args.steps, _layout(args, baseline).envs)
-    cfg = TrainConfig(out=out, track=args.track, minutes=None if throughput else args.minutes,
-                      steps=steps if throughput else None, envs=args.envs,
+    cfg = TrainConfig(out=out, track=args.track, minutes=None if throughput else args.minutes, envs=args.envs,
                       workers=getattr(args, "workers", 0) or 0,
                       rollout_workers=getattr(args, "rollout_workers", None),
                       overlap_rollouts=bool(getattr(args, "overlap_rollouts", False)),
@@ -63,6 +60,8 @@ def _config(args: argparse.Namespace, out: Path, baseline: bool = False, steps: 
         cfg.envs = args.envs or os.cpu_count() or 1
         cfg.workers = getattr(args, "workers", None) or cfg.envs
         cfg.rollout_workers, cfg.overlap_rollouts = 0, False
+    if throughput:
+        cfg.steps = throughput_steps(args.steps, training_layout(cfg).envs)
     return cfg
 
 
@@ -75,11 +74,10 @@ def throughput_steps(steps: int, envs: int) -> int:
     return max(1, -(-steps // rollout)) * rollout + envs
 
 
-def _layout(args: argparse.Namespace, baseline: bool = False) -> Any:
+def _layout(args: argparse.Namespace) -> Any:
     from deepracer.train.trainer import training_layout
 
-    cfg = _config(args, Path("unused"), baseline, steps=0)
-    return training_layout(cfg)
+    return training_layout(_config(args, Path("unused")))
 
 
 def _train(cfg: Any) -> Any:

@@ -1,10 +1,9 @@
 """The networks `deepracer train --network` builds, their names in model_metadata.json, and the
-default number of environments.
+constants of the default layout (deepracer.train.trainer.training_layout applies them).
 
 Kept apart from deepracer.train.networks (torch) so that the command line can list them
 without importing torch."""
 
-import os
 
 NETWORKS = ("shallow", "small", "deep", "small-v1")
 # DeepRacer's names for the metadata's neural_network key (the small ones are this project's)
@@ -19,8 +18,3 @@ ROLLOUT_ENVS_PER_WORKER = 4
 # environments already cut a 1,024-step rollout into 64-step segments (2 per core did on 8 cores)
 MAX_DEFAULT_ROLLOUT_WORKERS = 4
 
-
-def default_envs(envs: int = 0) -> int:
-    """`envs`, or DEFAULT_ENVS_PER_CORE per core: a policy call on a batch of 4 frames costs little
-    more than on 2, so more environments per vector step spread it (docs/training.md)."""
-    return envs or DEFAULT_ENVS_PER_CORE * (os.cpu_count() or 1)
